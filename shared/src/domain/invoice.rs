@@ -1,0 +1,252 @@
+//! A paid invoice as Glase describes it, and the rules for accepting one.
+
+use jiff::tz::TimeZone;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::{Amount, Currency, InvoiceId, PurchaseTime};
+
+/// The only status Glase documents.
+pub const PAID: &str = "PAID";
+
+/// Payer details: Glase sends them only when the issuer asked for them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Payer {
+    pub msisdn: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub street: Option<String>,
+    pub city: Option<String>,
+    pub zip: Option<String>,
+    pub country: Option<String>,
+}
+
+/// A paid invoice: every field of Glase's details response, parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invoice {
+    pub id: InvoiceId,
+    pub description: String,
+    pub amount: Amount,
+    pub currency: Currency,
+    /// Always `PAID`: anything else is rejected while parsing.
+    pub status: String,
+    /// The issuer's own invoice id; the same reference can be paid several times.
+    pub reference: String,
+    /// The SEQR transaction that paid it.
+    pub ers_reference: String,
+    pub purchase_time: PurchaseTime,
+    pub payer: Payer,
+}
+
+/// Why a details response cannot be accepted as a paid invoice. Each is permanent:
+/// fetching the same invoice again gives the same answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidInvoice {
+    #[error("response is not a JSON object of invoice details: {0}")]
+    Json(String),
+    #[error("response lacks the required field `{0}`")]
+    Missing(&'static str),
+    #[error("field `{field}` is invalid: {reason}")]
+    Field { field: &'static str, reason: String },
+    #[error("response is for invoice {got}, not the requested {expected}")]
+    IdMismatch { expected: InvoiceId, got: InvoiceId },
+    #[error("invoice status is {0:?}, not PAID")]
+    NotPaid(String),
+}
+
+impl InvalidInvoice {
+    /// A short stable code for the table and for alarms.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Json(_) | Self::Missing(_) | Self::Field { .. } => "INVALID_RESPONSE",
+            Self::IdMismatch { .. } => "ID_MISMATCH",
+            Self::NotPaid(_) => "NOT_PAID",
+        }
+    }
+}
+
+/// Glase's wire shape. `amount` is kept as raw JSON text so it never becomes an f64.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Wire<'a> {
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+    description: Option<String>,
+    #[serde(borrow)]
+    amount: Option<&'a RawValue>,
+    currency: Option<String>,
+    status: Option<String>,
+    reference: Option<String>,
+    ers_reference: Option<String>,
+    purchase_time: Option<String>,
+    payer_msisdn: Option<String>,
+    payer_first_name: Option<String>,
+    payer_last_name: Option<String>,
+    payer_street: Option<String>,
+    payer_city: Option<String>,
+    payer_zip: Option<String>,
+    payer_country: Option<String>,
+}
+
+fn required<T>(v: Option<T>, field: &'static str) -> Result<T, InvalidInvoice> {
+    v.ok_or(InvalidInvoice::Missing(field))
+}
+
+fn field_err(field: &'static str) -> impl FnOnce(&dyn std::fmt::Display) -> InvalidInvoice {
+    move |e| InvalidInvoice::Field { field, reason: e.to_string() }
+}
+
+/// Glase may send an empty string or null for a payer field it has no value for; both mean absent.
+fn present(v: Option<String>) -> Option<String> {
+    v.filter(|s| !s.is_empty())
+}
+
+impl Invoice {
+    /// Parses a details response for `expected`, in the zone Glase's wall clock uses.
+    pub fn from_glase_json(body: &[u8], expected: InvoiceId, zone: &TimeZone) -> Result<Self, InvalidInvoice> {
+        let wire: Wire<'_> = serde_json::from_slice(body).map_err(|e| InvalidInvoice::Json(e.to_string()))?;
+
+        let raw_id = required(wire.id, "id")?;
+        let id_value: serde_json::Value =
+            serde_json::from_str(raw_id.get()).map_err(|e| field_err("id")(&e))?;
+        let id = InvoiceId::from_json(Some(&id_value)).map_err(|e| field_err("id")(&e))?;
+        if id != expected {
+            return Err(InvalidInvoice::IdMismatch { expected, got: id });
+        }
+
+        let status = required(wire.status, "status")?;
+        if status != PAID {
+            return Err(InvalidInvoice::NotPaid(status));
+        }
+
+        let amount = Amount::from_json_number(required(wire.amount, "amount")?.get())
+            .map_err(|e| field_err("amount")(&e))?;
+        let currency = required(wire.currency, "currency")?
+            .parse::<Currency>()
+            .map_err(|e| field_err("currency")(&e))?;
+        let purchase_time = PurchaseTime::parse_glase(&required(wire.purchase_time, "purchaseTime")?, zone)
+            .map_err(|e| field_err("purchaseTime")(&e))?;
+
+        Ok(Self {
+            id,
+            description: required(wire.description, "description")?,
+            amount,
+            currency,
+            status,
+            reference: required(wire.reference, "reference")?,
+            ers_reference: required(wire.ers_reference, "ersReference")?,
+            purchase_time,
+            payer: Payer {
+                msisdn: present(wire.payer_msisdn),
+                first_name: present(wire.payer_first_name),
+                last_name: present(wire.payer_last_name),
+                street: present(wire.payer_street),
+                city: present(wire.payer_city),
+                zip: present(wire.payer_zip),
+                country: present(wire.payer_country),
+            },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Glase's own example from the Invoice Service documentation.
+    pub(crate) const DOC_EXAMPLE: &str = r#"{
+        "id": 576,
+        "description": "Phone invoice 05.2015",
+        "amount": 59.99,
+        "currency": "GBP",
+        "status": "PAID",
+        "reference": "586930/05/2015",
+        "ersReference": "892736823467823-3897474",
+        "purchaseTime": "15.05.2015 15:37:33",
+        "payerMsisdn": "46111222333",
+        "payerFirstName": "John",
+        "payerLastName": "Smith",
+        "payerStreet": "34 Wellington St",
+        "payerCity": "London",
+        "payerZip": "74231",
+        "payerCountry": "en"
+    }"#;
+
+    fn id(n: u64) -> InvoiceId {
+        InvoiceId::new(n).unwrap()
+    }
+
+    fn parse(body: &str, expected: u64) -> Result<Invoice, InvalidInvoice> {
+        Invoice::from_glase_json(body.as_bytes(), id(expected), &TimeZone::UTC)
+    }
+
+    #[test]
+    fn parses_every_field_of_the_doc_example() {
+        let inv = parse(DOC_EXAMPLE, 576).unwrap();
+        assert_eq!(inv.id, id(576));
+        assert_eq!(inv.description, "Phone invoice 05.2015");
+        assert_eq!(inv.amount.to_string(), "59.99");
+        assert_eq!(inv.currency.as_str(), "GBP");
+        assert_eq!(inv.status, "PAID");
+        assert_eq!(inv.reference, "586930/05/2015");
+        assert_eq!(inv.ers_reference, "892736823467823-3897474");
+        assert_eq!(inv.purchase_time.to_iso(), "2015-05-15T15:37:33Z");
+        assert_eq!(inv.payer.msisdn.as_deref(), Some("46111222333"));
+        assert_eq!(inv.payer.first_name.as_deref(), Some("John"));
+        assert_eq!(inv.payer.last_name.as_deref(), Some("Smith"));
+        assert_eq!(inv.payer.street.as_deref(), Some("34 Wellington St"));
+        assert_eq!(inv.payer.city.as_deref(), Some("London"));
+        assert_eq!(inv.payer.zip.as_deref(), Some("74231"));
+        assert_eq!(inv.payer.country.as_deref(), Some("en"));
+    }
+
+    #[test]
+    fn payer_fields_are_optional_and_empty_means_absent() {
+        let body = r#"{"id": 9, "description": "d", "amount": 1.00, "currency": "EUR", "status": "PAID",
+            "reference": "r", "ersReference": "e", "purchaseTime": "24.06.2015 14:45:57",
+            "payerMsisdn": "", "payerCity": null, "futureField": {"x": 1}}"#;
+        let inv = parse(body, 9).unwrap();
+        assert_eq!(inv.payer, Payer::default());
+        assert_eq!(inv.amount.to_string(), "1.00");
+    }
+
+    #[test]
+    fn rejects_a_response_for_another_invoice() {
+        assert_eq!(parse(DOC_EXAMPLE, 577), Err(InvalidInvoice::IdMismatch { expected: id(577), got: id(576) }));
+    }
+
+    #[test]
+    fn rejects_a_status_other_than_paid() {
+        let body = DOC_EXAMPLE.replace("\"PAID\"", "\"CANCELLED\"");
+        let err = parse(&body, 576).unwrap_err();
+        assert_eq!(err, InvalidInvoice::NotPaid("CANCELLED".into()));
+        assert_eq!(err.code(), "NOT_PAID");
+    }
+
+    #[test]
+    fn rejects_bad_fields_with_the_field_named() {
+        let cases = [
+            ("59.99", "\"59.99\"", "amount"),
+            ("59.99", "-59.99", "amount"),
+            ("59.99", "5.999e1", "amount"),
+            ("\"GBP\"", "\"gbp\"", "currency"),
+            ("15.05.2015 15:37:33", "2015-05-15T15:37:33", "purchaseTime"),
+            ("576", "\"576\"", "id"),
+        ];
+        for (from, to, field) in cases {
+            let body = DOC_EXAMPLE.replacen(from, to, 1);
+            match parse(&body, 576) {
+                Err(InvalidInvoice::Field { field: f, .. }) => assert_eq!(f, field, "{to}"),
+                other => panic!("{to}: expected a field error, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_missing_required_fields_and_non_json() {
+        let body = DOC_EXAMPLE.replace("\"ersReference\": \"892736823467823-3897474\",", "");
+        assert_eq!(parse(&body, 576), Err(InvalidInvoice::Missing("ersReference")));
+        assert!(matches!(parse("<html>oops</html>", 576), Err(InvalidInvoice::Json(_))));
+        assert!(matches!(parse("[]", 576), Err(InvalidInvoice::Json(_))));
+    }
+}

@@ -1,0 +1,15 @@
+//! The domain: types built only by parsing, and rules that know nothing of AWS or HTTP.
+
+mod amount;
+mod auth_token;
+mod currency;
+mod invoice;
+mod invoice_id;
+mod purchase_time;
+
+pub use amount::{Amount, AmountError};
+pub use auth_token::{AuthToken, IssuerName, IssuerNameError};
+pub use currency::{Currency, CurrencyError};
+pub use invoice::{InvalidInvoice, Invoice, Payer, PAID};
+pub use invoice_id::{InvoiceId, InvoiceIdError, NotificationError};
+pub use purchase_time::{PurchaseTime, PurchaseTimeError};
