@@ -57,6 +57,10 @@ pub struct WorkerConfig {
     pub queue_url: String,
     /// `DEAD_LETTER_QUEUE_URL` (optional): where unparseable messages are moved at once.
     pub dead_letter_queue_url: Option<String>,
+    /// `RETRY_BASE_SECONDS` (default 30): first back-off after a transient failure; doubles
+    /// with each receive, up to `RETRY_MAX_SECONDS` (default 3600).
+    pub retry_base_secs: u32,
+    pub retry_max_secs: u32,
 }
 
 /// Reads variables through `get`, so tests need not touch the process environment.
@@ -84,6 +88,17 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                 Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
                 _ => Err(ConfigError::Invalid { var, reason: "must be a positive whole number of milliseconds".into() }),
             },
+        }
+    }
+
+    fn seconds(&self, var: &'static str, default: u32) -> Result<u32, ConfigError> {
+        match self.optional(var) {
+            None => Ok(default),
+            // SQS caps a message's visibility timeout at 12 hours.
+            Some(v) => v.parse::<u32>().ok().filter(|s| *s <= 43_200).ok_or(ConfigError::Invalid {
+                var,
+                reason: "must be a whole number of seconds from 0 to 43200".into(),
+            }),
         }
     }
 
@@ -141,6 +156,8 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                 Some(_) => Some(self.url("DEAD_LETTER_QUEUE_URL")?),
                 None => None,
             },
+            retry_base_secs: self.seconds("RETRY_BASE_SECONDS", 30)?,
+            retry_max_secs: self.seconds("RETRY_MAX_SECONDS", 3_600)?,
         })
     }
 }

@@ -1,0 +1,159 @@
+use std::sync::atomic::Ordering;
+
+use glase_shared::memory::MemoryQueue;
+use glase_shared::InvoiceId;
+use lambda_http::{Body, Request, Response};
+use secrecy::SecretString;
+use serde_json::Value;
+
+use crate::{Webhook, MAX_BODY_BYTES};
+
+const FIXTURE: &str = include_str!("../../../events/apigw-notification.json");
+const FIXTURE_BASE64: &str = include_str!("../../../events/apigw-notification-base64.json");
+
+/// The HTTP API v2 fixture with its method, path and body replaced.
+fn request(method: &str, path: &str, body: &str) -> Request {
+    let mut event: Value = serde_json::from_str(FIXTURE).unwrap();
+    event["rawPath"] = path.into();
+    event["requestContext"]["http"]["path"] = path.into();
+    event["requestContext"]["http"]["method"] = method.into();
+    event["body"] = body.into();
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+fn webhook(token: Option<&str>) -> Webhook<MemoryQueue> {
+    Webhook::new(MemoryQueue::default(), token.map(|t| SecretString::from(t.to_owned())))
+}
+
+fn json_body(resp: &Response<Body>) -> Value {
+    serde_json::from_slice(resp.body().as_ref()).unwrap()
+}
+
+fn ids(app: &Webhook<MemoryQueue>) -> Vec<u64> {
+    app.queue().sent().into_iter().map(InvoiceId::get).collect()
+}
+
+#[tokio::test]
+async fn webhook_queues_the_fixture_notification_and_replies_200() {
+    let app = webhook(None);
+    let req = lambda_http::request::from_str(FIXTURE).unwrap();
+
+    let resp = app.handle(req).await;
+
+    assert_eq!(resp.status(), 200);
+    assert_eq!(json_body(&resp), serde_json::json!({"status": "accepted", "invoiceId": 25153}));
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    assert_eq!(ids(&app), vec![25153]);
+}
+
+#[tokio::test]
+async fn webhook_decodes_base64_bodies_from_api_gateway() {
+    let app = webhook(None);
+    let req = lambda_http::request::from_str(FIXTURE_BASE64).unwrap();
+
+    let resp = app.handle(req).await;
+
+    assert_eq!(resp.status(), 200);
+    assert_eq!(ids(&app), vec![25153]);
+}
+
+#[tokio::test]
+async fn webhook_ignores_unknown_fields() {
+    let app = webhook(None);
+
+    let resp = app.handle(request("POST", "/notifications", r#"{"invoiceId": 7, "issuer": "x"}"#)).await;
+
+    assert_eq!(resp.status(), 200);
+    assert_eq!(ids(&app), vec![7]);
+}
+
+#[tokio::test]
+async fn webhook_replies_400_with_a_reason_for_bad_input_and_queues_nothing() {
+    let app = webhook(None);
+    let cases = [
+        ("{not json", "not valid JSON"),
+        ("[1]", "JSON object"),
+        ("{}", "missing"),
+        (r#"{"invoiceId": "25153"}"#, "a string"),
+        (r#"{"invoiceId": 0}"#, "between 1 and"),
+        (r#"{"invoiceId": -3}"#, "between 1 and"),
+        (r#"{"invoiceId": 1.5}"#, "whole number"),
+        (r#"{"invoiceId": true}"#, "a boolean"),
+        (r#"{"invoiceId": null}"#, "null"),
+        ("", "not valid JSON"),
+    ];
+    for (body, reason) in cases {
+        let resp = app.handle(request("POST", "/notifications", body)).await;
+
+        assert_eq!(resp.status(), 400, "{body}");
+        let json = json_body(&resp);
+        assert_eq!(json["error"], "invalid_notification");
+        assert!(json["message"].as_str().unwrap().contains(reason), "{body}: {json}");
+    }
+    assert!(ids(&app).is_empty());
+}
+
+#[tokio::test]
+async fn webhook_replies_413_for_a_body_over_4_kib() {
+    let app = webhook(None);
+    let body = format!(r#"{{"invoiceId": 1, "pad": "{}"}}"#, "x".repeat(MAX_BODY_BYTES));
+
+    let resp = app.handle(request("POST", "/notifications", &body)).await;
+
+    assert_eq!(resp.status(), 413);
+    assert!(ids(&app).is_empty());
+}
+
+#[tokio::test]
+async fn webhook_replies_405_for_other_methods_and_404_for_other_paths() {
+    let app = webhook(None);
+
+    let get = app.handle(request("GET", "/notifications", "")).await;
+    let other = app.handle(request("POST", "/invoices", r#"{"invoiceId": 1}"#)).await;
+    let deeper = app.handle(request("POST", "/notifications/a/b", r#"{"invoiceId": 1}"#)).await;
+
+    assert_eq!(get.status(), 405);
+    assert_eq!(get.headers()["allow"], "POST");
+    assert_eq!(other.status(), 404);
+    assert_eq!(deeper.status(), 404);
+    assert_eq!(json_body(&other)["error"], "not_found");
+    assert!(ids(&app).is_empty());
+}
+
+#[tokio::test]
+async fn webhook_replies_503_when_queue_is_down() {
+    let app = webhook(None);
+    app.queue().fail.store(true, Ordering::SeqCst);
+
+    let resp = app.handle(request("POST", "/notifications", r#"{"invoiceId": 25153}"#)).await;
+
+    assert_eq!(resp.status(), 503);
+    assert_eq!(json_body(&resp)["error"], "unavailable");
+    assert!(!json_body(&resp).to_string().contains("memory queue"), "internals stay private");
+}
+
+#[tokio::test]
+async fn webhook_with_a_token_accepts_only_the_token_path() {
+    let app = webhook(Some("s3cret-token"));
+    let body = r#"{"invoiceId": 9}"#;
+
+    let no_token = app.handle(request("POST", "/notifications", body)).await;
+    let wrong = app.handle(request("POST", "/notifications/guess", body)).await;
+    let right = app.handle(request("POST", "/notifications/s3cret-token", body)).await;
+
+    assert_eq!(no_token.status(), 401);
+    assert_eq!(wrong.status(), 401);
+    assert!(!json_body(&wrong).to_string().contains("s3cret"));
+    assert_eq!(right.status(), 200);
+    assert_eq!(ids(&app), vec![9]);
+}
+
+#[tokio::test]
+async fn webhook_without_a_token_does_not_route_token_paths() {
+    let app = webhook(None);
+
+    let resp = app.handle(request("POST", "/notifications/anything", r#"{"invoiceId": 9}"#)).await;
+
+    assert_eq!(resp.status(), 401);
+    assert!(ids(&app).is_empty());
+}
