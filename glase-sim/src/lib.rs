@@ -1,0 +1,1 @@
+//! glase-sim: placeholder, being written.
