@@ -1,1 +1,10 @@
+//! Test harness: real local services (DynamoDB Local, moto's SQS), started once per test
+//! binary on free ports, a scriptable Glase stand-in, and the pipeline wired as in Lambda.
 
+pub mod pipeline;
+pub mod services;
+pub mod stub_glase;
+
+pub use pipeline::Pipeline;
+pub use services::services;
+pub use stub_glase::StubGlase;

@@ -178,17 +178,19 @@ where
     let lease = Lease {
         owner: uuid::Uuid::new_v4().to_string(),
         now_ms,
-        // Never shorter than a minute, so a bogus deadline cannot make leases useless.
-        until_ms: deadline_ms.max(now_ms + 60_000),
+        // The lease lapses with the invocation; a deadline already past is taken as bogus.
+        until_ms: if deadline_ms > now_ms { deadline_ms } else { now_ms + 60_000 },
     };
 
     match worker.store.claim(id, &lease).await {
         Ok(Claim::Acquired) => {}
         Ok(Claim::AlreadyStored) => return Outcome::Duplicate,
         Ok(Claim::InProgress { until_ms }) => {
-            // Someone else is fetching it: look again once their lease could have lapsed.
-            let wait = ((until_ms - now_ms) / 1000 + 1).clamp(1, 900);
-            return Outcome::Retry { reason: "another worker holds the lease".into(), delay_secs: Some(wait as i32) };
+            // Someone else is fetching it: look again after the usual back-off (the holder is
+            // normally done by then), and no later than when its lease could have lapsed.
+            let lease_left = i32::try_from((until_ms - now_ms) / 1000 + 1).unwrap_or(i32::MAX);
+            let wait = lease_left.min(backoff.unwrap_or(1)).max(1);
+            return Outcome::Retry { reason: "another worker holds the lease".into(), delay_secs: Some(wait) };
         }
         Err(e) => return store_failed(e),
     }

@@ -210,7 +210,7 @@ async fn a_dead_workers_lease_lapses_and_the_invoice_is_then_stored() {
     w.clock.advance_ms(60_001);
     let after = process(&w, &message("m1", r#"{"invoiceId":3}"#, 2), T0 + 120_000).await;
 
-    assert!(matches!(blocked, Outcome::Retry { delay_secs: Some(61), .. }), "{blocked:?}");
+    assert!(matches!(blocked, Outcome::Retry { delay_secs: Some(30), .. }), "{blocked:?}");
     assert_eq!(after, Outcome::Stored);
     assert_eq!(w.glase.calls(), 1);
     assert_eq!(w.store.store(&invoice(3), &dead, w.clock.now()).await.unwrap(), Completion::LeaseLost);

@@ -1,0 +1,7 @@
+//! Local drivers for the Lambda handlers: the same handler code, driven the way Lambda
+//! drives it. Used by `make dev` (the `glase-dev` binary) and by the integration tests.
+
+pub mod aws;
+pub mod poller;
+pub mod services;
+pub mod webhook_server;

@@ -1,0 +1,295 @@
+//! The core pipeline on real local services: DynamoDB Local, moto's SQS server and a Glase
+//! stand-in over HTTP. Each test has its own table and queues.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use glase_shared::adapters::SqsQueue;
+use glase_shared::ports::{Claim, InvoiceRecord, InvoiceStore, Lease};
+use glase_shared::InvoiceId;
+use glase_tests::pipeline::GlaseTarget;
+use glase_tests::stub_glase::{invoice_json, ISSUER, SECRET};
+use glase_tests::{Pipeline, StubGlase};
+use glase_webhook::Webhook;
+use rust_decimal::Decimal;
+
+const DRAIN: Duration = Duration::from_secs(60);
+
+async fn pipeline_with_stub() -> (Pipeline, StubGlase) {
+    let glase = StubGlase::start().await;
+    let pipeline = Pipeline::start(GlaseTarget { base_url: &glase.base_url, issuer: ISSUER, secret: SECRET }).await;
+    (pipeline, glase)
+}
+
+async fn raw_item(p: &Pipeline, id: u64) -> std::collections::HashMap<String, AttributeValue> {
+    p.ddb
+        .get_item()
+        .table_name(&p.table)
+        .key("invoiceId", AttributeValue::N(id.to_string()))
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item()
+        .cloned()
+        .expect("item exists")
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+#[tokio::test]
+async fn notification_reaches_the_queue_and_the_worker_stores_the_full_invoice() {
+    let (p, glase) = pipeline_with_stub().await;
+    glase.put_invoice(576, invoice_json(576, "59.99", "586930/05/2015"));
+
+    let (status, reply) = p.notify(r#"{"invoiceId": 576}"#).await;
+    assert_eq!(p.queue_depth(&p.queue_url).await, 1, "queued before the worker runs");
+    p.drain(DRAIN).await;
+
+    assert_eq!(status, 200);
+    assert_eq!(reply, serde_json::json!({"status": "accepted", "invoiceId": 576}));
+    let item = raw_item(&p, 576).await;
+    assert_eq!(item["state"], s("STORED"));
+    assert_eq!(item["amount"], AttributeValue::N("59.99".into()));
+    assert_eq!(item["currency"], s("GBP"));
+    assert_eq!(item["status"], s("PAID"));
+    assert_eq!(item["description"], s("Phone invoice 05.2015"));
+    assert_eq!(item["reference"], s("586930/05/2015"));
+    assert_eq!(item["ersReference"], s("892736823467823-3897474"));
+    assert_eq!(item["purchaseTime"], s("2015-05-15T15:37:33Z"));
+    assert_eq!(item["purchaseDate"], s("2015-05-15"));
+    for (name, value) in [
+        ("payerMsisdn", "46111222333"),
+        ("payerFirstName", "John"),
+        ("payerLastName", "Smith"),
+        ("payerStreet", "34 Wellington St"),
+        ("payerCity", "London"),
+        ("payerZip", "74231"),
+        ("payerCountry", "en"),
+    ] {
+        assert_eq!(item[name], s(value), "{name}");
+    }
+    assert!(item.contains_key("storedAt"));
+    assert!(!item.contains_key("leaseOwner"), "no lease left behind");
+    assert_eq!(p.item_count().await, 1);
+}
+
+#[tokio::test]
+async fn amounts_are_stored_exactly() {
+    let (p, glase) = pipeline_with_stub().await;
+    let amounts = [(1, "59.99"), (2, "0.10"), (3, "1234567.89"), (4, "12345678901234567.89")];
+    for (id, amount) in amounts {
+        glase.put_invoice(id, invoice_json(id, amount, "r"));
+        assert_eq!(p.notify(&format!(r#"{{"invoiceId": {id}}}"#)).await.0, 200);
+    }
+
+    p.drain(DRAIN).await;
+
+    for (id, amount) in amounts {
+        let Some(InvoiceRecord::Stored { invoice, .. }) = p.record(id).await else { panic!("{id} not stored") };
+        assert_eq!(invoice.amount.as_decimal(), amount.parse::<Decimal>().unwrap(), "{amount}");
+        let AttributeValue::N(raw) = &raw_item(&p, id).await["amount"] else { panic!("amount is not a Number") };
+        // DynamoDB normalises trailing zeros (0.10 → 0.1); every other digit is kept.
+        assert_eq!(raw.parse::<Decimal>().unwrap(), amount.parse::<Decimal>().unwrap());
+        if !amount.ends_with('0') {
+            assert_eq!(raw, amount);
+        }
+    }
+}
+
+#[tokio::test]
+async fn five_duplicates_three_of_them_concurrent_give_one_item_and_one_glase_fetch() {
+    let (p, glase) = pipeline_with_stub().await;
+    glase.put_invoice(77, invoice_json(77, "10.00", "dup"));
+    // Slow Glase widens the window in which concurrent duplicates could both fetch.
+    glase.set_latency(Duration::from_millis(200));
+    let body = r#"{"invoiceId": 77}"#;
+
+    let concurrent = futures::future::join3(p.notify(body), p.notify(body), p.notify(body)).await;
+    assert_eq!(p.notify(body).await.0, 200);
+    assert_eq!(p.notify(body).await.0, 200);
+    let stats = p.drain(DRAIN).await;
+    // A duplicate arriving long after (Glase retries for ~32 h) is answered from the table.
+    assert_eq!(p.notify(body).await.0, 200);
+    p.drain(DRAIN).await;
+
+    assert!([concurrent.0 .0, concurrent.1 .0, concurrent.2 .0].iter().all(|s| *s == 200));
+    assert!(stats.received >= 5);
+    assert_eq!(p.item_count().await, 1);
+    assert_eq!(glase.requests(77), 1, "one Glase fetch for six notifications");
+    assert!(matches!(p.record(77).await, Some(InvoiceRecord::Stored { .. })));
+}
+
+#[tokio::test]
+async fn glase_500_then_200_stores_the_invoice_once_after_a_retry() {
+    let (p, glase) = pipeline_with_stub().await;
+    glase.put_invoice(5, invoice_json(5, "5.00", "retry"));
+    glase.fail_next(5, 500);
+
+    p.notify(r#"{"invoiceId": 5}"#).await;
+    let stats = p.drain(DRAIN).await;
+
+    assert_eq!(stats.failed, 1, "first attempt reported failed");
+    assert_eq!(glase.requests(5), 2);
+    assert_eq!(glase.ok_responses(5), 1);
+    assert!(matches!(p.record(5).await, Some(InvoiceRecord::Stored { .. })));
+    assert_eq!(p.item_count().await, 1);
+    assert_eq!(p.queue_depth(&p.dlq_url).await, 0);
+}
+
+#[tokio::test]
+async fn glase_404_records_a_rejection_and_no_invoice() {
+    let (p, glase) = pipeline_with_stub().await;
+
+    p.notify(r#"{"invoiceId": 404}"#).await;
+    let stats = p.drain(DRAIN).await;
+
+    assert_eq!(stats.failed, 0, "permanent: acknowledged, not retried");
+    assert_eq!(glase.requests(404), 1);
+    let item = raw_item(&p, 404).await;
+    assert_eq!(item["state"], s("REJECTED"));
+    assert_eq!(item["rejectionCode"], s("UNKNOWN_INVOICE"));
+    assert!(matches!(&item["rejectionReason"], AttributeValue::S(r) if r.contains("404")));
+    assert!(!item.contains_key("amount") && !item.contains_key("reference"), "no invoice fields");
+}
+
+#[tokio::test]
+async fn a_later_successful_fetch_replaces_a_rejection() {
+    let (p, glase) = pipeline_with_stub().await;
+    p.notify(r#"{"invoiceId": 88}"#).await;
+    p.drain(DRAIN).await;
+    assert!(matches!(p.record(88).await, Some(InvoiceRecord::Rejected { .. })));
+    glase.put_invoice(88, invoice_json(88, "8.80", "late"));
+
+    p.notify(r#"{"invoiceId": 88}"#).await;
+    p.drain(DRAIN).await;
+
+    let item = raw_item(&p, 88).await;
+    assert_eq!(item["state"], s("STORED"));
+    assert!(!item.contains_key("rejectionReason"));
+}
+
+#[tokio::test]
+async fn wrong_credentials_keep_the_invoice_queued_for_retry() {
+    let glase = StubGlase::start().await;
+    glase.put_invoice(9, invoice_json(9, "9.00", "r"));
+    let p = Pipeline::start(GlaseTarget { base_url: &glase.base_url, issuer: ISSUER, secret: "wrong-secret" }).await;
+
+    p.notify(r#"{"invoiceId": 9}"#).await;
+    let batch = glase_local::poller::poll_once(&p.sqs, &p.poller, &p.worker).await.unwrap();
+
+    assert_eq!(batch.failed, 1);
+    let item = raw_item(&p, 9).await;
+    assert_eq!(item["state"], s("PROCESSING"));
+    assert!(matches!(&item["lastError"], AttributeValue::S(e) if e.contains("credentials") && !e.contains("wrong-secret")));
+    assert_eq!(p.queue_depth(&p.queue_url).await, 1, "still queued, never discarded");
+}
+
+#[tokio::test]
+async fn a_malformed_message_is_moved_to_the_dead_letter_queue_with_its_reason() {
+    let (p, _glase) = pipeline_with_stub().await;
+    p.sqs.send_message().queue_url(&p.queue_url).message_body("{\"invoice\": 1}").send().await.unwrap();
+
+    let stats = p.drain(DRAIN).await;
+
+    assert_eq!(stats.failed, 0);
+    let dead = p
+        .sqs
+        .receive_message()
+        .queue_url(&p.dlq_url)
+        .message_attribute_names("All")
+        .send()
+        .await
+        .unwrap();
+    let msg = &dead.messages()[0];
+    assert_eq!(msg.body(), Some("{\"invoice\": 1}"));
+    let reason = msg.message_attributes().and_then(|a| a.get("rejectionReason")).and_then(|v| v.string_value());
+    assert!(reason.is_some_and(|r| r.contains("invoiceId is missing")), "{reason:?}");
+    assert_eq!(p.item_count().await, 0);
+}
+
+#[tokio::test]
+async fn webhook_replies_503_when_queue_is_down() {
+    let (p, _glase) = pipeline_with_stub().await;
+    let dead_port = glase_local::services::free_port().unwrap();
+    let down = glase_local::aws::sqs(&format!("http://127.0.0.1:{dead_port}"));
+    let missing_queue = format!("{}-does-not-exist", p.queue_url);
+    let unreachable = Webhook::new(SqsQueue::new(down, &p.queue_url), None);
+    let no_such_queue = Webhook::new(SqsQueue::new(p.sqs.clone(), missing_queue), None);
+    let request = || {
+        let mut event: serde_json::Value =
+            serde_json::from_str(include_str!("../../events/apigw-notification.json")).unwrap();
+        event["body"] = r#"{"invoiceId": 1}"#.into();
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    };
+
+    let a = unreachable.handle(request()).await;
+    let b = no_such_queue.handle(request()).await;
+
+    assert_eq!(a.status(), 503);
+    assert_eq!(b.status(), 503);
+    assert_eq!(p.queue_depth(&p.queue_url).await, 0);
+}
+
+#[tokio::test]
+async fn stored_invoices_are_queryable_by_reference_and_by_purchase_day() {
+    let (p, glase) = pipeline_with_stub().await;
+    for id in [21, 22] {
+        glase.put_invoice(id, invoice_json(id, "1.00", "586930/05/2015"));
+        p.notify(&format!(r#"{{"invoiceId": {id}}}"#)).await;
+    }
+    p.notify(r#"{"invoiceId": 23}"#).await; // rejected: must not show up in either index
+    p.drain(DRAIN).await;
+
+    let by_ref = p
+        .ddb
+        .query()
+        .table_name(&p.table)
+        .index_name("byReference")
+        .key_condition_expression("#r = :r")
+        .expression_attribute_names("#r", "reference")
+        .expression_attribute_values(":r", s("586930/05/2015"))
+        .send()
+        .await
+        .unwrap();
+    let by_day = p
+        .ddb
+        .query()
+        .table_name(&p.table)
+        .index_name("byPurchaseDate")
+        .key_condition_expression("purchaseDate = :d AND purchaseTime BETWEEN :a AND :b")
+        .expression_attribute_values(":d", s("2015-05-15"))
+        .expression_attribute_values(":a", s("2015-05-15T00:00:00Z"))
+        .expression_attribute_values(":b", s("2015-05-15T23:59:59Z"))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(by_ref.count(), 2);
+    assert_eq!(by_day.count(), 2);
+    assert_eq!(p.item_count().await, 3);
+}
+
+#[tokio::test]
+async fn dynamodb_leases_exclude_each_other_until_they_lapse() {
+    let (p, _glase) = pipeline_with_stub().await;
+    let id = InvoiceId::new(31).unwrap();
+    let now = jiff::Timestamp::now().as_millisecond();
+    let first = Lease { owner: "a".into(), now_ms: now, until_ms: now + 5_000 };
+    let second = Lease { owner: "b".into(), now_ms: now + 1, until_ms: now + 5_000 };
+    let later = Lease { owner: "c".into(), now_ms: now + 6_000, until_ms: now + 20_000 };
+
+    assert_eq!(p.store.claim(id, &first).await.unwrap(), Claim::Acquired);
+    assert_eq!(p.store.claim(id, &second).await.unwrap(), Claim::InProgress { until_ms: now + 5_000 });
+    assert_eq!(p.store.claim(id, &later).await.unwrap(), Claim::Acquired, "lapsed lease is taken over");
+    // The first holder woke up late: it can no longer complete or release.
+    let rejection = glase_shared::Rejection { code: "X".into(), reason: "y".into() };
+    assert_eq!(
+        p.store.reject(id, &first, &rejection, jiff::Timestamp::now()).await.unwrap(),
+        glase_shared::Completion::LeaseLost
+    );
+    p.store.release(id, &first, "late").await.unwrap();
+    assert!(matches!(p.record(31).await, Some(InvoiceRecord::Processing { lease_until_ms, .. }) if lease_until_ms == now + 20_000));
+}
