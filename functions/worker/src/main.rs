@@ -13,8 +13,10 @@ async fn main() -> Result<(), Error> {
     let config = Env::process().worker()?;
     let aws = aws_config().await;
     let token = auth_token(&config.glase, &aws).await?;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name);
+    store.prime().await;
     let worker = Arc::new(Worker {
-        store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name),
+        store,
         glase: GlaseHttp::new(&config.glase, token)?,
         queue: SqsWorkQueue::new(aws_sdk_sqs::Client::new(&aws), config.queue_url, config.dead_letter_queue_url),
         clock: SystemClock,

@@ -129,6 +129,15 @@ impl DynamoStore {
         }
     }
 
+    /// Opens (and keeps) the connection to DynamoDB during init (see `SqsQueue::prime`), with
+    /// a read of a key that never exists, so it needs no permission beyond GetItem.
+    pub async fn prime(&self) {
+        let result = self.client.get_item().table_name(&self.table).key(INVOICE_ID, n(0)).send().await;
+        if let Err(e) = result {
+            tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "could not prime the DynamoDB connection");
+        }
+    }
+
     fn key(id: InvoiceId) -> (String, AttributeValue) {
         (INVOICE_ID.to_owned(), n(id))
     }

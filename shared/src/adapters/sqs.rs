@@ -27,6 +27,23 @@ impl SqsQueue {
     }
 }
 
+impl SqsQueue {
+    /// Opens (and keeps) the connection to SQS during init, which Lambda runs on boosted CPU,
+    /// so the first notification does not pay the TLS handshake. Failure is harmless.
+    pub async fn prime(&self) {
+        let result = self
+            .client
+            .get_queue_attributes()
+            .queue_url(&self.queue_url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "could not prime the SQS connection");
+        }
+    }
+}
+
 impl NotificationQueue for SqsQueue {
     async fn enqueue(&self, id: InvoiceId) -> Result<(), QueueError> {
         let mut send = self.client.send_message().queue_url(&self.queue_url).message_body(notification_body(id));
