@@ -48,6 +48,8 @@ pub struct WebhookConfig {
     pub queue_url: String,
     /// `WEBHOOK_TOKEN`: when set, the last path segment must equal it.
     pub webhook_token: Option<SecretString>,
+    /// `PRIME_CONNECTIONS` (default true): open the SQS connection during init.
+    pub prime_connections: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -61,6 +63,8 @@ pub struct WorkerConfig {
     /// with each receive, up to `RETRY_MAX_SECONDS` (default 3600).
     pub retry_base_secs: u32,
     pub retry_max_secs: u32,
+    /// `PRIME_CONNECTIONS` (default true): open the DynamoDB connection during init.
+    pub prime_connections: bool,
 }
 
 /// Reads variables through `get`, so tests need not touch the process environment.
@@ -88,6 +92,15 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                 Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
                 _ => Err(ConfigError::Invalid { var, reason: "must be a positive whole number of milliseconds".into() }),
             },
+        }
+    }
+
+    fn flag(&self, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+        match self.optional(var).as_deref() {
+            None => Ok(default),
+            Some("true" | "1") => Ok(true),
+            Some("false" | "0") => Ok(false),
+            Some(_) => Err(ConfigError::Invalid { var, reason: "must be true or false".into() }),
         }
     }
 
@@ -140,6 +153,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         Ok(WebhookConfig {
             queue_url: self.url("QUEUE_URL")?,
             webhook_token: self.optional("WEBHOOK_TOKEN").map(SecretString::from),
+            prime_connections: self.flag("PRIME_CONNECTIONS", true)?,
         })
     }
 
@@ -158,6 +172,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             },
             retry_base_secs: self.seconds("RETRY_BASE_SECONDS", 30)?,
             retry_max_secs: self.seconds("RETRY_MAX_SECONDS", 3_600)?,
+            prime_connections: self.flag("PRIME_CONNECTIONS", true)?,
         })
     }
 }

@@ -9,7 +9,9 @@ async fn main() -> Result<(), Error> {
     let config = Env::process().webhook()?;
     let aws = aws_config().await;
     let queue = SqsQueue::new(aws_sdk_sqs::Client::new(&aws), config.queue_url);
-    queue.prime().await;
+    if config.prime_connections {
+        queue.prime().await;
+    }
     let webhook = Webhook::new(queue, config.webhook_token);
     run(service_fn(|req: Request| {
         let webhook = &webhook;

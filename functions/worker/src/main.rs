@@ -14,7 +14,9 @@ async fn main() -> Result<(), Error> {
     let aws = aws_config().await;
     let token = auth_token(&config.glase, &aws).await?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name);
-    store.prime().await;
+    if config.prime_connections {
+        store.prime().await;
+    }
     let worker = Arc::new(Worker {
         store,
         glase: GlaseHttp::new(&config.glase, token)?,
