@@ -1,17 +1,11 @@
-# Packaging and deployment targets (see docs/deploy.md). Included by the Makefile.
-.PHONY: package package-arm64 cfn-lint sam-build
+# Packaging and deployment helpers (see docs/deploy.md). Included by the Makefile.
+.PHONY: package cfn-lint
 
-## Builds both Lambda zips with cargo-lambda (ARCH=arm64 for Graviton; x86_64 by default).
+## Builds both Lambda zips with cargo-lambda and prints their sizes.
+## x86_64 by default; `make package ARCH=arm64` (or ARCH=arm64 in the environment) for Graviton.
 package:
-	@ARCH="$${ARCH:-x86_64}" bash scripts/package.sh
+	@ARCH="$(or $(ARCH),x86_64)" bash scripts/package.sh
 
-package-arm64:
-	@ARCH=arm64 bash scripts/package.sh
-
-## Lints template.yaml with cfn-lint from .local/venv (installed by `make deps`).
+## Lints template.yaml with the cfn-lint `make deps` installs (the template test runs it too).
 cfn-lint: deps
 	.local/venv/bin/cfn-lint template.yaml
-
-## `sam build` as samconfig.toml configures it (needs the SAM CLI; see docs/deploy.md).
-sam-build:
-	sam build

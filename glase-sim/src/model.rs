@@ -162,6 +162,7 @@ pub struct Attempt {
     /// 1 for the first attempt.
     pub number: u32,
     /// Wall-clock time the POST started.
+    #[serde(serialize_with = "ser_display")]
     pub at: Timestamp,
     /// Time from payment to the start of this POST.
     #[serde(serialize_with = "ser_millis", rename = "sincePaidMs")]
@@ -177,6 +178,10 @@ impl Attempt {
     pub fn succeeded(&self) -> bool {
         self.status == Some(200)
     }
+}
+
+fn ser_display<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    s.collect_str(t)
 }
 
 fn ser_millis<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {

@@ -4,4 +4,5 @@
 pub mod aws;
 pub mod poller;
 pub mod services;
+pub mod stack;
 pub mod webhook_server;

@@ -1,0 +1,9 @@
+# make dev: the whole pipeline locally (see README "Run it locally").
+.PHONY: dev demo
+
+dev: deps
+	$(CARGO) build -p glase-local --bin glase-dev
+	exec ./target/debug/glase-dev up
+
+demo:
+	$(CARGO) run -q -p glase-local --bin glase-dev -- demo
