@@ -55,7 +55,11 @@ pub struct IssuerConfig {
 
 impl IssuerConfig {
     pub fn new(name: impl Into<String>, secret: impl Into<String>) -> Self {
-        Self { name: name.into(), secret: secret.into(), notify_url: None }
+        Self {
+            name: name.into(),
+            secret: secret.into(),
+            notify_url: None,
+        }
     }
 
     pub fn with_notify_url(mut self, url: impl Into<String>) -> Self {
@@ -111,16 +115,24 @@ pub struct EndpointFaults {
 impl Faults {
     /// The same faults on every Glase endpoint.
     pub fn everywhere(faults: EndpointFaults) -> Self {
-        Self { invoice: faults, report: faults }
+        Self {
+            invoice: faults,
+            report: faults,
+        }
     }
 
     /// Checks every rate is within 0..=1.
     pub fn validate(&self) -> Result<(), String> {
         for (endpoint, f) in [("invoice", &self.invoice), ("report", &self.report)] {
-            for (name, rate) in [("errorRate", f.error_rate), ("tooManyRate", f.too_many_rate), ("hangRate", f.hang_rate)]
-            {
+            for (name, rate) in [
+                ("errorRate", f.error_rate),
+                ("tooManyRate", f.too_many_rate),
+                ("hangRate", f.hang_rate),
+            ] {
                 if !(0.0..=1.0).contains(&rate) {
-                    return Err(format!("{endpoint}.{name} must be between 0 and 1, got {rate}"));
+                    return Err(format!(
+                        "{endpoint}.{name} must be between 0 and 1, got {rate}"
+                    ));
                 }
             }
         }
@@ -131,17 +143,26 @@ impl Faults {
 impl EndpointFaults {
     /// Every request answered 500 with probability `rate`.
     pub fn errors(rate: f64) -> Self {
-        Self { error_rate: rate, ..Self::default() }
+        Self {
+            error_rate: rate,
+            ..Self::default()
+        }
     }
 
     /// Every request answered 429 with probability `rate`.
     pub fn too_many(rate: f64) -> Self {
-        Self { too_many_rate: rate, ..Self::default() }
+        Self {
+            too_many_rate: rate,
+            ..Self::default()
+        }
     }
 
     /// Every request held open with probability `rate`.
     pub fn hangs(rate: f64) -> Self {
-        Self { hang_rate: rate, ..Self::default() }
+        Self {
+            hang_rate: rate,
+            ..Self::default()
+        }
     }
 }
 
@@ -162,7 +183,11 @@ mod millis {
 /// Three paid invoices for `issuer`, dated in 2015 in `zone`: Glase's documentation example
 /// (with payer), one without payer details and one whose description needs CSV quoting.
 pub fn sample_invoices(issuer: &str, zone: &TimeZone) -> Vec<NewInvoice> {
-    let at = |text: &str| PurchaseTime::parse_glase(text, zone).ok().map(|t| t.timestamp());
+    let at = |text: &str| {
+        PurchaseTime::parse_glase(text, zone)
+            .ok()
+            .map(|t| t.timestamp())
+    };
     vec![
         NewInvoice {
             issuer: issuer.to_owned(),
@@ -198,7 +223,10 @@ pub fn sample_invoices(issuer: &str, zone: &TimeZone) -> Vec<NewInvoice> {
             currency: "SEK".into(),
             description: "Broadband \"Fibre 100\", June 2015".into(),
             reference: "BB/06/2015".into(),
-            payer: Some(Payer { msisdn: Some("46700000001".into()), ..Payer::default() }),
+            payer: Some(Payer {
+                msisdn: Some("46700000001".into()),
+                ..Payer::default()
+            }),
             notify_url: None,
             purchase_time: at("30.06.2015 23:59:59"),
         },

@@ -79,11 +79,16 @@ async fn inject_faults(sim: &Sim, endpoint: Endpoint) -> Option<Response> {
         tokio::time::sleep(f.latency).await;
     }
     if roll < f.error_rate {
-        return Some(error(StatusCode::INTERNAL_SERVER_ERROR, "simulated internal error"));
+        return Some(error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "simulated internal error",
+        ));
     }
     if roll < f.error_rate + f.too_many_rate {
         let mut response = error(StatusCode::TOO_MANY_REQUESTS, "simulated rate limit");
-        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         return Some(response);
     }
     if roll < f.error_rate + f.too_many_rate + f.hang_rate {
@@ -98,10 +103,25 @@ async fn inject_faults(sim: &Sim, endpoint: Endpoint) -> Option<Response> {
 }
 
 /// The issuer named by `?issuer=` if the `X-Auth-Token` header is its token.
-fn authorize<'a>(sim: &'a Sim, query: &HashMap<String, String>, headers: &HeaderMap) -> Result<&'a Issuer, Response> {
-    let unauthorized = || error(StatusCode::UNAUTHORIZED, "issuer and X-Auth-Token do not match a known issuer");
-    let issuer = query.get("issuer").and_then(|name| sim.issuer(name)).ok_or_else(unauthorized)?;
-    let presented = headers.get(AUTH_HEADER).and_then(|v| v.to_str().ok()).ok_or_else(unauthorized)?;
+fn authorize<'a>(
+    sim: &'a Sim,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<&'a Issuer, Response> {
+    let unauthorized = || {
+        error(
+            StatusCode::UNAUTHORIZED,
+            "issuer and X-Auth-Token do not match a known issuer",
+        )
+    };
+    let issuer = query
+        .get("issuer")
+        .and_then(|name| sim.issuer(name))
+        .ok_or_else(unauthorized)?;
+    let presented = headers
+        .get(AUTH_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .ok_or_else(unauthorized)?;
     if issuer.token.matches(presented) {
         Ok(issuer)
     } else {
@@ -127,14 +147,25 @@ async fn invoice_details(
         Err(response) => return response,
     };
     // Another issuer's invoice is indistinguishable from a missing one.
-    let Some(invoice) = id.and_then(|id| sim.invoice(id)).filter(|inv| inv.issuer == issuer.name) else {
+    let Some(invoice) = id
+        .and_then(|id| sim.invoice(id))
+        .filter(|inv| inv.issuer == issuer.name)
+    else {
         return error(StatusCode::NOT_FOUND, "invoice not found");
     };
     sim.record_fetch_ok(invoice.id.get());
-    ([(header::CONTENT_TYPE, "application/json")], invoice.details_json(sim.time_zone())).into_response()
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        invoice.details_json(sim.time_zone()),
+    )
+        .into_response()
 }
 
-async fn report(State(sim): State<Sim>, Query(query): Query<HashMap<String, String>>, headers: HeaderMap) -> Response {
+async fn report(
+    State(sim): State<Sim>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
     if let Some(fault) = inject_faults(&sim, Endpoint::Report).await {
         return fault;
     }
@@ -148,7 +179,12 @@ async fn report(State(sim): State<Sim>, Query(query): Query<HashMap<String, Stri
     };
     let (start, end) = match (date("startDate"), date("endDate")) {
         (Ok(s), Ok(e)) if s <= e => (s, e),
-        (Ok(_), Ok(_)) => return error(StatusCode::BAD_REQUEST, "startDate must not be after endDate"),
+        (Ok(_), Ok(_)) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "startDate must not be after endDate",
+            )
+        }
         (Err(msg), _) | (_, Err(msg)) => return error(StatusCode::BAD_REQUEST, msg),
     };
     let invoices = sim.invoices_of(&issuer.name);
@@ -192,13 +228,16 @@ struct PayerBody {
 }
 
 fn new_invoice_from(sim: &Sim, body: &[u8]) -> Result<NewInvoice, String> {
-    let body: CreateBody = serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))?;
+    let body: CreateBody =
+        serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))?;
     let raw = body.amount.ok_or("amount is required, e.g. \"59.99\"")?;
     let amount = match raw.get().trim() {
         quoted if quoted.starts_with('"') => {
             serde_json::from_str::<String>(quoted).map_err(|e| format!("invalid amount: {e}"))?
         }
-        number => Amount::from_json_number(number).map_err(|e| format!("invalid amount: {e}"))?.to_string(),
+        number => Amount::from_json_number(number)
+            .map_err(|e| format!("invalid amount: {e}"))?
+            .to_string(),
     };
     let purchase_time = match body.purchase_time {
         None => None,
@@ -206,7 +245,9 @@ fn new_invoice_from(sim: &Sim, body: &[u8]) -> Result<NewInvoice, String> {
     };
     let defaults = NewInvoice::default();
     Ok(NewInvoice {
-        issuer: body.issuer.unwrap_or_else(|| sim.default_issuer().to_owned()),
+        issuer: body
+            .issuer
+            .unwrap_or_else(|| sim.default_issuer().to_owned()),
         amount,
         currency: body.currency.unwrap_or(defaults.currency),
         description: body.description.unwrap_or(defaults.description),
@@ -255,7 +296,12 @@ async fn create_invoice(State(sim): State<Sim>, body: Bytes) -> Response {
 }
 
 async fn list_invoices(State(sim): State<Sim>) -> Json<Value> {
-    Json(Value::Array(sim.invoices().iter().map(|inv| invoice_view(&sim, inv)).collect()))
+    Json(Value::Array(
+        sim.invoices()
+            .iter()
+            .map(|inv| invoice_view(&sim, inv))
+            .collect(),
+    ))
 }
 
 fn known_invoice(sim: &Sim, raw_id: &str) -> Result<SimInvoice, Response> {
@@ -291,7 +337,8 @@ async fn get_attempts(State(sim): State<Sim>, Path(raw_id): Path<String>) -> Res
 
 async fn stats(State(sim): State<Sim>) -> Json<Value> {
     let invoices = sim.stats();
-    let count = |status: NotificationStatus| invoices.iter().filter(|s| s.notification == status).count();
+    let count =
+        |status: NotificationStatus| invoices.iter().filter(|s| s.notification == status).count();
     Json(json!({
         "invoices": invoices,
         "totals": {

@@ -12,7 +12,11 @@ use secrecy::SecretString;
 use serde_json::{json, Map, Value};
 
 #[derive(Parser)]
-#[command(name = "glase-sim", version, about = "A faithful stand-in for Glase (SEQR) Invoice Service")]
+#[command(
+    name = "glase-sim",
+    version,
+    about = "A faithful stand-in for Glase (SEQR) Invoice Service"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -150,10 +154,13 @@ async fn main() -> ExitCode {
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
 
-    let time_zone =
-        TimeZone::get(&args.time_zone).map_err(|e| format!("unknown time zone {:?}: {e}", args.time_zone))?;
+    let time_zone = TimeZone::get(&args.time_zone)
+        .map_err(|e| format!("unknown time zone {:?}: {e}", args.time_zone))?;
     let endpoint = EndpointFaults {
         error_rate: args.error_rate,
         too_many_rate: args.too_many_rate,
@@ -163,7 +170,10 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     let initial_invoices = if args.no_seed_invoices {
         Vec::new()
     } else {
-        args.issuers.iter().flat_map(|i| sample_invoices(&i.name, &time_zone)).collect()
+        args.issuers
+            .iter()
+            .flat_map(|i| sample_invoices(&i.name, &time_zone))
+            .collect()
     };
     for issuer in &args.issuers {
         tracing::info!(issuer = %issuer.name, notify_url = issuer.notify_url.as_deref().unwrap_or("-"), "issuer configured");
@@ -234,7 +244,10 @@ async fn pay(args: PayArgs) -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot reach the simulator at {url}: {e}"))?;
         let status = response.status();
-        let text = response.text().await.map_err(|e| format!("cannot read the answer: {e}"))?;
+        let text = response
+            .text()
+            .await
+            .map_err(|e| format!("cannot read the answer: {e}"))?;
         if !status.is_success() {
             return Err(format!("the simulator answered {status}: {text}"));
         }
@@ -264,7 +277,10 @@ mod tests {
     fn issuer_flag_takes_name_secret_and_an_optional_url_with_colons() {
         let i = parse_issuer("shop:s3cret:http://127.0.0.1:3000/notifications").unwrap();
         assert_eq!((i.name.as_str(), i.secret.as_str()), ("shop", "s3cret"));
-        assert_eq!(i.notify_url.as_deref(), Some("http://127.0.0.1:3000/notifications"));
+        assert_eq!(
+            i.notify_url.as_deref(),
+            Some("http://127.0.0.1:3000/notifications")
+        );
         assert_eq!(parse_issuer("shop:s3cret").unwrap().notify_url, None);
         assert!(parse_issuer("shop").is_err());
         assert!(parse_issuer("shop:").is_err());
@@ -274,10 +290,15 @@ mod tests {
     #[test]
     fn serve_defaults_to_the_demo_issuer_and_the_real_schedule() {
         let cli = Cli::try_parse_from(["glase-sim", "serve"]).unwrap();
-        let Command::Serve(args) = cli.command else { panic!("not serve") };
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
         assert_eq!(args.issuers.len(), 1);
         assert_eq!(args.issuers[0].name, "demo");
-        assert_eq!(args.issuers[0].notify_url.as_deref(), Some("http://127.0.0.1:3000/notifications"));
+        assert_eq!(
+            args.issuers[0].notify_url.as_deref(),
+            Some("http://127.0.0.1:3000/notifications")
+        );
         assert_eq!(args.time_scale, 1.0);
     }
 }

@@ -113,7 +113,10 @@ impl SimInvoice {
             if let Some(v) = value {
                 let short = key.trim_start_matches("payer");
                 let mut chars = short.chars();
-                let camel = chars.next().map(|c| c.to_ascii_lowercase().to_string() + chars.as_str()).unwrap_or_default();
+                let camel = chars
+                    .next()
+                    .map(|c| c.to_ascii_lowercase().to_string() + chars.as_str())
+                    .unwrap_or_default();
                 payer.insert(camel, Value::String(v.clone()));
             }
         }

@@ -49,8 +49,20 @@ pub(crate) async fn run(sim: Sim, id: u64, url: String) {
             Ok(response) => (Some(response.status().as_u16()), None),
             Err(e) => (None, Some(describe(&e, timeout))),
         };
-        tracing::info!(invoice_id = id, attempt = number, status, error = error.as_deref(), "notification attempt");
-        let attempt = Attempt { number, at, since_paid: start - paid, status, error };
+        tracing::info!(
+            invoice_id = id,
+            attempt = number,
+            status,
+            error = error.as_deref(),
+            "notification attempt"
+        );
+        let attempt = Attempt {
+            number,
+            at,
+            since_paid: start - paid,
+            status,
+            error,
+        };
         let delivered = attempt.succeeded();
         sim.record_attempt(id, attempt);
         if delivered {
@@ -59,7 +71,10 @@ pub(crate) async fn run(sim: Sim, id: u64, url: String) {
         }
         previous_start = start;
     }
-    tracing::warn!(invoice_id = id, "notification schedule exhausted; giving up");
+    tracing::warn!(
+        invoice_id = id,
+        "notification schedule exhausted; giving up"
+    );
     sim.set_notification(id, NotificationStatus::GaveUp);
 }
 

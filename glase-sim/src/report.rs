@@ -41,11 +41,20 @@ pub fn parse_report_date(name: &str, text: &str) -> Result<Date, String> {
 
 /// The report body: a header row, then one row per invoice whose purchase date in `zone` is
 /// within `[start, end]`, in the order given. Lines end with CRLF.
-pub fn report_csv<'a>(invoices: impl IntoIterator<Item = &'a SimInvoice>, start: Date, end: Date, zone: &TimeZone) -> String {
+pub fn report_csv<'a>(
+    invoices: impl IntoIterator<Item = &'a SimInvoice>,
+    start: Date,
+    end: Date,
+    zone: &TimeZone,
+) -> String {
     let mut out = String::new();
     push_row(&mut out, REPORT_COLUMNS.iter().map(|c| Cow::Borrowed(*c)));
     for inv in invoices {
-        let day = inv.purchase_time.timestamp().to_zoned_datetime(zone.clone()).date();
+        let day = inv
+            .purchase_time
+            .timestamp()
+            .to_zoned_datetime(zone.clone())
+            .date();
         if day < start || day > end {
             continue;
         }
@@ -59,7 +68,11 @@ pub fn report_csv<'a>(invoices: impl IntoIterator<Item = &'a SimInvoice>, start:
             inv.ers_reference.as_str().into(),
             inv.purchase_time.to_iso_with_offset(zone).into(),
         ];
-        row.extend(payer_fields(&inv.payer).into_iter().map(|(_, v)| v.as_deref().unwrap_or("").into()));
+        row.extend(
+            payer_fields(&inv.payer)
+                .into_iter()
+                .map(|(_, v)| v.as_deref().unwrap_or("").into()),
+        );
         push_row(&mut out, row.into_iter());
     }
     out
@@ -100,12 +113,34 @@ mod tests {
 
     #[test]
     fn report_dates_are_dd_mm_yyyy() {
-        assert_eq!(parse_report_date("startDate", "15052015").unwrap(), jiff::civil::date(2015, 5, 15));
-        assert_eq!(parse_report_date("endDate", "01012016").unwrap(), jiff::civil::date(2016, 1, 1));
-        for bad in ["2015-05-15", "1505201", "150520155", "15.05.15", "", "aabbcccc"] {
-            assert!(parse_report_date("startDate", bad).unwrap_err().contains("ddMMyyyy"), "{bad:?}");
+        assert_eq!(
+            parse_report_date("startDate", "15052015").unwrap(),
+            jiff::civil::date(2015, 5, 15)
+        );
+        assert_eq!(
+            parse_report_date("endDate", "01012016").unwrap(),
+            jiff::civil::date(2016, 1, 1)
+        );
+        for bad in [
+            "2015-05-15",
+            "1505201",
+            "150520155",
+            "15.05.15",
+            "",
+            "aabbcccc",
+        ] {
+            assert!(
+                parse_report_date("startDate", bad)
+                    .unwrap_err()
+                    .contains("ddMMyyyy"),
+                "{bad:?}"
+            );
         }
-        assert!(parse_report_date("startDate", "31022015").unwrap_err().contains("not a real date"));
-        assert!(parse_report_date("startDate", "15132015").unwrap_err().contains("not a real date"));
+        assert!(parse_report_date("startDate", "31022015")
+            .unwrap_err()
+            .contains("not a real date"));
+        assert!(parse_report_date("startDate", "15132015")
+            .unwrap_err()
+            .contains("not a real date"));
     }
 }

@@ -5,14 +5,19 @@ use std::time::Duration;
 /// Seconds to wait before each attempt, counted from the start of the previous one (the first
 /// is sent at once): 3 attempts about 10 s apart, then 10 retries after 1 min, 3 min 45 s,
 /// 7 min 30 s, 15 min, 30 min, 1 h, 2 h, 4 h, 8 h and 16 h. About 32 h in all.
-pub const SCHEDULE_SECS: [u64; 13] = [0, 10, 10, 60, 225, 450, 900, 1_800, 3_600, 7_200, 14_400, 28_800, 57_600];
+pub const SCHEDULE_SECS: [u64; 13] = [
+    0, 10, 10, 60, 225, 450, 900, 1_800, 3_600, 7_200, 14_400, 28_800, 57_600,
+];
 
 /// The shortest per-attempt timeout, however small the time scale.
 pub const MIN_ATTEMPT_TIMEOUT: Duration = Duration::from_millis(200);
 
 /// The delay before each attempt (first is zero), multiplied by `time_scale`.
 pub fn notification_delays(time_scale: f64) -> Vec<Duration> {
-    SCHEDULE_SECS.iter().map(|&s| scaled(Duration::from_secs(s), time_scale)).collect()
+    SCHEDULE_SECS
+        .iter()
+        .map(|&s| scaled(Duration::from_secs(s), time_scale))
+        .collect()
 }
 
 /// How long one notification POST may take before it counts as failed: 10 s scaled, at least
@@ -23,7 +28,11 @@ pub fn attempt_timeout(time_scale: f64) -> Duration {
 
 fn scaled(d: Duration, time_scale: f64) -> Duration {
     // Validated finite and >= 0 when the simulator is built; clamp anyway so this never panics.
-    let factor = if time_scale.is_finite() { time_scale.clamp(0.0, 1.0e6) } else { 1.0 };
+    let factor = if time_scale.is_finite() {
+        time_scale.clamp(0.0, 1.0e6)
+    } else {
+        1.0
+    };
     d.mul_f64(factor)
 }
 

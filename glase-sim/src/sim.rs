@@ -13,7 +13,9 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::config::{Faults, SimConfig};
-use crate::model::{Attempt, DetailFetchStats, NewInvoice, NotificationStatus, SimError, SimInvoice};
+use crate::model::{
+    Attempt, DetailFetchStats, NewInvoice, NotificationStatus, SimError, SimInvoice,
+};
 use crate::rng::SplitMix64;
 
 /// The first invoice id a simulator hands out.
@@ -89,19 +91,29 @@ impl Sim {
         }
         config.faults.validate().map_err(SimError::InvalidConfig)?;
         if config.issuers.is_empty() {
-            return Err(SimError::InvalidConfig("at least one issuer is needed".into()));
+            return Err(SimError::InvalidConfig(
+                "at least one issuer is needed".into(),
+            ));
         }
         let mut issuers = Vec::with_capacity(config.issuers.len());
         for ic in &config.issuers {
-            let name = IssuerName::parse(&ic.name).map_err(|e| SimError::InvalidIssuer(format!("{:?}: {e}", ic.name)))?;
+            let name = IssuerName::parse(&ic.name)
+                .map_err(|e| SimError::InvalidIssuer(format!("{:?}: {e}", ic.name)))?;
             if issuers.iter().any(|i: &Issuer| i.name == name) {
-                return Err(SimError::InvalidConfig(format!("issuer {:?} is configured twice", ic.name)));
+                return Err(SimError::InvalidConfig(format!(
+                    "issuer {:?} is configured twice",
+                    ic.name
+                )));
             }
             if let Some(url) = &ic.notify_url {
                 check_url(url)?;
             }
             let token = AuthToken::derive(&name, &SecretString::from(ic.secret.clone()));
-            issuers.push(Issuer { name, token, notify_url: ic.notify_url.clone() });
+            issuers.push(Issuer {
+                name,
+                token,
+                notify_url: ic.notify_url.clone(),
+            });
         }
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -124,7 +136,9 @@ impl Sim {
             changed: watch::channel(0).0,
             stopped: watch::channel(false).0,
         };
-        let sim = Sim { inner: Arc::new(inner) };
+        let sim = Sim {
+            inner: Arc::new(inner),
+        };
         for new in &config.initial_invoices {
             let mut new = new.clone();
             // Sample invoices are never notified.
@@ -142,7 +156,8 @@ impl Sim {
 
     /// Builds a simulator and serves it on `addr` (port 0 picks a free port).
     pub async fn serve(config: SimConfig, addr: SocketAddr) -> std::io::Result<RunningSim> {
-        let sim = Sim::try_new(config).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
+        let sim = Sim::try_new(config)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
         sim.spawn_server(addr).await
     }
 
@@ -156,12 +171,19 @@ impl Sim {
             let shutdown = async move {
                 let _ = stopped.wait_for(|s| *s).await;
             };
-            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
                 tracing::error!(error = %e, "glase-sim server failed");
             }
         });
         tracing::info!(%addr, "glase-sim listening");
-        Ok(RunningSim { addr, sim: self.clone(), task: Some(task) })
+        Ok(RunningSim {
+            addr,
+            sim: self.clone(),
+            task: Some(task),
+        })
     }
 
     /// Creates a PAID invoice and, when there is a URL to notify, starts Glase's notification
@@ -192,12 +214,20 @@ impl Sim {
 
     /// Every invoice, by id.
     pub fn invoices(&self) -> Vec<SimInvoice> {
-        self.state().invoices.values().map(|e| e.invoice.clone()).collect()
+        self.state()
+            .invoices
+            .values()
+            .map(|e| e.invoice.clone())
+            .collect()
     }
 
     /// Every notification attempt made for the invoice so far (empty if unknown).
     pub fn attempts(&self, id: u64) -> Vec<Attempt> {
-        self.state().invoices.get(&id).map(|e| e.attempts.clone()).unwrap_or_default()
+        self.state()
+            .invoices
+            .get(&id)
+            .map(|e| e.attempts.clone())
+            .unwrap_or_default()
     }
 
     /// Requests for the invoice's details: answered 200, and all of them.
@@ -213,12 +243,14 @@ impl Sim {
     /// True once the notification got a 200, gave up or will never be sent.
     /// False while attempts are pending, and for unknown ids.
     pub fn notification_done(&self, id: u64) -> bool {
-        self.notification_status(id).is_some_and(NotificationStatus::is_done)
+        self.notification_status(id)
+            .is_some_and(NotificationStatus::is_done)
     }
 
     /// Waits until [`Sim::notification_done`] is true, at most `timeout`. Returns whether it is.
     pub async fn wait_notification_done(&self, id: u64, timeout: Duration) -> bool {
-        self.wait_until(timeout, |sim| sim.notification_done(id)).await
+        self.wait_until(timeout, |sim| sim.notification_done(id))
+            .await
     }
 
     /// Waits until `condition` holds (it is checked after every change), at most `timeout`.
@@ -246,7 +278,11 @@ impl Sim {
             .map(|e| InvoiceStats {
                 id: e.invoice.id.get(),
                 issuer: e.invoice.issuer.to_string(),
-                detail_fetches: state.fetches.get(&e.invoice.id.get()).copied().unwrap_or_default(),
+                detail_fetches: state
+                    .fetches
+                    .get(&e.invoice.id.get())
+                    .copied()
+                    .unwrap_or_default(),
                 notification: e.notification,
                 attempts: e.attempts.len(),
             })
@@ -263,7 +299,11 @@ impl Sim {
         let mut faults = faults;
         for f in [&mut faults.invoice, &mut faults.report] {
             for rate in [&mut f.error_rate, &mut f.too_many_rate, &mut f.hang_rate] {
-                *rate = if rate.is_nan() { 0.0 } else { rate.clamp(0.0, 1.0) };
+                *rate = if rate.is_nan() {
+                    0.0
+                } else {
+                    rate.clamp(0.0, 1.0)
+                };
             }
         }
         self.state().faults = faults;
@@ -300,7 +340,10 @@ impl Sim {
 
     fn state(&self) -> MutexGuard<'_, State> {
         // A panic while holding the lock leaves consistent data (every update is one step).
-        self.inner.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     fn bump(&self) {
@@ -308,11 +351,19 @@ impl Sim {
     }
 
     /// Checks a payment and builds the invoice, with id 0 reserved (set by `insert`).
-    fn validate(&self, new: &NewInvoice, issuer_url: Option<String>) -> Result<SimInvoice, SimError> {
-        let issuer = self.issuer(&new.issuer).ok_or_else(|| SimError::UnknownIssuer(new.issuer.clone()))?;
+    fn validate(
+        &self,
+        new: &NewInvoice,
+        issuer_url: Option<String>,
+    ) -> Result<SimInvoice, SimError> {
+        let issuer = self
+            .issuer(&new.issuer)
+            .ok_or_else(|| SimError::UnknownIssuer(new.issuer.clone()))?;
         let amount = exact_two_decimals(&new.amount)?;
-        let currency: Currency =
-            new.currency.parse().map_err(|e: glase_shared::CurrencyError| SimError::InvalidCurrency(e.to_string()))?;
+        let currency: Currency = new
+            .currency
+            .parse()
+            .map_err(|e: glase_shared::CurrencyError| SimError::InvalidCurrency(e.to_string()))?;
         let notify_url = match &new.notify_url {
             Some(url) => {
                 check_url(url)?;
@@ -356,8 +407,16 @@ impl Sim {
             let id = state.next_id;
             state.next_id += 1;
             invoice.id = InvoiceId::new(id).expect("ids count up from 1000");
-            invoice.ers_reference = format!("{}-{}", state.data_rng.digits(15), state.data_rng.digits(7));
-            state.invoices.insert(id, Entry { invoice: invoice.clone(), attempts: Vec::new(), notification });
+            invoice.ers_reference =
+                format!("{}-{}", state.data_rng.digits(15), state.data_rng.digits(7));
+            state.invoices.insert(
+                id,
+                Entry {
+                    invoice: invoice.clone(),
+                    attempts: Vec::new(),
+                    notification,
+                },
+            );
         }
         self.bump();
         invoice
@@ -412,13 +471,20 @@ impl Sim {
 
 /// Parses `text` exactly and keeps it with two decimals (`5` → `5.00`); more decimals are refused.
 fn exact_two_decimals(text: &str) -> Result<Amount, SimError> {
-    let amount: Amount = text.trim().parse().map_err(|e: glase_shared::AmountError| SimError::InvalidAmount(e.to_string()))?;
+    let amount: Amount = text
+        .trim()
+        .parse()
+        .map_err(|e: glase_shared::AmountError| SimError::InvalidAmount(e.to_string()))?;
     let mut d = amount.as_decimal();
     if d.scale() > 2 {
-        return Err(SimError::InvalidAmount(format!("{text:?} has more than two decimals")));
+        return Err(SimError::InvalidAmount(format!(
+            "{text:?} has more than two decimals"
+        )));
     }
     d.rescale(2);
-    d.to_string().parse().map_err(|e: glase_shared::AmountError| SimError::InvalidAmount(e.to_string()))
+    d.to_string()
+        .parse()
+        .map_err(|e: glase_shared::AmountError| SimError::InvalidAmount(e.to_string()))
 }
 
 fn check_url(url: &str) -> Result<(), SimError> {
@@ -475,7 +541,12 @@ mod tests {
         assert_eq!(exact_two_decimals("59.99").unwrap().to_string(), "59.99");
         assert_eq!(exact_two_decimals("5").unwrap().to_string(), "5.00");
         assert_eq!(exact_two_decimals("0.1").unwrap().to_string(), "0.10");
-        assert_eq!(exact_two_decimals("12345678901234567.89").unwrap().to_string(), "12345678901234567.89");
+        assert_eq!(
+            exact_two_decimals("12345678901234567.89")
+                .unwrap()
+                .to_string(),
+            "12345678901234567.89"
+        );
         assert!(exact_two_decimals("1.999").is_err());
         assert!(exact_two_decimals("-1.00").is_err());
         assert!(exact_two_decimals("1e3").is_err());
@@ -490,7 +561,12 @@ mod tests {
         let invoices = sim.invoices();
         assert_eq!(invoices.len(), 3);
         assert_eq!(invoices[0].id.get(), FIRST_INVOICE_ID);
-        assert!(invoices.iter().all(|i| sim.notification_status(i.id.get()) == Some(NotificationStatus::NotScheduled)));
+        assert!(
+            invoices
+                .iter()
+                .all(|i| sim.notification_status(i.id.get())
+                    == Some(NotificationStatus::NotScheduled))
+        );
         assert!(invoices.iter().all(|i| sim.notification_done(i.id.get())));
     }
 
@@ -500,22 +576,45 @@ mod tests {
         let b = Sim::new(SimConfig::default()).invoices();
         let (left, right) = a[0].ers_reference.split_once('-').unwrap();
         assert_eq!((left.len(), right.len()), (15, 7));
-        assert!(left.bytes().chain(right.bytes()).all(|c| c.is_ascii_digit()));
+        assert!(left
+            .bytes()
+            .chain(right.bytes())
+            .all(|c| c.is_ascii_digit()));
         assert_eq!(a[0].ers_reference, b[0].ers_reference);
-        let other = Sim::new(SimConfig { seed: 1, ..SimConfig::default() }).invoices();
+        let other = Sim::new(SimConfig {
+            seed: 1,
+            ..SimConfig::default()
+        })
+        .invoices();
         assert_ne!(a[0].ers_reference, other[0].ers_reference);
     }
 
     #[test]
     fn invalid_configuration_is_refused() {
-        let bad_scale = SimConfig { time_scale: -1.0, ..SimConfig::default() };
-        assert!(matches!(Sim::try_new(bad_scale), Err(SimError::InvalidConfig(_))));
-        let no_issuers = SimConfig { issuers: vec![], initial_invoices: vec![], ..SimConfig::default() };
-        assert!(matches!(Sim::try_new(no_issuers), Err(SimError::InvalidConfig(_))));
+        let bad_scale = SimConfig {
+            time_scale: -1.0,
+            ..SimConfig::default()
+        };
+        assert!(matches!(
+            Sim::try_new(bad_scale),
+            Err(SimError::InvalidConfig(_))
+        ));
+        let no_issuers = SimConfig {
+            issuers: vec![],
+            initial_invoices: vec![],
+            ..SimConfig::default()
+        };
+        assert!(matches!(
+            Sim::try_new(no_issuers),
+            Err(SimError::InvalidConfig(_))
+        ));
         let bad_url = SimConfig {
             issuers: vec![crate::IssuerConfig::new("demo", "s").with_notify_url("not a url")],
             ..SimConfig::default()
         };
-        assert!(matches!(Sim::try_new(bad_url), Err(SimError::InvalidNotifyUrl(_))));
+        assert!(matches!(
+            Sim::try_new(bad_url),
+            Err(SimError::InvalidNotifyUrl(_))
+        ));
     }
 }

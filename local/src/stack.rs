@@ -59,6 +59,8 @@ pub struct StackConfig {
     /// Long-poll wait of each ReceiveMessage.
     pub wait_time_secs: i32,
     pub time_zone: TimeZone,
+    /// The worker's whole-request timeout for Glase (GLASE_TIMEOUT_MS in Lambda).
+    pub glase_timeout: Duration,
     /// Hide the services' own output.
     pub quiet_services: bool,
 }
@@ -81,6 +83,7 @@ impl Default for StackConfig {
             pollers: 2,
             wait_time_secs: 2,
             time_zone: TimeZone::UTC,
+            glase_timeout: Duration::from_secs(10),
             quiet_services: true,
         }
     }
@@ -206,7 +209,7 @@ impl Stack {
             secret: SecretSource::Plain(secret.clone()),
             time_zone: config.time_zone.clone(),
             connect_timeout: Duration::from_secs(2),
-            request_timeout: Duration::from_secs(10),
+            request_timeout: config.glase_timeout,
         };
         let token = AuthToken::derive(&glase_config.issuer, &secret);
         let worker = Arc::new(Worker {

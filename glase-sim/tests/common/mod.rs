@@ -27,7 +27,13 @@ impl Answer {
 }
 
 /// Sends one request to the router, in-process.
-pub async fn call(router: &Router, method: Method, uri: &str, token: Option<&str>, body: Option<&str>) -> Answer {
+pub async fn call(
+    router: &Router,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> Answer {
     let mut req = Request::builder().method(method).uri(uri);
     if let Some(t) = token {
         req = req.header("X-Auth-Token", t);
@@ -35,12 +41,21 @@ pub async fn call(router: &Router, method: Method, uri: &str, token: Option<&str
     if body.is_some() {
         req = req.header("Content-Type", "application/json");
     }
-    let req = req.body(body.map(|b| Body::from(b.to_owned())).unwrap_or_else(Body::empty)).unwrap();
+    let req = req
+        .body(
+            body.map(|b| Body::from(b.to_owned()))
+                .unwrap_or_else(Body::empty),
+        )
+        .unwrap();
     let res = router.clone().oneshot(req).await.unwrap();
     let status = res.status();
     let headers = res.headers().clone();
     let bytes = to_bytes(res.into_body(), usize::MAX).await.unwrap();
-    Answer { status, headers, body: String::from_utf8(bytes.to_vec()).unwrap() }
+    Answer {
+        status,
+        headers,
+        body: String::from_utf8(bytes.to_vec()).unwrap(),
+    }
 }
 
 pub async fn get(router: &Router, uri: &str, token: Option<&str>) -> Answer {
@@ -50,7 +65,10 @@ pub async fn get(router: &Router, uri: &str, token: Option<&str>) -> Answer {
 /// A sim with issuers `shop` and `other`, no sample invoices, no notification URL.
 pub fn two_issuer_sim() -> Sim {
     Sim::new(SimConfig {
-        issuers: vec![IssuerConfig::new("shop", "shop-secret"), IssuerConfig::new("other", "other-secret")],
+        issuers: vec![
+            IssuerConfig::new("shop", "shop-secret"),
+            IssuerConfig::new("other", "other-secret"),
+        ],
         initial_invoices: vec![],
         ..SimConfig::default()
     })
@@ -74,7 +92,10 @@ impl Webhook {
             axum::routing::post(move |headers: HeaderMap, body: String| {
                 let (c, b) = (c.clone(), b.clone());
                 async move {
-                    let content_type = headers.get("content-type").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                    let content_type = headers
+                        .get("content-type")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
                     b.lock().unwrap().push((content_type, body));
                     let n = c.fetch_add(1, Ordering::SeqCst);
                     if n < fail_first {
@@ -90,7 +111,11 @@ impl Webhook {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Webhook { url: format!("http://{addr}/notifications"), calls, bodies }
+        Webhook {
+            url: format!("http://{addr}/notifications"),
+            calls,
+            bodies,
+        }
     }
 
     pub fn calls(&self) -> usize {
