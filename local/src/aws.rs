@@ -11,9 +11,9 @@ pub fn local_config(endpoint: &str) -> SdkConfig {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
         .endpoint_url(endpoint)
-        .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(Credentials::new(
-            "local", "local", None, None, "glase-local",
-        )))
+        .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
+            Credentials::new("local", "local", None, None, "glase-local"),
+        ))
         .build()
 }
 
@@ -49,7 +49,8 @@ pub async fn create_queues(
         .attributes()
         .and_then(|a| a.get(&A::QueueArn).cloned())
         .unwrap_or_default();
-    let redrive = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receive_count}"}}"#);
+    let redrive =
+        format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receive_count}"}}"#);
     let queue = sqs
         .create_queue()
         .queue_name(name)

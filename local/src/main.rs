@@ -29,7 +29,12 @@ struct Ports {
     sqs_port: u16,
     #[arg(long, env = "GLASE_SIM_PORT", default_value_t = 4000, global = true)]
     glase_sim_port: u16,
-    #[arg(long, env = "TABLE_NAME", default_value = "glase-invoices", global = true)]
+    #[arg(
+        long,
+        env = "TABLE_NAME",
+        default_value = "glase-invoices",
+        global = true
+    )]
     table_name: String,
 }
 
@@ -65,19 +70,40 @@ fn env(name: &str) -> Option<String> {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
-    tracing_subscriber::fmt().with_env_filter(filter).with_target(false).compact().init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .compact()
+        .init();
     let cli = Cli::parse();
     let ports = cli.ports.clone();
-    match cli.command.unwrap_or(Command::Up { queue_name: "glase-notifications".into(), queue_url: env("QUEUE_URL"), time_scale: 1.0 }) {
-        Command::Up { queue_name, queue_url, time_scale } => up(ports, queue_name, queue_url, time_scale).await,
-        Command::Demo { count, timeout_secs } => demo(ports, count, Duration::from_secs(timeout_secs)).await,
+    match cli.command.unwrap_or(Command::Up {
+        queue_name: "glase-notifications".into(),
+        queue_url: env("QUEUE_URL"),
+        time_scale: 1.0,
+    }) {
+        Command::Up {
+            queue_name,
+            queue_url,
+            time_scale,
+        } => up(ports, queue_name, queue_url, time_scale).await,
+        Command::Demo {
+            count,
+            timeout_secs,
+        } => demo(ports, count, Duration::from_secs(timeout_secs)).await,
         Command::Get { invoice_id } => get(ports, invoice_id).await,
         Command::List => list(ports).await,
     }
 }
 
-async fn up(ports: Ports, queue_name: String, queue_url: Option<String>, time_scale: f64) -> Result<(), Box<dyn std::error::Error>> {
+async fn up(
+    ports: Ports,
+    queue_name: String,
+    queue_url: Option<String>,
+    time_scale: f64,
+) -> Result<(), Box<dyn std::error::Error>> {
     let external = match (env("GLASE_BASE_URL"), env("GLASE_ISSUER"), env("GLASE_SECRET")) {
         (Some(base_url), Some(issuer), Some(secret)) => {
             Some(GlaseChoice::External { base_url, issuer, secret: SecretString::from(secret) })
@@ -97,8 +123,12 @@ async fn up(ports: Ports, queue_name: String, queue_url: Option<String>, time_sc
     let using_sim = matches!(glase, GlaseChoice::Sim { .. });
     let config = StackConfig {
         webhook_addr: SocketAddr::from(([127, 0, 0, 1], ports.webhook_port)),
-        dynamodb: Endpoint::Start { port: ports.dynamodb_port },
-        sqs: Endpoint::Start { port: ports.sqs_port },
+        dynamodb: Endpoint::Start {
+            port: ports.dynamodb_port,
+        },
+        sqs: Endpoint::Start {
+            port: ports.sqs_port,
+        },
         glase,
         table_name: ports.table_name.clone(),
         queue_name,
@@ -106,9 +136,16 @@ async fn up(ports: Ports, queue_name: String, queue_url: Option<String>, time_sc
         webhook_token: webhook_token.clone(),
         ..StackConfig::default()
     };
-    println!("starting DynamoDB Local, moto (SQS){}…", if using_sim { ", glase-sim" } else { "" });
+    println!(
+        "starting DynamoDB Local, moto (SQS){}…",
+        if using_sim { ", glase-sim" } else { "" }
+    );
     let stack = Stack::start(config).await?;
-    let notify = if webhook_token.is_some() { format!("{}/<WEBHOOK_TOKEN>", stack.webhook_url) } else { stack.webhook_url.clone() };
+    let notify = if webhook_token.is_some() {
+        format!("{}/<WEBHOOK_TOKEN>", stack.webhook_url)
+    } else {
+        stack.webhook_url.clone()
+    };
     println!(
         r#"
 glase-invoices is running locally — the same handler code as the Lambdas.
@@ -129,12 +166,20 @@ Try next (in another terminal):
 
 Ctrl-C stops everything."#,
         glase = stack.glase_base_url,
-        sim_note = if using_sim { "(glase-sim: issuer demo / demo-secret; 3 seeded invoices 1000-1002, not notified)" } else { "(external)" },
+        sim_note = if using_sim {
+            "(glase-sim: issuer demo / demo-secret; 3 seeded invoices 1000-1002, not notified)"
+        } else {
+            "(external)"
+        },
         ddb = stack.dynamodb_endpoint,
         table = stack.table_name,
         sqs = stack.sqs_endpoint,
         queue = stack.queue_url,
-        dlq = if stack.dlq_url.is_empty() { "(existing queue: its own redrive policy)" } else { &stack.dlq_url },
+        dlq = if stack.dlq_url.is_empty() {
+            "(existing queue: its own redrive policy)"
+        } else {
+            &stack.dlq_url
+        },
     );
     shutdown_signal().await;
     println!("\nstopping…");
@@ -147,13 +192,14 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}
@@ -167,11 +213,18 @@ fn dynamodb(ports: &Ports) -> aws_sdk_dynamodb::Client {
     glase_local::aws::dynamodb(&format!("http://127.0.0.1:{}", ports.dynamodb_port))
 }
 
-async fn get_record(client: &aws_sdk_dynamodb::Client, table: &str, id: u64) -> Result<Option<InvoiceRecord>, Box<dyn std::error::Error>> {
+async fn get_record(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    id: u64,
+) -> Result<Option<InvoiceRecord>, Box<dyn std::error::Error>> {
     let out = client
         .get_item()
         .table_name(table)
-        .key("invoiceId", aws_sdk_dynamodb::types::AttributeValue::N(id.to_string()))
+        .key(
+            "invoiceId",
+            aws_sdk_dynamodb::types::AttributeValue::N(id.to_string()),
+        )
         .consistent_read(true)
         .send()
         .await
@@ -185,14 +238,30 @@ fn summary(id: u64, record: &InvoiceRecord) -> String {
             "{id}  STORED    {} {}  ref {:?}  paid {}",
             invoice.amount, invoice.currency, invoice.reference, invoice.purchase_time
         ),
-        InvoiceRecord::Rejected { rejection, .. } => format!("{id}  REJECTED  {}: {}", rejection.code, rejection.reason),
-        InvoiceRecord::Processing { attempts, last_error, .. } => {
-            format!("{id}  PROCESSING attempt {attempts}{}", last_error.as_ref().map(|e| format!(", last error: {e}")).unwrap_or_default())
+        InvoiceRecord::Rejected { rejection, .. } => {
+            format!("{id}  REJECTED  {}: {}", rejection.code, rejection.reason)
+        }
+        InvoiceRecord::Processing {
+            attempts,
+            last_error,
+            ..
+        } => {
+            format!(
+                "{id}  PROCESSING attempt {attempts}{}",
+                last_error
+                    .as_ref()
+                    .map(|e| format!(", last error: {e}"))
+                    .unwrap_or_default()
+            )
         }
     }
 }
 
-async fn demo(ports: Ports, count: u32, timeout: Duration) -> Result<(), Box<dyn std::error::Error>> {
+async fn demo(
+    ports: Ports,
+    count: u32,
+    timeout: Duration,
+) -> Result<(), Box<dyn std::error::Error>> {
     let http = reqwest::Client::new();
     let sim = format!("http://127.0.0.1:{}", ports.glase_sim_port);
     let ddb = dynamodb(&ports);
@@ -211,7 +280,9 @@ async fn demo(ports: Ports, count: u32, timeout: Duration) -> Result<(), Box<dyn
             .body(body.to_string())
             .send()
             .await
-            .map_err(|e| format!("could not reach glase-sim at {sim} — is `make dev` running? ({e})"))?;
+            .map_err(|e| {
+                format!("could not reach glase-sim at {sim} — is `make dev` running? ({e})")
+            })?;
         let status = resp.status();
         let text = resp.text().await?;
         if !status.is_success() {
@@ -229,7 +300,11 @@ async fn demo(ports: Ports, count: u32, timeout: Duration) -> Result<(), Box<dyn
         for (id, since) in pending {
             match get_record(&ddb, &ports.table_name, id).await? {
                 Some(record @ InvoiceRecord::Stored { .. }) => {
-                    println!("  +{:>5} ms  {}", since.elapsed().as_millis(), summary(id, &record));
+                    println!(
+                        "  +{:>5} ms  {}",
+                        since.elapsed().as_millis(),
+                        summary(id, &record)
+                    );
                 }
                 _ => still.push((id, since)),
             }
@@ -243,7 +318,12 @@ async fn demo(ports: Ports, count: u32, timeout: Duration) -> Result<(), Box<dyn
         println!("all {count} invoices stored.");
         Ok(())
     } else {
-        Err(format!("{} invoices not stored within {timeout:?}: {:?}", pending.len(), pending.iter().map(|p| p.0).collect::<Vec<_>>()).into())
+        Err(format!(
+            "{} invoices not stored within {timeout:?}: {:?}",
+            pending.len(),
+            pending.iter().map(|p| p.0).collect::<Vec<_>>()
+        )
+        .into())
     }
 }
 
@@ -251,7 +331,10 @@ async fn get(ports: Ports, id: u64) -> Result<(), Box<dyn std::error::Error>> {
     let out = dynamodb(&ports)
         .get_item()
         .table_name(&ports.table_name)
-        .key("invoiceId", aws_sdk_dynamodb::types::AttributeValue::N(id.to_string()))
+        .key(
+            "invoiceId",
+            aws_sdk_dynamodb::types::AttributeValue::N(id.to_string()),
+        )
         .consistent_read(true)
         .send()
         .await
@@ -277,7 +360,12 @@ async fn get(ports: Ports, id: u64) -> Result<(), Box<dyn std::error::Error>> {
 
 async fn list(ports: Ports) -> Result<(), Box<dyn std::error::Error>> {
     let client = dynamodb(&ports);
-    let mut pages = client.scan().table_name(&ports.table_name).into_paginator().items().send();
+    let mut pages = client
+        .scan()
+        .table_name(&ports.table_name)
+        .into_paginator()
+        .items()
+        .send();
     let mut rows = Vec::new();
     while let Some(item) = pages.next().await {
         let item = item.map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;

@@ -59,8 +59,11 @@ where
         + i64::try_from(config.function_timeout.as_millis()).unwrap_or(i64::MAX / 2);
     let response = handle_batch(Arc::clone(worker), event, deadline).await;
 
-    let failed: std::collections::HashSet<&str> =
-        response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    let failed: std::collections::HashSet<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
     let done: Vec<DeleteMessageBatchRequestEntry> = messages
         .iter()
         .filter(|m| !failed.contains(m.message_id().unwrap_or_default()))
@@ -74,9 +77,16 @@ where
         })
         .collect();
     if !done.is_empty() {
-        sqs.delete_message_batch().queue_url(&config.queue_url).set_entries(Some(done)).send().await?;
+        sqs.delete_message_batch()
+            .queue_url(&config.queue_url)
+            .set_entries(Some(done))
+            .send()
+            .await?;
     }
-    Ok(BatchStats { received: messages.len(), failed: failed.len() })
+    Ok(BatchStats {
+        received: messages.len(),
+        failed: failed.len(),
+    })
 }
 
 /// Polls until `shutdown` resolves. Errors (queue unreachable) are logged and retried.
@@ -114,7 +124,10 @@ fn to_event_record(m: &aws_sdk_sqs::types::Message) -> SqsMessage {
     record.event_source = Some("aws:sqs".into());
     record.aws_region = Some(crate::aws::REGION.into());
     if let Some(attrs) = m.attributes() {
-        record.attributes = attrs.iter().map(|(k, v)| (k.as_str().to_owned(), v.clone())).collect();
+        record.attributes = attrs
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+            .collect();
     }
     record
 }

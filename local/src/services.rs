@@ -8,12 +8,17 @@ use std::time::{Duration, Instant};
 
 /// The repository root (this crate lives in `local/`).
 pub fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// Where the install script puts things; `GLASE_LOCAL_DIR` overrides.
 pub fn local_dir() -> PathBuf {
-    std::env::var_os("GLASE_LOCAL_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join(".local"))
+    std::env::var_os("GLASE_LOCAL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join(".local"))
 }
 
 /// A free TCP port on 127.0.0.1 (the OS picks; the tiny race is covered by readiness checks).
@@ -26,9 +31,16 @@ pub enum ServiceError {
     #[error("{what} is not installed at {path}: run `make deps` (scripts/install-local-deps.sh)")]
     NotInstalled { what: &'static str, path: PathBuf },
     #[error("could not start {what}: {source}")]
-    Spawn { what: &'static str, source: std::io::Error },
+    Spawn {
+        what: &'static str,
+        source: std::io::Error,
+    },
     #[error("{what} did not listen on port {port} within {secs} s")]
-    NotReady { what: &'static str, port: u16, secs: u64 },
+    NotReady {
+        what: &'static str,
+        port: u16,
+        secs: u64,
+    },
 }
 
 /// A child process that is killed when dropped, and — through `PR_SET_PDEATHSIG` — when the
@@ -57,7 +69,12 @@ impl Drop for ServiceProcess {
     }
 }
 
-fn spawn(name: &'static str, mut cmd: Command, port: u16, quiet: bool) -> Result<ServiceProcess, ServiceError> {
+fn spawn(
+    name: &'static str,
+    mut cmd: Command,
+    port: u16,
+    quiet: bool,
+) -> Result<ServiceProcess, ServiceError> {
     if quiet {
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
     }
@@ -73,26 +90,38 @@ fn spawn(name: &'static str, mut cmd: Command, port: u16, quiet: bool) -> Result
             Ok(())
         });
     }
-    let child = cmd.spawn().map_err(|source| ServiceError::Spawn { what: name, source })?;
+    let child = cmd
+        .spawn()
+        .map_err(|source| ServiceError::Spawn { what: name, source })?;
     let mut process = ServiceProcess { name, port, child };
-    wait_for_port(port, Duration::from_secs(90)).map_err(|_| ServiceError::NotReady { what: name, port, secs: 90 })?;
+    if !wait_for_port(port, Duration::from_secs(90)) {
+        return Err(ServiceError::NotReady {
+            what: name,
+            port,
+            secs: 90,
+        });
+    }
     if let Ok(Some(_)) = process.child.try_wait() {
-        return Err(ServiceError::NotReady { what: name, port, secs: 0 });
+        return Err(ServiceError::NotReady {
+            what: name,
+            port,
+            secs: 0,
+        });
     }
     Ok(process)
 }
 
-/// Waits until something accepts TCP connections on 127.0.0.1:`port`.
-pub fn wait_for_port(port: u16, timeout: Duration) -> Result<(), ()> {
+/// Waits until something accepts TCP connections on 127.0.0.1:`port`; false on timeout.
+pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     let start = Instant::now();
     while start.elapsed() < timeout {
         if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return Ok(());
+            return true;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Err(())
+    false
 }
 
 /// DynamoDB Local (AWS's emulator, from the amplify-dynamodb-simulator npm package), in memory.
@@ -100,15 +129,21 @@ pub fn start_dynamodb_local(port: u16, quiet: bool) -> Result<ServiceProcess, Se
     let dir = local_dir().join("dynamodb-local/package/emulator");
     let jar = dir.join("DynamoDBLocal.jar");
     if !jar.is_file() {
-        return Err(ServiceError::NotInstalled { what: "DynamoDB Local", path: jar });
+        return Err(ServiceError::NotInstalled {
+            what: "DynamoDB Local",
+            path: jar,
+        });
     }
     let mut cmd = Command::new(std::env::var_os("JAVA").unwrap_or_else(|| "java".into()));
-    cmd.arg(format!("-Djava.library.path={}", dir.join("DynamoDBLocal_lib").display()))
-        .arg("-Xmx512m")
-        .arg("-jar")
-        .arg(&jar)
-        .args(["-inMemory", "-port", &port.to_string()])
-        .current_dir(&dir);
+    cmd.arg(format!(
+        "-Djava.library.path={}",
+        dir.join("DynamoDBLocal_lib").display()
+    ))
+    .arg("-Xmx512m")
+    .arg("-jar")
+    .arg(&jar)
+    .args(["-inMemory", "-port", &port.to_string()])
+    .current_dir(&dir);
     spawn("DynamoDB Local", cmd, port, quiet)
 }
 
@@ -116,7 +151,10 @@ pub fn start_dynamodb_local(port: u16, quiet: bool) -> Result<ServiceProcess, Se
 pub fn start_moto(port: u16, quiet: bool) -> Result<ServiceProcess, ServiceError> {
     let bin = local_dir().join("venv/bin/moto_server");
     if !bin.is_file() {
-        return Err(ServiceError::NotInstalled { what: "moto_server", path: bin });
+        return Err(ServiceError::NotInstalled {
+            what: "moto_server",
+            path: bin,
+        });
     }
     let mut cmd = Command::new(bin);
     cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);

@@ -34,7 +34,11 @@ pub enum GlaseChoice {
     /// URLs are pointed at the webhook unless `config` already sets them.
     Sim { port: u16, config: SimConfig },
     /// Any Glase-compatible server (e.g. Glase's integration environment).
-    External { base_url: String, issuer: String, secret: SecretString },
+    External {
+        base_url: String,
+        issuer: String,
+        secret: SecretString,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -71,7 +75,10 @@ impl Default for StackConfig {
             webhook_addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
             dynamodb: Endpoint::Start { port: 8000 },
             sqs: Endpoint::Start { port: 9324 },
-            glase: GlaseChoice::Sim { port: 4000, config: SimConfig::default() },
+            glase: GlaseChoice::Sim {
+                port: 4000,
+                config: SimConfig::default(),
+            },
             table_name: "glase-invoices".into(),
             queue_name: "glase-notifications".into(),
             queue_url: None,
@@ -79,7 +86,10 @@ impl Default for StackConfig {
             worker_timeout: Duration::from_secs(30),
             visibility_timeout_secs: 180,
             max_receive_count: 5,
-            retry: RetryPolicy { base_secs: 2, max_secs: 60 },
+            retry: RetryPolicy {
+                base_secs: 2,
+                max_secs: 60,
+            },
             pollers: 2,
             wait_time_secs: 2,
             time_zone: TimeZone::UTC,
@@ -94,7 +104,11 @@ pub enum StackError {
     #[error(transparent)]
     Service(#[from] crate::services::ServiceError),
     #[error("could not bind {what} on {addr}: {source} (is something else using the port? override it by environment)")]
-    Bind { what: &'static str, addr: String, source: std::io::Error },
+    Bind {
+        what: &'static str,
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("could not create the table: {0}")]
     Table(String),
     #[error("could not create the queues: {0}")]
@@ -131,7 +145,11 @@ fn endpoint(
         Endpoint::Existing(url) => Ok(url.clone()),
         Endpoint::Start { port } => {
             let port = if *port == 0 {
-                crate::services::free_port().map_err(|e| StackError::Bind { what: "a free port", addr: "127.0.0.1:0".into(), source: e })?
+                crate::services::free_port().map_err(|e| StackError::Bind {
+                    what: "a free port",
+                    addr: "127.0.0.1:0".into(),
+                    source: e,
+                })?
             } else {
                 *port
             };
@@ -139,7 +157,10 @@ fn endpoint(
                 return Err(StackError::Bind {
                     what: "a local service",
                     addr: format!("127.0.0.1:{port}"),
-                    source: std::io::Error::new(std::io::ErrorKind::AddrInUse, "port already in use"),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::AddrInUse,
+                        "port already in use",
+                    ),
                 });
             }
             let process = start(port, quiet)?;
@@ -153,54 +174,102 @@ fn endpoint(
 impl Stack {
     pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
         let mut processes = Vec::new();
-        let dynamodb_endpoint = endpoint(&config.dynamodb, start_dynamodb_local, config.quiet_services, &mut processes)?;
-        let sqs_endpoint = endpoint(&config.sqs, start_moto, config.quiet_services, &mut processes)?;
+        let dynamodb_endpoint = endpoint(
+            &config.dynamodb,
+            start_dynamodb_local,
+            config.quiet_services,
+            &mut processes,
+        )?;
+        let sqs_endpoint = endpoint(
+            &config.sqs,
+            start_moto,
+            config.quiet_services,
+            &mut processes,
+        )?;
         let dynamodb = crate::aws::dynamodb(&dynamodb_endpoint);
         let sqs = crate::aws::sqs(&sqs_endpoint);
 
         let store = DynamoStore::new(dynamodb.clone(), &config.table_name);
-        store.ensure_table().await.map_err(|e| StackError::Table(glase_shared::telemetry::error_chain(&e)))?;
+        store
+            .ensure_table()
+            .await
+            .map_err(|e| StackError::Table(glase_shared::telemetry::error_chain(&e)))?;
         let (queue_url, dlq_url) = match &config.queue_url {
             Some(url) => (url.clone(), String::new()),
-            None => crate::aws::create_queues(&sqs, &config.queue_name, config.visibility_timeout_secs, config.max_receive_count)
-                .await
-                .map_err(|e| StackError::Queue(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string()))?,
+            None => crate::aws::create_queues(
+                &sqs,
+                &config.queue_name,
+                config.visibility_timeout_secs,
+                config.max_receive_count,
+            )
+            .await
+            .map_err(|e| {
+                StackError::Queue(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string())
+            })?,
         };
 
         // Bind the webhook first so the simulator can be told where to notify.
-        let listener = tokio::net::TcpListener::bind(config.webhook_addr).await.map_err(|source| StackError::Bind {
-            what: "the webhook",
-            addr: config.webhook_addr.to_string(),
-            source,
-        })?;
+        let listener = tokio::net::TcpListener::bind(config.webhook_addr)
+            .await
+            .map_err(|source| StackError::Bind {
+                what: "the webhook",
+                addr: config.webhook_addr.to_string(),
+                source,
+            })?;
         let webhook_addr = listener.local_addr().map_err(|source| StackError::Bind {
             what: "the webhook",
             addr: config.webhook_addr.to_string(),
             source,
         })?;
         let notify_path = match &config.webhook_token {
-            Some(token) => format!("/notifications/{}", secrecy::ExposeSecret::expose_secret(token)),
+            Some(token) => format!(
+                "/notifications/{}",
+                secrecy::ExposeSecret::expose_secret(token)
+            ),
             None => "/notifications".to_owned(),
         };
         let webhook_url = format!("http://{webhook_addr}/notifications");
 
         let (sim, glase_base_url, issuer, secret) = match &config.glase {
-            GlaseChoice::Sim { port, config: sim_config } => {
+            GlaseChoice::Sim {
+                port,
+                config: sim_config,
+            } => {
                 let mut sim_config = sim_config.clone();
                 for issuer in &mut sim_config.issuers {
                     if issuer.notify_url.is_none() {
-                        *issuer = IssuerConfig { notify_url: Some(format!("http://{webhook_addr}{notify_path}")), ..issuer.clone() };
+                        *issuer = IssuerConfig {
+                            notify_url: Some(format!("http://{webhook_addr}{notify_path}")),
+                            ..issuer.clone()
+                        };
                     }
                 }
-                let first = sim_config.issuers.first().cloned().ok_or_else(|| StackError::Glase("the simulator has no issuer".into()))?;
+                let first = sim_config
+                    .issuers
+                    .first()
+                    .cloned()
+                    .ok_or_else(|| StackError::Glase("the simulator has no issuer".into()))?;
                 let addr = SocketAddr::from(([127, 0, 0, 1], *port));
                 let running = glase_sim::Sim::serve(sim_config, addr)
                     .await
-                    .map_err(|source| StackError::Bind { what: "glase-sim", addr: addr.to_string(), source })?;
+                    .map_err(|source| StackError::Bind {
+                        what: "glase-sim",
+                        addr: addr.to_string(),
+                        source,
+                    })?;
                 let base = running.base_url();
-                (Some(running), base, first.name, SecretString::from(first.secret))
+                (
+                    Some(running),
+                    base,
+                    first.name,
+                    SecretString::from(first.secret),
+                )
             }
-            GlaseChoice::External { base_url, issuer, secret } => (None, base_url.clone(), issuer.clone(), secret.clone()),
+            GlaseChoice::External {
+                base_url,
+                issuer,
+                secret,
+            } => (None, base_url.clone(), issuer.clone(), secret.clone()),
         };
 
         let glase_config = GlaseConfig {
@@ -214,12 +283,20 @@ impl Stack {
         let token = AuthToken::derive(&glase_config.issuer, &secret);
         let worker = Arc::new(Worker {
             store: store.clone(),
-            glase: GlaseHttp::new(&glase_config, token).map_err(|e| StackError::Glase(e.to_string()))?,
-            queue: SqsWorkQueue::new(sqs.clone(), &queue_url, Some(dlq_url.clone()).filter(|u| !u.is_empty())),
+            glase: GlaseHttp::new(&glase_config, token)
+                .map_err(|e| StackError::Glase(e.to_string()))?,
+            queue: SqsWorkQueue::new(
+                sqs.clone(),
+                &queue_url,
+                Some(dlq_url.clone()).filter(|u| !u.is_empty()),
+            ),
             clock: SystemClock,
             retry: config.retry,
         });
-        let webhook = Arc::new(Webhook::new(SqsQueue::new(sqs.clone(), &queue_url), config.webhook_token.clone()));
+        let webhook = Arc::new(Webhook::new(
+            SqsQueue::new(sqs.clone(), &queue_url),
+            config.webhook_token.clone(),
+        ));
 
         let (stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
@@ -229,7 +306,10 @@ impl Stack {
             let shutdown = async move {
                 let _ = rx.wait_for(|s| *s).await;
             };
-            if let Err(e) = axum::serve(listener, router).with_graceful_shutdown(shutdown).await {
+            if let Err(e) = axum::serve(listener, router)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
                 tracing::error!(error = %e, "webhook server failed");
             }
         });

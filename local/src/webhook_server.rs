@@ -31,7 +31,9 @@ async fn invoke<Q: NotificationQueue>(webhook: &Webhook<Q>, req: AxumRequest) ->
     let event = http_api_v2_event(&parts, &bytes);
     let request = match lambda_http::request::from_str(&event.to_string()) {
         Ok(r) => r,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, format!("bad event: {e}")).into_response(),
+        Err(e) => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, format!("bad event: {e}")).into_response()
+        }
     };
     let response = webhook.handle(request).await;
     let (parts, body) = response.into_parts();
@@ -44,7 +46,9 @@ pub fn http_api_v2_event(parts: &http::request::Parts, body: &[u8]) -> Value {
     let mut headers = Map::new();
     for (name, value) in &parts.headers {
         let value = value.to_str().unwrap_or_default();
-        let entry = headers.entry(name.as_str().to_owned()).or_insert_with(|| Value::String(String::new()));
+        let entry = headers
+            .entry(name.as_str().to_owned())
+            .or_insert_with(|| Value::String(String::new()));
         if let Value::String(s) = entry {
             if !s.is_empty() {
                 s.push(',');

@@ -78,7 +78,9 @@ impl Env<fn(&str) -> Option<String>> {
 
 impl<F: Fn(&str) -> Option<String>> Env<F> {
     fn optional(&self, var: &'static str) -> Option<String> {
-        (self.0)(var).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+        (self.0)(var)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
     }
 
     fn required(&self, var: &'static str) -> Result<String, ConfigError> {
@@ -90,7 +92,10 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             None => Ok(Duration::from_millis(default)),
             Some(v) => match v.parse::<u64>() {
                 Ok(ms) if ms > 0 => Ok(Duration::from_millis(ms)),
-                _ => Err(ConfigError::Invalid { var, reason: "must be a positive whole number of milliseconds".into() }),
+                _ => Err(ConfigError::Invalid {
+                    var,
+                    reason: "must be a positive whole number of milliseconds".into(),
+                }),
             },
         }
     }
@@ -100,7 +105,10 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             None => Ok(default),
             Some("true" | "1") => Ok(true),
             Some("false" | "0") => Ok(false),
-            Some(_) => Err(ConfigError::Invalid { var, reason: "must be true or false".into() }),
+            Some(_) => Err(ConfigError::Invalid {
+                var,
+                reason: "must be true or false".into(),
+            }),
         }
     }
 
@@ -108,25 +116,39 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         match self.optional(var) {
             None => Ok(default),
             // SQS caps a message's visibility timeout at 12 hours.
-            Some(v) => v.parse::<u32>().ok().filter(|s| *s <= 43_200).ok_or(ConfigError::Invalid {
-                var,
-                reason: "must be a whole number of seconds from 0 to 43200".into(),
-            }),
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|s| *s <= 43_200)
+                .ok_or(ConfigError::Invalid {
+                    var,
+                    reason: "must be a whole number of seconds from 0 to 43200".into(),
+                }),
         }
     }
 
     fn url(&self, var: &'static str) -> Result<String, ConfigError> {
         let v = self.required(var)?;
         if !(v.starts_with("https://") || v.starts_with("http://")) {
-            return Err(ConfigError::Invalid { var, reason: format!("must start with https:// or http://, got {v:?}") });
+            return Err(ConfigError::Invalid {
+                var,
+                reason: format!("must start with https:// or http://, got {v:?}"),
+            });
         }
         Ok(v.trim_end_matches('/').to_owned())
     }
 
     pub fn glase(&self) -> Result<GlaseConfig, ConfigError> {
-        let issuer = IssuerName::parse(&self.required("GLASE_ISSUER")?)
-            .map_err(|e| ConfigError::Invalid { var: "GLASE_ISSUER", reason: e.to_string() })?;
-        let secret = match (self.optional("GLASE_SECRET"), self.optional("GLASE_SECRET_PARAMETER")) {
+        let issuer = IssuerName::parse(&self.required("GLASE_ISSUER")?).map_err(|e| {
+            ConfigError::Invalid {
+                var: "GLASE_ISSUER",
+                reason: e.to_string(),
+            }
+        })?;
+        let secret = match (
+            self.optional("GLASE_SECRET"),
+            self.optional("GLASE_SECRET_PARAMETER"),
+        ) {
             (Some(s), None) => SecretSource::Plain(SecretString::from(s)),
             (None, Some(name)) => SecretSource::SsmParameter(name),
             (None, None) => return Err(ConfigError::Missing("GLASE_SECRET")),
@@ -160,7 +182,10 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     pub fn worker(&self) -> Result<WorkerConfig, ConfigError> {
         let table_name = self.required("TABLE_NAME")?;
         if table_name.len() < 3 {
-            return Err(ConfigError::Invalid { var: "TABLE_NAME", reason: "DynamoDB table names have at least 3 characters".into() });
+            return Err(ConfigError::Invalid {
+                var: "TABLE_NAME",
+                reason: "DynamoDB table names have at least 3 characters".into(),
+            });
         }
         Ok(WorkerConfig {
             glase: self.glase()?,
@@ -183,7 +208,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Env(move |k: &str| map.get(k).cloned())
     }
 
@@ -208,7 +236,11 @@ mod tests {
     #[test]
     fn names_the_missing_variable() {
         for missing in ["GLASE_BASE_URL", "GLASE_ISSUER", "TABLE_NAME", "QUEUE_URL"] {
-            let pairs: Vec<_> = WORKER.iter().copied().filter(|(k, _)| *k != missing).collect();
+            let pairs: Vec<_> = WORKER
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != missing)
+                .collect();
             let err = env(&pairs).worker().unwrap_err();
             assert_eq!(err, ConfigError::Missing(missing));
             assert!(err.to_string().contains(missing));
@@ -219,31 +251,55 @@ mod tests {
     fn names_the_invalid_variable_without_echoing_secrets() {
         let mut pairs = WORKER.to_vec();
         pairs.push(("GLASE_TIMEOUT_MS", "soon"));
-        assert!(matches!(env(&pairs).worker(), Err(ConfigError::Invalid { var: "GLASE_TIMEOUT_MS", .. })));
+        assert!(matches!(
+            env(&pairs).worker(),
+            Err(ConfigError::Invalid {
+                var: "GLASE_TIMEOUT_MS",
+                ..
+            })
+        ));
 
         let mut pairs = WORKER.to_vec();
         pairs.push(("GLASE_TIME_ZONE", "Mars/Olympus"));
-        assert!(matches!(env(&pairs).worker(), Err(ConfigError::Invalid { var: "GLASE_TIME_ZONE", .. })));
+        assert!(matches!(
+            env(&pairs).worker(),
+            Err(ConfigError::Invalid {
+                var: "GLASE_TIME_ZONE",
+                ..
+            })
+        ));
 
         let mut pairs = WORKER.to_vec();
         pairs.push(("GLASE_SECRET_PARAMETER", "/glase/secret"));
         let err = env(&pairs).worker().unwrap_err();
         assert_eq!(err, ConfigError::SecretSource);
         assert!(!err.to_string().contains("SECRET_STRING_FOR_ISSUER"));
-        assert!(!format!("{:?}", env(WORKER).worker().unwrap()).contains("SECRET_STRING_FOR_ISSUER"));
+        assert!(
+            !format!("{:?}", env(WORKER).worker().unwrap()).contains("SECRET_STRING_FOR_ISSUER")
+        );
     }
 
     #[test]
     fn accepts_an_ssm_parameter_instead_of_a_secret() {
-        let pairs: Vec<_> = WORKER.iter().copied().filter(|(k, _)| *k != "GLASE_SECRET").chain([("GLASE_SECRET_PARAMETER", "/glase/secret")]).collect();
+        let pairs: Vec<_> = WORKER
+            .iter()
+            .copied()
+            .filter(|(k, _)| *k != "GLASE_SECRET")
+            .chain([("GLASE_SECRET_PARAMETER", "/glase/secret")])
+            .collect();
         let cfg = env(&pairs).worker().unwrap();
-        assert!(matches!(cfg.glase.secret, SecretSource::SsmParameter(ref n) if n == "/glase/secret"));
+        assert!(
+            matches!(cfg.glase.secret, SecretSource::SsmParameter(ref n) if n == "/glase/secret")
+        );
     }
 
     #[test]
     fn webhook_token_is_optional() {
         let cfg = env(&[("QUEUE_URL", "http://q")]).webhook().unwrap();
         assert!(cfg.webhook_token.is_none());
-        assert_eq!(env(&[]).webhook().unwrap_err(), ConfigError::Missing("QUEUE_URL"));
+        assert_eq!(
+            env(&[]).webhook().unwrap_err(),
+            ConfigError::Missing("QUEUE_URL")
+        );
     }
 }

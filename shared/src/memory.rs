@@ -31,7 +31,10 @@ impl MemoryQueue {
 impl NotificationQueue for MemoryQueue {
     async fn enqueue(&self, id: InvoiceId) -> Result<(), QueueError> {
         if self.fail.load(Ordering::SeqCst) {
-            return Err(QueueError { message: "memory queue set to fail".into(), source: None });
+            return Err(QueueError {
+                message: "memory queue set to fail".into(),
+                source: None,
+            });
         }
         lock(&self.sent).push(id);
         Ok(())
@@ -48,7 +51,10 @@ pub struct MemoryWorkQueue {
 
 impl MemoryWorkQueue {
     pub fn with_dlq() -> Self {
-        Self { has_dlq: true, ..Self::default() }
+        Self {
+            has_dlq: true,
+            ..Self::default()
+        }
     }
 }
 
@@ -110,10 +116,16 @@ impl InvoiceSource for FakeGlase {
         if !self.latency.is_zero() {
             tokio::time::sleep(self.latency).await;
         }
-        if let Some(answer) = lock(&self.script).get_mut(&id).and_then(VecDeque::pop_front) {
+        if let Some(answer) = lock(&self.script)
+            .get_mut(&id)
+            .and_then(VecDeque::pop_front)
+        {
             return answer;
         }
-        lock(&self.invoices).get(&id).cloned().ok_or(FetchError::NotFound)
+        lock(&self.invoices)
+            .get(&id)
+            .cloned()
+            .ok_or(FetchError::NotFound)
     }
 }
 
@@ -157,8 +169,12 @@ impl InvoiceStore for MemoryStore {
         let mut rows = lock(&self.rows);
         let attempts = match rows.get(&id).map(|r| &r.record) {
             Some(InvoiceRecord::Stored { .. }) => return Ok(Claim::AlreadyStored),
-            Some(InvoiceRecord::Processing { lease_until_ms, .. }) if *lease_until_ms >= lease.now_ms => {
-                return Ok(Claim::InProgress { until_ms: *lease_until_ms })
+            Some(InvoiceRecord::Processing { lease_until_ms, .. })
+                if *lease_until_ms >= lease.now_ms =>
+            {
+                return Ok(Claim::InProgress {
+                    until_ms: *lease_until_ms,
+                })
             }
             Some(InvoiceRecord::Processing { attempts, .. }) => attempts + 1,
             Some(InvoiceRecord::Rejected { .. }) | None => 1,
@@ -170,32 +186,65 @@ impl InvoiceStore for MemoryStore {
         rows.insert(
             id,
             Row {
-                record: InvoiceRecord::Processing { lease_until_ms: lease.until_ms, attempts, last_error },
+                record: InvoiceRecord::Processing {
+                    lease_until_ms: lease.until_ms,
+                    attempts,
+                    last_error,
+                },
                 lease_owner: Some(lease.owner.clone()),
             },
         );
         Ok(Claim::Acquired)
     }
 
-    async fn store(&self, invoice: &Invoice, lease: &Lease, stored_at: Timestamp) -> Result<Completion, StoreError> {
+    async fn store(
+        &self,
+        invoice: &Invoice,
+        lease: &Lease,
+        stored_at: Timestamp,
+    ) -> Result<Completion, StoreError> {
         self.check()?;
         let mut rows = lock(&self.rows);
         if !Self::owns(rows.get(&invoice.id), lease) {
             return Ok(Completion::LeaseLost);
         }
-        let record = InvoiceRecord::Stored { invoice: invoice.clone(), stored_at };
-        rows.insert(invoice.id, Row { record, lease_owner: None });
+        let record = InvoiceRecord::Stored {
+            invoice: invoice.clone(),
+            stored_at,
+        };
+        rows.insert(
+            invoice.id,
+            Row {
+                record,
+                lease_owner: None,
+            },
+        );
         Ok(Completion::Done)
     }
 
-    async fn reject(&self, id: InvoiceId, lease: &Lease, rejection: &Rejection, at: Timestamp) -> Result<Completion, StoreError> {
+    async fn reject(
+        &self,
+        id: InvoiceId,
+        lease: &Lease,
+        rejection: &Rejection,
+        at: Timestamp,
+    ) -> Result<Completion, StoreError> {
         self.check()?;
         let mut rows = lock(&self.rows);
         if !Self::owns(rows.get(&id), lease) {
             return Ok(Completion::LeaseLost);
         }
-        let record = InvoiceRecord::Rejected { rejection: rejection.clone(), rejected_at: at };
-        rows.insert(id, Row { record, lease_owner: None });
+        let record = InvoiceRecord::Rejected {
+            rejection: rejection.clone(),
+            rejected_at: at,
+        };
+        rows.insert(
+            id,
+            Row {
+                record,
+                lease_owner: None,
+            },
+        );
         Ok(Completion::Done)
     }
 
@@ -203,7 +252,12 @@ impl InvoiceStore for MemoryStore {
         self.check()?;
         let mut rows = lock(&self.rows);
         if let Some(row) = rows.get_mut(&id).filter(|r| Self::owns(Some(r), lease)) {
-            if let InvoiceRecord::Processing { lease_until_ms, last_error, .. } = &mut row.record {
+            if let InvoiceRecord::Processing {
+                lease_until_ms,
+                last_error,
+                ..
+            } = &mut row.record
+            {
                 *lease_until_ms = 0;
                 *last_error = Some(error.to_owned());
             }
@@ -226,7 +280,9 @@ pub struct ManualClock {
 
 impl ManualClock {
     pub fn at_ms(ms: i64) -> Self {
-        Self { ms: AtomicI64::new(ms) }
+        Self {
+            ms: AtomicI64::new(ms),
+        }
     }
 
     pub fn advance_ms(&self, by: i64) {

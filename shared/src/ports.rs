@@ -18,8 +18,14 @@ pub struct QueueError {
 }
 
 impl QueueError {
-    pub fn new(message: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self { message: message.into(), source: Some(Box::new(source)) }
+    pub fn new(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
     }
 }
 
@@ -34,10 +40,18 @@ pub trait NotificationQueue: Send + Sync + 'static {
 /// messages that can never be processed.
 pub trait WorkQueue: Send + Sync + 'static {
     /// Keeps a failed message invisible for `delay_secs` before SQS offers it again.
-    fn postpone(&self, receipt_handle: &str, delay_secs: i32) -> impl Future<Output = Result<(), QueueError>> + Send;
+    fn postpone(
+        &self,
+        receipt_handle: &str,
+        delay_secs: i32,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
     /// Moves an unparseable message body to the dead-letter queue with the reason.
     /// `Ok(false)` means there is no dead-letter queue configured to send it to.
-    fn quarantine(&self, body: &str, reason: &str) -> impl Future<Output = Result<bool, QueueError>> + Send;
+    fn quarantine(
+        &self,
+        body: &str,
+        reason: &str,
+    ) -> impl Future<Output = Result<bool, QueueError>> + Send;
 }
 
 // ---------------------------------------------------------------- Glase
@@ -76,12 +90,21 @@ pub struct StoreError {
 }
 
 impl StoreError {
-    pub fn new(message: impl Into<String>, source: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self { message: message.into(), source: Some(Box::new(source)) }
+    pub fn new(
+        message: impl Into<String>,
+        source: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            message: message.into(),
+            source: Some(Box::new(source)),
+        }
     }
 
     pub fn msg(message: impl Into<String>) -> Self {
-        Self { message: message.into(), source: None }
+        Self {
+            message: message.into(),
+            source: None,
+        }
     }
 }
 
@@ -124,26 +147,61 @@ pub struct Rejection {
 }
 
 /// What the table holds for one invoice id.
+// Records are read one at a time, never stored in bulk: boxing the invoice would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InvoiceRecord {
-    Processing { lease_until_ms: i64, attempts: u32, last_error: Option<String> },
-    Stored { invoice: Invoice, stored_at: Timestamp },
-    Rejected { rejection: Rejection, rejected_at: Timestamp },
+    Processing {
+        lease_until_ms: i64,
+        attempts: u32,
+        last_error: Option<String>,
+    },
+    Stored {
+        invoice: Invoice,
+        stored_at: Timestamp,
+    },
+    Rejected {
+        rejection: Rejection,
+        rejected_at: Timestamp,
+    },
 }
 
 /// The invoices table. Every write is conditional: together they make processing idempotent.
 pub trait InvoiceStore: Send + Sync + 'static {
     /// Takes the lease on `id` unless the invoice is stored or someone holds a live lease.
     /// A recorded rejection can be claimed again: a later successful fetch replaces it.
-    fn claim(&self, id: InvoiceId, lease: &Lease) -> impl Future<Output = Result<Claim, StoreError>> + Send;
+    fn claim(
+        &self,
+        id: InvoiceId,
+        lease: &Lease,
+    ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
     /// Writes the complete invoice, if we still hold the lease.
-    fn store(&self, invoice: &Invoice, lease: &Lease, stored_at: Timestamp) -> impl Future<Output = Result<Completion, StoreError>> + Send;
+    fn store(
+        &self,
+        invoice: &Invoice,
+        lease: &Lease,
+        stored_at: Timestamp,
+    ) -> impl Future<Output = Result<Completion, StoreError>> + Send;
     /// Records a permanent rejection, if we still hold the lease.
-    fn reject(&self, id: InvoiceId, lease: &Lease, rejection: &Rejection, at: Timestamp) -> impl Future<Output = Result<Completion, StoreError>> + Send;
+    fn reject(
+        &self,
+        id: InvoiceId,
+        lease: &Lease,
+        rejection: &Rejection,
+        at: Timestamp,
+    ) -> impl Future<Output = Result<Completion, StoreError>> + Send;
     /// Gives the lease up after a transient failure, noting the error for operators.
-    fn release(&self, id: InvoiceId, lease: &Lease, error: &str) -> impl Future<Output = Result<(), StoreError>> + Send;
+    fn release(
+        &self,
+        id: InvoiceId,
+        lease: &Lease,
+        error: &str,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Reads the record for `id` (strongly consistent).
-    fn get(&self, id: InvoiceId) -> impl Future<Output = Result<Option<InvoiceRecord>, StoreError>> + Send;
+    fn get(
+        &self,
+        id: InvoiceId,
+    ) -> impl Future<Output = Result<Option<InvoiceRecord>, StoreError>> + Send;
 }
 
 // ---------------------------------------------------------------- clock

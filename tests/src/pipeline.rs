@@ -50,7 +50,9 @@ impl Pipeline {
         let store = DynamoStore::new(ddb.clone(), &table);
         store.ensure_table().await.expect("create table");
         let (queue_url, dlq_url) =
-            glase_local::aws::create_queues(&sqs, &unique("notifications"), 30, 5).await.expect("create queues");
+            glase_local::aws::create_queues(&sqs, &unique("notifications"), 30, 5)
+                .await
+                .expect("create queues");
 
         let glase_config = GlaseConfig {
             base_url: glase.base_url.trim_end_matches('/').to_owned(),
@@ -60,14 +62,20 @@ impl Pipeline {
             connect_timeout: Duration::from_secs(1),
             request_timeout: Duration::from_secs(2),
         };
-        let token = AuthToken::derive(&glase_config.issuer, &SecretString::from(glase.secret.to_owned()));
+        let token = AuthToken::derive(
+            &glase_config.issuer,
+            &SecretString::from(glase.secret.to_owned()),
+        );
         let worker = Arc::new(Worker {
             store: store.clone(),
             glase: GlaseHttp::new(&glase_config, token).expect("http client"),
             queue: SqsWorkQueue::new(sqs.clone(), &queue_url, Some(dlq_url.clone())),
             clock: SystemClock,
             // Immediate retries keep the tests fast; the policy itself is unit-tested.
-            retry: RetryPolicy { base_secs: 0, max_secs: 0 },
+            retry: RetryPolicy {
+                base_secs: 0,
+                max_secs: 0,
+            },
         });
         let webhook = Webhook::new(SqsQueue::new(sqs.clone(), &queue_url), None);
         let poller = PollerConfig {
@@ -76,7 +84,17 @@ impl Pipeline {
             wait_time_secs: 0,
             function_timeout: Duration::from_secs(10),
         };
-        Self { sqs, ddb, table, queue_url, dlq_url, store, webhook, worker, poller }
+        Self {
+            sqs,
+            ddb,
+            table,
+            queue_url,
+            dlq_url,
+            store,
+            webhook,
+            worker,
+            poller,
+        }
     }
 
     /// Sends `body` to the webhook as API Gateway would; returns the status and JSON reply.
@@ -94,7 +112,9 @@ impl Pipeline {
         let start = Instant::now();
         let mut stats = DrainStats::default();
         while start.elapsed() < timeout {
-            let batch = poll_once(&self.sqs, &self.poller, &self.worker).await.expect("poll");
+            let batch = poll_once(&self.sqs, &self.poller, &self.worker)
+                .await
+                .expect("poll");
             stats.batches += usize::from(batch.received > 0);
             stats.received += batch.received;
             stats.failed += batch.failed;
@@ -127,12 +147,21 @@ impl Pipeline {
     }
 
     pub async fn record(&self, id: u64) -> Option<InvoiceRecord> {
-        self.store.get(InvoiceId::new(id).expect("id")).await.expect("get")
+        self.store
+            .get(InvoiceId::new(id).expect("id"))
+            .await
+            .expect("get")
     }
 
     /// Every item in the table, raw, for counting.
     pub async fn item_count(&self) -> usize {
-        let out = self.ddb.scan().table_name(&self.table).send().await.expect("scan");
+        let out = self
+            .ddb
+            .scan()
+            .table_name(&self.table)
+            .send()
+            .await
+            .expect("scan");
         out.items().len()
     }
 }

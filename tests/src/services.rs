@@ -22,13 +22,18 @@ pub fn services() -> &'static Services {
             .name("local-services".into())
             .spawn(move || {
                 let started = (|| -> Result<_, String> {
-                    let ddb = start_dynamodb_local(free_port().map_err(|e| e.to_string())?, true).map_err(|e| e.to_string())?;
-                    let moto = start_moto(free_port().map_err(|e| e.to_string())?, true).map_err(|e| e.to_string())?;
+                    let ddb = start_dynamodb_local(free_port().map_err(|e| e.to_string())?, true)
+                        .map_err(|e| e.to_string())?;
+                    let moto = start_moto(free_port().map_err(|e| e.to_string())?, true)
+                        .map_err(|e| e.to_string())?;
                     Ok((ddb, moto))
                 })();
                 match started {
                     Ok((ddb, moto)) => {
-                        let _ = tx.send(Ok(Services { dynamodb_endpoint: ddb.endpoint(), sqs_endpoint: moto.endpoint() }));
+                        let _ = tx.send(Ok(Services {
+                            dynamodb_endpoint: ddb.endpoint(),
+                            sqs_endpoint: moto.endpoint(),
+                        }));
                         // Keep the processes (and this thread, their death-signal parent) alive.
                         loop {
                             std::thread::park();
@@ -50,5 +55,8 @@ pub fn services() -> &'static Services {
 
 /// A name unique to this test run, for tables and queues.
 pub fn unique(prefix: &str) -> String {
-    format!("{prefix}-{}", &uuid::Uuid::new_v4().simple().to_string()[..12])
+    format!(
+        "{prefix}-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    )
 }

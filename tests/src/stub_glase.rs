@@ -35,11 +35,16 @@ pub struct StubGlase {
 impl StubGlase {
     pub async fn start() -> Self {
         let inner = Arc::new(Mutex::new(Inner::default()));
-        let token = AuthToken::derive(&IssuerName::parse(ISSUER).unwrap(), &SecretString::from(SECRET));
+        let token = AuthToken::derive(
+            &IssuerName::parse(ISSUER).unwrap(),
+            &SecretString::from(SECRET),
+        );
         let app = Router::new()
             .route("/api/invoice/{id}", get(invoice))
             .with_state((Arc::clone(&inner), Arc::new(token)));
-        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await.unwrap();
+        let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0)))
+            .await
+            .unwrap();
         let base_url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await });
         Self { inner, base_url }
@@ -82,7 +87,10 @@ async fn invoice(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let presented = headers.get("x-auth-token").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let presented = headers
+        .get("x-auth-token")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     if query.get("issuer").map(String::as_str) != Some(ISSUER) || !token.matches(presented) {
         return StatusCode::UNAUTHORIZED.into_response();
     }
@@ -99,11 +107,18 @@ async fn invoice(
         tokio::time::sleep(latency).await;
     }
     if let Some(status) = scripted {
-        return StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR).into_response();
+        return StatusCode::from_u16(status)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            .into_response();
     }
     match body {
         Some(body) => {
-            *inner.lock().unwrap_or_else(|p| p.into_inner()).ok_responses.entry(id).or_default() += 1;
+            *inner
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .ok_responses
+                .entry(id)
+                .or_default() += 1;
             ([("content-type", "application/json")], body).into_response()
         }
         None => StatusCode::NOT_FOUND.into_response(),

@@ -18,7 +18,10 @@ const WAIT: Duration = Duration::from_secs(120);
 
 fn sim_config(time_scale: f64, faults: Faults) -> SimConfig {
     SimConfig {
-        issuers: vec![IssuerConfig::new("demo", "demo-secret"), IssuerConfig::new("other", "other-secret")],
+        issuers: vec![
+            IssuerConfig::new("demo", "demo-secret"),
+            IssuerConfig::new("other", "other-secret"),
+        ],
         time_scale,
         seed: 7,
         faults,
@@ -33,12 +36,18 @@ async fn stack(sim: SimConfig) -> Stack {
         webhook_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         dynamodb: Endpoint::Existing(svc.dynamodb_endpoint.clone()),
         sqs: Endpoint::Existing(svc.sqs_endpoint.clone()),
-        glase: GlaseChoice::Sim { port: 0, config: sim },
+        glase: GlaseChoice::Sim {
+            port: 0,
+            config: sim,
+        },
         table_name: unique("e2e"),
         queue_name: unique("e2e-notifications"),
         worker_timeout: Duration::from_secs(10),
         visibility_timeout_secs: 60,
-        retry: RetryPolicy { base_secs: 0, max_secs: 1 },
+        retry: RetryPolicy {
+            base_secs: 0,
+            max_secs: 1,
+        },
         pollers: 2,
         wait_time_secs: 1,
         glase_timeout: Duration::from_millis(1500),
@@ -65,7 +74,11 @@ fn payment(i: u64) -> NewInvoice {
     NewInvoice {
         issuer: "demo".into(),
         amount: format!("{}.{:02}", i * 7, (i * 13) % 100),
-        currency: if i % 3 == 0 { "EUR".into() } else { "GBP".into() },
+        currency: if i % 3 == 0 {
+            "EUR".into()
+        } else {
+            "GBP".into()
+        },
         description: format!("Invoice \"{i}\", line 1\nline 2"),
         reference: format!("REF/{:03}/2026", i % 50),
         payer,
@@ -82,10 +95,18 @@ async fn wait_settled(stack: &Stack, ids: &[InvoiceId]) {
     let deadline = tokio::time::Instant::now() + WAIT;
     let mut pending: Vec<InvoiceId> = ids.to_vec();
     while !pending.is_empty() {
-        assert!(tokio::time::Instant::now() < deadline, "{} invoices not settled: {:?}", pending.len(), &pending[..pending.len().min(10)]);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{} invoices not settled: {:?}",
+            pending.len(),
+            &pending[..pending.len().min(10)]
+        );
         let mut still = Vec::new();
         for id in pending {
-            if !matches!(record(stack, id).await, Some(InvoiceRecord::Stored { .. } | InvoiceRecord::Rejected { .. })) {
+            if !matches!(
+                record(stack, id).await,
+                Some(InvoiceRecord::Stored { .. } | InvoiceRecord::Rejected { .. })
+            ) {
                 still.push(id);
             }
         }
@@ -110,17 +131,29 @@ async fn wait_queue_empty(stack: &Stack) {
             .send()
             .await
             .expect("attributes");
-        let depth: usize = out.attributes().map(|a| a.values().filter_map(|v| v.parse::<usize>().ok()).sum()).unwrap_or(0);
+        let depth: usize = out
+            .attributes()
+            .map(|a| a.values().filter_map(|v| v.parse::<usize>().ok()).sum())
+            .unwrap_or(0);
         if depth == 0 {
             return;
         }
-        assert!(tokio::time::Instant::now() < deadline, "queue still holds {depth} messages");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "queue still holds {depth} messages"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
 async fn item_count(stack: &Stack) -> usize {
-    let mut pages = stack.dynamodb.scan().table_name(&stack.table_name).into_paginator().items().send();
+    let mut pages = stack
+        .dynamodb
+        .scan()
+        .table_name(&stack.table_name)
+        .into_paginator()
+        .items()
+        .send();
     let mut n = 0;
     while let Some(item) = pages.next().await {
         item.expect("scan");
@@ -144,10 +177,16 @@ async fn two_hundred_paid_invoices_are_each_stored_once_with_the_simulators_exac
     for id in &ids {
         let expected = sim.invoice(id.get()).expect("sim holds it").to_invoice();
         match record(&stack, *id).await {
-            Some(InvoiceRecord::Stored { invoice, .. }) => assert_eq!(invoice, expected, "invoice {id}"),
+            Some(InvoiceRecord::Stored { invoice, .. }) => {
+                assert_eq!(invoice, expected, "invoice {id}")
+            }
             other => panic!("invoice {id}: {other:?}"),
         }
-        assert_eq!(sim.detail_fetches(id.get()).ok, 1, "invoice {id} fetched once");
+        assert_eq!(
+            sim.detail_fetches(id.get()).ok,
+            1,
+            "invoice {id} fetched once"
+        );
     }
     assert_eq!(item_count(&stack).await, 200);
     stack.shutdown().await;
@@ -169,9 +208,18 @@ async fn faulty_front(webhook_url: String) -> (String, Arc<AtomicUsize>) {
                 }
                 2 => (axum::http::StatusCode::SERVICE_UNAVAILABLE, String::new()),
                 _ => {
-                    let resp = client.post(url).header("content-type", "application/json").body(body).send().await;
+                    let resp = client
+                        .post(url)
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .send()
+                        .await;
                     match resp {
-                        Ok(r) => (axum::http::StatusCode::from_u16(r.status().as_u16()).unwrap_or(axum::http::StatusCode::BAD_GATEWAY), r.text().await.unwrap_or_default()),
+                        Ok(r) => (
+                            axum::http::StatusCode::from_u16(r.status().as_u16())
+                                .unwrap_or(axum::http::StatusCode::BAD_GATEWAY),
+                            r.text().await.unwrap_or_default(),
+                        ),
                         Err(_) => (axum::http::StatusCode::BAD_GATEWAY, String::new()),
                     }
                 }
@@ -191,22 +239,50 @@ async fn glase_retries_a_failing_webhook_on_its_schedule_and_the_invoice_is_stor
     let sim = sim(&stack);
     let (front, seen) = faulty_front(stack.webhook_url.clone()).await;
 
-    let id = sim.pay(NewInvoice { notify_url: Some(front), ..payment(1) }).await.unwrap().id;
-    assert!(sim.wait_notification_done(id.get(), WAIT).await, "notification never accepted");
+    let id = sim
+        .pay(NewInvoice {
+            notify_url: Some(front),
+            ..payment(1)
+        })
+        .await
+        .unwrap()
+        .id;
+    assert!(
+        sim.wait_notification_done(id.get(), WAIT).await,
+        "notification never accepted"
+    );
     wait_settled(&stack, &[id]).await;
     wait_queue_empty(&stack).await;
 
     let attempts = sim.attempts(id.get());
-    let outcomes: Vec<_> = attempts.iter().map(|a| (a.status, a.error.is_some())).collect();
-    assert_eq!(outcomes, vec![(Some(500), false), (None, true), (Some(503), false), (Some(200), false)]);
+    let outcomes: Vec<_> = attempts
+        .iter()
+        .map(|a| (a.status, a.error.is_some()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        vec![
+            (Some(500), false),
+            (None, true),
+            (Some(503), false),
+            (Some(200), false)
+        ]
+    );
     let delays = glase_sim::schedule::notification_delays(time_scale);
     for pair in attempts.windows(2) {
         let gap = pair[1].since_paid - pair[0].since_paid;
         let scheduled = delays[pair[1].number as usize - 1];
-        assert!(gap >= scheduled, "attempt {} came {gap:?} after the previous, scheduled {scheduled:?}", pair[1].number);
+        assert!(
+            gap >= scheduled,
+            "attempt {} came {gap:?} after the previous, scheduled {scheduled:?}",
+            pair[1].number
+        );
     }
     assert_eq!(seen.load(Ordering::SeqCst), 4);
-    assert!(matches!(record(&stack, id).await, Some(InvoiceRecord::Stored { .. })));
+    assert!(matches!(
+        record(&stack, id).await,
+        Some(InvoiceRecord::Stored { .. })
+    ));
     assert_eq!(sim.detail_fetches(id.get()).ok, 1);
     assert_eq!(item_count(&stack).await, 1);
     stack.shutdown().await;
@@ -215,7 +291,12 @@ async fn glase_retries_a_failing_webhook_on_its_schedule_and_the_invoice_is_stor
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn glase_fetch_faults_still_end_with_everything_stored_once() {
     let faults = Faults {
-        invoice: EndpointFaults { error_rate: 0.2, too_many_rate: 0.05, hang_rate: 0.03, ..EndpointFaults::default() },
+        invoice: EndpointFaults {
+            error_rate: 0.2,
+            too_many_rate: 0.05,
+            hang_rate: 0.03,
+            ..EndpointFaults::default()
+        },
         ..Faults::default()
     };
     let stack = stack(sim_config(0.001, faults)).await;
@@ -230,7 +311,13 @@ async fn glase_fetch_faults_still_end_with_everything_stored_once() {
 
     let mut refused = 0;
     for id in &ids {
-        assert!(matches!(record(&stack, *id).await, Some(InvoiceRecord::Stored { .. })), "invoice {id}");
+        assert!(
+            matches!(
+                record(&stack, *id).await,
+                Some(InvoiceRecord::Stored { .. })
+            ),
+            "invoice {id}"
+        );
         let fetches = sim.detail_fetches(id.get());
         assert_eq!(fetches.ok, 1, "invoice {id}");
         refused += fetches.total - fetches.ok;
@@ -250,7 +337,12 @@ async fn each_notification_sent_three_times_gives_one_item_and_at_most_one_succe
         let id = sim.pay(payment(i)).await.unwrap().id;
         ids.push(id);
         let body = format!(r#"{{"invoiceId": {id}}}"#);
-        let post = || http.post(&stack.webhook_url).header("content-type", "application/json").body(body.clone()).send();
+        let post = || {
+            http.post(&stack.webhook_url)
+                .header("content-type", "application/json")
+                .body(body.clone())
+                .send()
+        };
         // Two extra copies beside Glase's own: concurrently for even ids, one after another for odd.
         if i % 2 == 0 {
             let (a, b) = tokio::join!(post(), post());
@@ -267,8 +359,14 @@ async fn each_notification_sent_three_times_gives_one_item_and_at_most_one_succe
 
     assert_eq!(item_count(&stack).await, 30);
     for id in &ids {
-        assert!(sim.detail_fetches(id.get()).ok <= 1, "invoice {id} fetched more than once");
-        assert!(matches!(record(&stack, *id).await, Some(InvoiceRecord::Stored { .. })));
+        assert!(
+            sim.detail_fetches(id.get()).ok <= 1,
+            "invoice {id} fetched more than once"
+        );
+        assert!(matches!(
+            record(&stack, *id).await,
+            Some(InvoiceRecord::Stored { .. })
+        ));
     }
     stack.shutdown().await;
 }
@@ -279,12 +377,21 @@ async fn a_notification_for_another_issuers_invoice_ends_as_a_recorded_rejection
     let sim = sim(&stack);
 
     // Issuer "other" is notified at our webhook, but our worker fetches as "demo".
-    let theirs = sim.pay(NewInvoice { issuer: "other".into(), ..payment(5) }).await.unwrap().id;
+    let theirs = sim
+        .pay(NewInvoice {
+            issuer: "other".into(),
+            ..payment(5)
+        })
+        .await
+        .unwrap()
+        .id;
     wait_settled(&stack, &[theirs]).await;
     wait_queue_empty(&stack).await;
 
     match record(&stack, theirs).await {
-        Some(InvoiceRecord::Rejected { rejection, .. }) => assert_eq!(rejection.code, "UNKNOWN_INVOICE"),
+        Some(InvoiceRecord::Rejected { rejection, .. }) => {
+            assert_eq!(rejection.code, "UNKNOWN_INVOICE")
+        }
         other => panic!("expected a rejection, got {other:?}"),
     }
     assert_eq!(sim.detail_fetches(theirs.get()).ok, 0);

@@ -17,7 +17,12 @@ const DRAIN: Duration = Duration::from_secs(60);
 
 async fn pipeline_with_stub() -> (Pipeline, StubGlase) {
     let glase = StubGlase::start().await;
-    let pipeline = Pipeline::start(GlaseTarget { base_url: &glase.base_url, issuer: ISSUER, secret: SECRET }).await;
+    let pipeline = Pipeline::start(GlaseTarget {
+        base_url: &glase.base_url,
+        issuer: ISSUER,
+        secret: SECRET,
+    })
+    .await;
     (pipeline, glase)
 }
 
@@ -45,11 +50,18 @@ async fn notification_reaches_the_queue_and_the_worker_stores_the_full_invoice()
     glase.put_invoice(576, invoice_json(576, "59.99", "586930/05/2015"));
 
     let (status, reply) = p.notify(r#"{"invoiceId": 576}"#).await;
-    assert_eq!(p.queue_depth(&p.queue_url).await, 1, "queued before the worker runs");
+    assert_eq!(
+        p.queue_depth(&p.queue_url).await,
+        1,
+        "queued before the worker runs"
+    );
     p.drain(DRAIN).await;
 
     assert_eq!(status, 200);
-    assert_eq!(reply, serde_json::json!({"status": "accepted", "invoiceId": 576}));
+    assert_eq!(
+        reply,
+        serde_json::json!({"status": "accepted", "invoiceId": 576})
+    );
     let item = raw_item(&p, 576).await;
     assert_eq!(item["state"], s("STORED"));
     assert_eq!(item["amount"], AttributeValue::N("59.99".into()));
@@ -79,7 +91,12 @@ async fn notification_reaches_the_queue_and_the_worker_stores_the_full_invoice()
 #[tokio::test]
 async fn amounts_are_stored_exactly() {
     let (p, glase) = pipeline_with_stub().await;
-    let amounts = [(1, "59.99"), (2, "0.10"), (3, "1234567.89"), (4, "12345678901234567.89")];
+    let amounts = [
+        (1, "59.99"),
+        (2, "0.10"),
+        (3, "1234567.89"),
+        (4, "12345678901234567.89"),
+    ];
     for (id, amount) in amounts {
         glase.put_invoice(id, invoice_json(id, amount, "r"));
         assert_eq!(p.notify(&format!(r#"{{"invoiceId": {id}}}"#)).await.0, 200);
@@ -88,11 +105,22 @@ async fn amounts_are_stored_exactly() {
     p.drain(DRAIN).await;
 
     for (id, amount) in amounts {
-        let Some(InvoiceRecord::Stored { invoice, .. }) = p.record(id).await else { panic!("{id} not stored") };
-        assert_eq!(invoice.amount.as_decimal(), amount.parse::<Decimal>().unwrap(), "{amount}");
-        let AttributeValue::N(raw) = &raw_item(&p, id).await["amount"] else { panic!("amount is not a Number") };
+        let Some(InvoiceRecord::Stored { invoice, .. }) = p.record(id).await else {
+            panic!("{id} not stored")
+        };
+        assert_eq!(
+            invoice.amount.as_decimal(),
+            amount.parse::<Decimal>().unwrap(),
+            "{amount}"
+        );
+        let AttributeValue::N(raw) = &raw_item(&p, id).await["amount"] else {
+            panic!("amount is not a Number")
+        };
         // DynamoDB normalises trailing zeros (0.10 → 0.1); every other digit is kept.
-        assert_eq!(raw.parse::<Decimal>().unwrap(), amount.parse::<Decimal>().unwrap());
+        assert_eq!(
+            raw.parse::<Decimal>().unwrap(),
+            amount.parse::<Decimal>().unwrap()
+        );
         if !amount.ends_with('0') {
             assert_eq!(raw, amount);
         }
@@ -115,11 +143,20 @@ async fn five_duplicates_three_of_them_concurrent_give_one_item_and_one_glase_fe
     assert_eq!(p.notify(body).await.0, 200);
     p.drain(DRAIN).await;
 
-    assert!([concurrent.0 .0, concurrent.1 .0, concurrent.2 .0].iter().all(|s| *s == 200));
+    assert!([concurrent.0 .0, concurrent.1 .0, concurrent.2 .0]
+        .iter()
+        .all(|s| *s == 200));
     assert!(stats.received >= 5);
     assert_eq!(p.item_count().await, 1);
-    assert_eq!(glase.requests(77), 1, "one Glase fetch for six notifications");
-    assert!(matches!(p.record(77).await, Some(InvoiceRecord::Stored { .. })));
+    assert_eq!(
+        glase.requests(77),
+        1,
+        "one Glase fetch for six notifications"
+    );
+    assert!(matches!(
+        p.record(77).await,
+        Some(InvoiceRecord::Stored { .. })
+    ));
 }
 
 #[tokio::test]
@@ -134,7 +171,10 @@ async fn glase_500_then_200_stores_the_invoice_once_after_a_retry() {
     assert_eq!(stats.failed, 1, "first attempt reported failed");
     assert_eq!(glase.requests(5), 2);
     assert_eq!(glase.ok_responses(5), 1);
-    assert!(matches!(p.record(5).await, Some(InvoiceRecord::Stored { .. })));
+    assert!(matches!(
+        p.record(5).await,
+        Some(InvoiceRecord::Stored { .. })
+    ));
     assert_eq!(p.item_count().await, 1);
     assert_eq!(p.queue_depth(&p.dlq_url).await, 0);
 }
@@ -152,7 +192,10 @@ async fn glase_404_records_a_rejection_and_no_invoice() {
     assert_eq!(item["state"], s("REJECTED"));
     assert_eq!(item["rejectionCode"], s("UNKNOWN_INVOICE"));
     assert!(matches!(&item["rejectionReason"], AttributeValue::S(r) if r.contains("404")));
-    assert!(!item.contains_key("amount") && !item.contains_key("reference"), "no invoice fields");
+    assert!(
+        !item.contains_key("amount") && !item.contains_key("reference"),
+        "no invoice fields"
+    );
 }
 
 #[tokio::test]
@@ -160,7 +203,10 @@ async fn a_later_successful_fetch_replaces_a_rejection() {
     let (p, glase) = pipeline_with_stub().await;
     p.notify(r#"{"invoiceId": 88}"#).await;
     p.drain(DRAIN).await;
-    assert!(matches!(p.record(88).await, Some(InvoiceRecord::Rejected { .. })));
+    assert!(matches!(
+        p.record(88).await,
+        Some(InvoiceRecord::Rejected { .. })
+    ));
     glase.put_invoice(88, invoice_json(88, "8.80", "late"));
 
     p.notify(r#"{"invoiceId": 88}"#).await;
@@ -175,22 +221,41 @@ async fn a_later_successful_fetch_replaces_a_rejection() {
 async fn wrong_credentials_keep_the_invoice_queued_for_retry() {
     let glase = StubGlase::start().await;
     glase.put_invoice(9, invoice_json(9, "9.00", "r"));
-    let p = Pipeline::start(GlaseTarget { base_url: &glase.base_url, issuer: ISSUER, secret: "wrong-secret" }).await;
+    let p = Pipeline::start(GlaseTarget {
+        base_url: &glase.base_url,
+        issuer: ISSUER,
+        secret: "wrong-secret",
+    })
+    .await;
 
     p.notify(r#"{"invoiceId": 9}"#).await;
-    let batch = glase_local::poller::poll_once(&p.sqs, &p.poller, &p.worker).await.unwrap();
+    let batch = glase_local::poller::poll_once(&p.sqs, &p.poller, &p.worker)
+        .await
+        .unwrap();
 
     assert_eq!(batch.failed, 1);
     let item = raw_item(&p, 9).await;
     assert_eq!(item["state"], s("PROCESSING"));
-    assert!(matches!(&item["lastError"], AttributeValue::S(e) if e.contains("credentials") && !e.contains("wrong-secret")));
-    assert_eq!(p.queue_depth(&p.queue_url).await, 1, "still queued, never discarded");
+    assert!(
+        matches!(&item["lastError"], AttributeValue::S(e) if e.contains("credentials") && !e.contains("wrong-secret"))
+    );
+    assert_eq!(
+        p.queue_depth(&p.queue_url).await,
+        1,
+        "still queued, never discarded"
+    );
 }
 
 #[tokio::test]
 async fn a_malformed_message_is_moved_to_the_dead_letter_queue_with_its_reason() {
     let (p, _glase) = pipeline_with_stub().await;
-    p.sqs.send_message().queue_url(&p.queue_url).message_body("{\"invoice\": 1}").send().await.unwrap();
+    p.sqs
+        .send_message()
+        .queue_url(&p.queue_url)
+        .message_body("{\"invoice\": 1}")
+        .send()
+        .await
+        .unwrap();
 
     let stats = p.drain(DRAIN).await;
 
@@ -205,8 +270,14 @@ async fn a_malformed_message_is_moved_to_the_dead_letter_queue_with_its_reason()
         .unwrap();
     let msg = &dead.messages()[0];
     assert_eq!(msg.body(), Some("{\"invoice\": 1}"));
-    let reason = msg.message_attributes().and_then(|a| a.get("rejectionReason")).and_then(|v| v.string_value());
-    assert!(reason.is_some_and(|r| r.contains("invoiceId is missing")), "{reason:?}");
+    let reason = msg
+        .message_attributes()
+        .and_then(|a| a.get("rejectionReason"))
+        .and_then(|v| v.string_value());
+    assert!(
+        reason.is_some_and(|r| r.contains("invoiceId is missing")),
+        "{reason:?}"
+    );
     assert_eq!(p.item_count().await, 0);
 }
 
@@ -277,19 +348,48 @@ async fn dynamodb_leases_exclude_each_other_until_they_lapse() {
     let (p, _glase) = pipeline_with_stub().await;
     let id = InvoiceId::new(31).unwrap();
     let now = jiff::Timestamp::now().as_millisecond();
-    let first = Lease { owner: "a".into(), now_ms: now, until_ms: now + 5_000 };
-    let second = Lease { owner: "b".into(), now_ms: now + 1, until_ms: now + 5_000 };
-    let later = Lease { owner: "c".into(), now_ms: now + 6_000, until_ms: now + 20_000 };
+    let first = Lease {
+        owner: "a".into(),
+        now_ms: now,
+        until_ms: now + 5_000,
+    };
+    let second = Lease {
+        owner: "b".into(),
+        now_ms: now + 1,
+        until_ms: now + 5_000,
+    };
+    let later = Lease {
+        owner: "c".into(),
+        now_ms: now + 6_000,
+        until_ms: now + 20_000,
+    };
 
     assert_eq!(p.store.claim(id, &first).await.unwrap(), Claim::Acquired);
-    assert_eq!(p.store.claim(id, &second).await.unwrap(), Claim::InProgress { until_ms: now + 5_000 });
-    assert_eq!(p.store.claim(id, &later).await.unwrap(), Claim::Acquired, "lapsed lease is taken over");
-    // The first holder woke up late: it can no longer complete or release.
-    let rejection = glase_shared::Rejection { code: "X".into(), reason: "y".into() };
     assert_eq!(
-        p.store.reject(id, &first, &rejection, jiff::Timestamp::now()).await.unwrap(),
+        p.store.claim(id, &second).await.unwrap(),
+        Claim::InProgress {
+            until_ms: now + 5_000
+        }
+    );
+    assert_eq!(
+        p.store.claim(id, &later).await.unwrap(),
+        Claim::Acquired,
+        "lapsed lease is taken over"
+    );
+    // The first holder woke up late: it can no longer complete or release.
+    let rejection = glase_shared::Rejection {
+        code: "X".into(),
+        reason: "y".into(),
+    };
+    assert_eq!(
+        p.store
+            .reject(id, &first, &rejection, jiff::Timestamp::now())
+            .await
+            .unwrap(),
         glase_shared::Completion::LeaseLost
     );
     p.store.release(id, &first, "late").await.unwrap();
-    assert!(matches!(p.record(31).await, Some(InvoiceRecord::Processing { lease_until_ms, .. }) if lease_until_ms == now + 20_000));
+    assert!(
+        matches!(p.record(31).await, Some(InvoiceRecord::Processing { lease_until_ms, .. }) if lease_until_ms == now + 20_000)
+    );
 }

@@ -54,28 +54,61 @@ impl<Q: NotificationQueue> Webhook<Q> {
         let mut segments = req.uri().path().trim_matches('/').split('/');
         let (first, presented, rest) = (segments.next(), segments.next(), segments.next());
         if first != Some(PATH) || rest.is_some() {
-            return (Reply::error(StatusCode::NOT_FOUND, "not_found", "no such resource"), None);
+            return (
+                Reply::error(StatusCode::NOT_FOUND, "not_found", "no such resource"),
+                None,
+            );
         }
         if !self.token_ok(presented) {
-            return (Reply::error(StatusCode::UNAUTHORIZED, "unauthorized", "missing or wrong webhook token"), None);
+            return (
+                Reply::error(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthorized",
+                    "missing or wrong webhook token",
+                ),
+                None,
+            );
         }
         if req.method() != Method::POST {
-            return (Reply::error(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "use POST"), None);
+            return (
+                Reply::error(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "method_not_allowed",
+                    "use POST",
+                ),
+                None,
+            );
         }
         let body: &[u8] = req.body().as_ref();
         if body.len() > MAX_BODY_BYTES {
             let msg = format!("body is larger than {MAX_BODY_BYTES} bytes");
-            return (Reply::error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", &msg), None);
+            return (
+                Reply::error(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", &msg),
+                None,
+            );
         }
         let id = match InvoiceId::from_notification(body) {
             Ok(id) => id,
-            Err(e) => return (Reply::error(StatusCode::BAD_REQUEST, "invalid_notification", &e.to_string()), None),
+            Err(e) => {
+                return (
+                    Reply::error(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_notification",
+                        &e.to_string(),
+                    ),
+                    None,
+                )
+            }
         };
         match self.queue.enqueue(id).await {
             Ok(()) => (Reply::accepted(id), Some(id)),
             Err(e) => {
                 tracing::error!(invoice_id = id.get(), error = %error_chain(&e), "could not queue notification; Glase will retry");
-                let reply = Reply::error(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "could not queue the notification, retry later");
+                let reply = Reply::error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "could not queue the notification, retry later",
+                );
                 (reply, Some(id))
             }
         }
@@ -87,7 +120,11 @@ impl<Q: NotificationQueue> Webhook<Q> {
             // Without a configured token, /notifications/{anything} is not a route.
             (None, Some(_)) => false,
             (Some(_), None) => false,
-            (Some(expected), Some(given)) => expected.expose_secret().as_bytes().ct_eq(given.as_bytes()).into(),
+            (Some(expected), Some(given)) => expected
+                .expose_secret()
+                .as_bytes()
+                .ct_eq(given.as_bytes())
+                .into(),
         }
     }
 }
@@ -119,7 +156,9 @@ impl Reply {
     }
 
     fn into_response(self) -> Response<Body> {
-        let mut builder = Response::builder().status(self.status).header(header::CONTENT_TYPE, "application/json");
+        let mut builder = Response::builder()
+            .status(self.status)
+            .header(header::CONTENT_TYPE, "application/json");
         if self.status == StatusCode::METHOD_NOT_ALLOWED {
             builder = builder.header(header::ALLOW, "POST");
         }

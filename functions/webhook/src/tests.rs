@@ -22,7 +22,10 @@ fn request(method: &str, path: &str, body: &str) -> Request {
 }
 
 fn webhook(token: Option<&str>) -> Webhook<MemoryQueue> {
-    Webhook::new(MemoryQueue::default(), token.map(|t| SecretString::from(t.to_owned())))
+    Webhook::new(
+        MemoryQueue::default(),
+        token.map(|t| SecretString::from(t.to_owned())),
+    )
 }
 
 fn json_body(resp: &Response<Body>) -> Value {
@@ -41,7 +44,10 @@ async fn webhook_queues_the_fixture_notification_and_replies_200() {
     let resp = app.handle(req).await;
 
     assert_eq!(resp.status(), 200);
-    assert_eq!(json_body(&resp), serde_json::json!({"status": "accepted", "invoiceId": 25153}));
+    assert_eq!(
+        json_body(&resp),
+        serde_json::json!({"status": "accepted", "invoiceId": 25153})
+    );
     assert_eq!(resp.headers()["content-type"], "application/json");
     assert_eq!(ids(&app), vec![25153]);
 }
@@ -61,7 +67,13 @@ async fn webhook_decodes_base64_bodies_from_api_gateway() {
 async fn webhook_ignores_unknown_fields() {
     let app = webhook(None);
 
-    let resp = app.handle(request("POST", "/notifications", r#"{"invoiceId": 7, "issuer": "x"}"#)).await;
+    let resp = app
+        .handle(request(
+            "POST",
+            "/notifications",
+            r#"{"invoiceId": 7, "issuer": "x"}"#,
+        ))
+        .await;
 
     assert_eq!(resp.status(), 200);
     assert_eq!(ids(&app), vec![7]);
@@ -88,7 +100,10 @@ async fn webhook_replies_400_with_a_reason_for_bad_input_and_queues_nothing() {
         assert_eq!(resp.status(), 400, "{body}");
         let json = json_body(&resp);
         assert_eq!(json["error"], "invalid_notification");
-        assert!(json["message"].as_str().unwrap().contains(reason), "{body}: {json}");
+        assert!(
+            json["message"].as_str().unwrap().contains(reason),
+            "{body}: {json}"
+        );
     }
     assert!(ids(&app).is_empty());
 }
@@ -96,7 +111,10 @@ async fn webhook_replies_400_with_a_reason_for_bad_input_and_queues_nothing() {
 #[tokio::test]
 async fn webhook_replies_413_for_a_body_over_4_kib() {
     let app = webhook(None);
-    let body = format!(r#"{{"invoiceId": 1, "pad": "{}"}}"#, "x".repeat(MAX_BODY_BYTES));
+    let body = format!(
+        r#"{{"invoiceId": 1, "pad": "{}"}}"#,
+        "x".repeat(MAX_BODY_BYTES)
+    );
 
     let resp = app.handle(request("POST", "/notifications", &body)).await;
 
@@ -109,8 +127,12 @@ async fn webhook_replies_405_for_other_methods_and_404_for_other_paths() {
     let app = webhook(None);
 
     let get = app.handle(request("GET", "/notifications", "")).await;
-    let other = app.handle(request("POST", "/invoices", r#"{"invoiceId": 1}"#)).await;
-    let deeper = app.handle(request("POST", "/notifications/a/b", r#"{"invoiceId": 1}"#)).await;
+    let other = app
+        .handle(request("POST", "/invoices", r#"{"invoiceId": 1}"#))
+        .await;
+    let deeper = app
+        .handle(request("POST", "/notifications/a/b", r#"{"invoiceId": 1}"#))
+        .await;
 
     assert_eq!(get.status(), 405);
     assert_eq!(get.headers()["allow"], "POST");
@@ -125,11 +147,16 @@ async fn webhook_replies_503_when_queue_is_down() {
     let app = webhook(None);
     app.queue().fail.store(true, Ordering::SeqCst);
 
-    let resp = app.handle(request("POST", "/notifications", r#"{"invoiceId": 25153}"#)).await;
+    let resp = app
+        .handle(request("POST", "/notifications", r#"{"invoiceId": 25153}"#))
+        .await;
 
     assert_eq!(resp.status(), 503);
     assert_eq!(json_body(&resp)["error"], "unavailable");
-    assert!(!json_body(&resp).to_string().contains("memory queue"), "internals stay private");
+    assert!(
+        !json_body(&resp).to_string().contains("memory queue"),
+        "internals stay private"
+    );
 }
 
 #[tokio::test]
@@ -138,8 +165,12 @@ async fn webhook_with_a_token_accepts_only_the_token_path() {
     let body = r#"{"invoiceId": 9}"#;
 
     let no_token = app.handle(request("POST", "/notifications", body)).await;
-    let wrong = app.handle(request("POST", "/notifications/guess", body)).await;
-    let right = app.handle(request("POST", "/notifications/s3cret-token", body)).await;
+    let wrong = app
+        .handle(request("POST", "/notifications/guess", body))
+        .await;
+    let right = app
+        .handle(request("POST", "/notifications/s3cret-token", body))
+        .await;
 
     assert_eq!(no_token.status(), 401);
     assert_eq!(wrong.status(), 401);
@@ -152,7 +183,13 @@ async fn webhook_with_a_token_accepts_only_the_token_path() {
 async fn webhook_without_a_token_does_not_route_token_paths() {
     let app = webhook(None);
 
-    let resp = app.handle(request("POST", "/notifications/anything", r#"{"invoiceId": 9}"#)).await;
+    let resp = app
+        .handle(request(
+            "POST",
+            "/notifications/anything",
+            r#"{"invoiceId": 9}"#,
+        ))
+        .await;
 
     assert_eq!(resp.status(), 401);
     assert!(ids(&app).is_empty());

@@ -20,9 +20,16 @@ async fn main() -> Result<(), Error> {
     let worker = Arc::new(Worker {
         store,
         glase: GlaseHttp::new(&config.glase, token)?,
-        queue: SqsWorkQueue::new(aws_sdk_sqs::Client::new(&aws), config.queue_url, config.dead_letter_queue_url),
+        queue: SqsWorkQueue::new(
+            aws_sdk_sqs::Client::new(&aws),
+            config.queue_url,
+            config.dead_letter_queue_url,
+        ),
         clock: SystemClock,
-        retry: RetryPolicy { base_secs: config.retry_base_secs, max_secs: config.retry_max_secs },
+        retry: RetryPolicy {
+            base_secs: config.retry_base_secs,
+            max_secs: config.retry_max_secs,
+        },
     });
     run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let worker = Arc::clone(&worker);

@@ -32,7 +32,10 @@ fn worker(glase: FakeGlase, queue: MemoryWorkQueue) -> Arc<TestWorker> {
         glase,
         queue,
         clock: ManualClock::at_ms(T0),
-        retry: RetryPolicy { base_secs: 30, max_secs: 3600 },
+        retry: RetryPolicy {
+            base_secs: 30,
+            max_secs: 3600,
+        },
     })
 }
 
@@ -41,7 +44,8 @@ fn message(message_id: &str, body: &str, receive_count: u32) -> SqsMessage {
     m.message_id = Some(message_id.into());
     m.receipt_handle = Some(format!("receipt-{message_id}"));
     m.body = Some(body.into());
-    m.attributes.insert("ApproximateReceiveCount".into(), receive_count.to_string());
+    m.attributes
+        .insert("ApproximateReceiveCount".into(), receive_count.to_string());
     m
 }
 
@@ -52,7 +56,11 @@ fn batch(messages: Vec<SqsMessage>) -> SqsEvent {
 }
 
 fn failed_ids(resp: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<String> {
-    let mut ids: Vec<_> = resp.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect();
+    let mut ids: Vec<_> = resp
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
     ids.sort();
     ids
 }
@@ -65,14 +73,21 @@ const DEADLINE: i64 = T0 + 30_000;
 
 #[tokio::test]
 async fn worker_stores_rejects_and_quarantines_the_fixture_batch_reporting_no_failure() {
-    let w = worker(FakeGlase::default().with_invoice(invoice(576)), MemoryWorkQueue::with_dlq());
+    let w = worker(
+        FakeGlase::default().with_invoice(invoice(576)),
+        MemoryWorkQueue::with_dlq(),
+    );
     let event: SqsEvent = serde_json::from_str(BATCH_FIXTURE).unwrap();
 
     let resp = handle_batch(Arc::clone(&w), event, DEADLINE).await;
 
     assert!(failed_ids(&resp).is_empty());
-    assert!(matches!(record(&w, 576).await, Some(InvoiceRecord::Stored { invoice: i, .. }) if i == invoice(576)));
-    assert!(matches!(record(&w, 577).await, Some(InvoiceRecord::Rejected { rejection, .. }) if rejection.code == "UNKNOWN_INVOICE"));
+    assert!(
+        matches!(record(&w, 576).await, Some(InvoiceRecord::Stored { invoice: i, .. }) if i == invoice(576))
+    );
+    assert!(
+        matches!(record(&w, 577).await, Some(InvoiceRecord::Rejected { rejection, .. }) if rejection.code == "UNKNOWN_INVOICE")
+    );
     let quarantined = w.queue.quarantined.lock().unwrap().clone();
     assert_eq!(quarantined.len(), 1);
     assert_eq!(quarantined[0].0, "not a notification");
@@ -81,12 +96,18 @@ async fn worker_stores_rejects_and_quarantines_the_fixture_batch_reporting_no_fa
 
 #[tokio::test]
 async fn worker_fails_only_the_malformed_record_when_no_dead_letter_queue_is_configured() {
-    let w = worker(FakeGlase::default().with_invoice(invoice(576)), MemoryWorkQueue::default());
+    let w = worker(
+        FakeGlase::default().with_invoice(invoice(576)),
+        MemoryWorkQueue::default(),
+    );
     let event: SqsEvent = serde_json::from_str(BATCH_FIXTURE).unwrap();
 
     let resp = handle_batch(Arc::clone(&w), event, DEADLINE).await;
 
-    assert_eq!(failed_ids(&resp), vec!["c80e8021-a70a-42c7-a470-796e1186f753".to_string()]);
+    assert_eq!(
+        failed_ids(&resp),
+        vec!["c80e8021-a70a-42c7-a470-796e1186f753".to_string()]
+    );
     assert_eq!(w.store.len(), 2);
 }
 
@@ -94,17 +115,30 @@ async fn worker_fails_only_the_malformed_record_when_no_dead_letter_queue_is_con
 async fn worker_keeps_the_exact_amount() {
     let mut inv = invoice(42);
     inv.amount = "1234567.89".parse().unwrap();
-    let w = worker(FakeGlase::default().with_invoice(inv), MemoryWorkQueue::default());
+    let w = worker(
+        FakeGlase::default().with_invoice(inv),
+        MemoryWorkQueue::default(),
+    );
 
-    handle_batch(Arc::clone(&w), batch(vec![message("m1", r#"{"invoiceId":42}"#, 1)]), DEADLINE).await;
+    handle_batch(
+        Arc::clone(&w),
+        batch(vec![message("m1", r#"{"invoiceId":42}"#, 1)]),
+        DEADLINE,
+    )
+    .await;
 
-    let Some(InvoiceRecord::Stored { invoice, .. }) = record(&w, 42).await else { panic!("not stored") };
+    let Some(InvoiceRecord::Stored { invoice, .. }) = record(&w, 42).await else {
+        panic!("not stored")
+    };
     assert_eq!(invoice.amount.to_string(), "1234567.89");
 }
 
 #[tokio::test]
 async fn duplicate_after_storing_does_not_call_glase() {
-    let w = worker(FakeGlase::default().with_invoice(invoice(7)), MemoryWorkQueue::default());
+    let w = worker(
+        FakeGlase::default().with_invoice(invoice(7)),
+        MemoryWorkQueue::default(),
+    );
     let first = message("m1", r#"{"invoiceId":7}"#, 1);
     assert_eq!(process(&w, &first, DEADLINE).await, Outcome::Stored);
 
@@ -117,15 +151,31 @@ async fn duplicate_after_storing_does_not_call_glase() {
 
 #[tokio::test]
 async fn concurrent_duplicates_in_one_batch_call_glase_once() {
-    let glase = FakeGlase { latency: Duration::from_millis(50), ..FakeGlase::default() }.with_invoice(invoice(7));
+    let glase = FakeGlase {
+        latency: Duration::from_millis(50),
+        ..FakeGlase::default()
+    }
+    .with_invoice(invoice(7));
     let w = worker(glase, MemoryWorkQueue::default());
-    let dupes: Vec<_> = (0..5).map(|i| message(&format!("m{i}"), r#"{"invoiceId":7}"#, 1)).collect();
+    let dupes: Vec<_> = (0..5)
+        .map(|i| message(&format!("m{i}"), r#"{"invoiceId":7}"#, 1))
+        .collect();
 
     let resp = handle_batch(Arc::clone(&w), batch(dupes.clone()), DEADLINE).await;
 
     assert_eq!(w.glase.calls(), 1);
-    assert_eq!(resp.batch_item_failures.len(), 4, "the others wait for the lease holder");
-    assert!(w.queue.postponed.lock().unwrap().iter().all(|(_, delay)| *delay >= 1));
+    assert_eq!(
+        resp.batch_item_failures.len(),
+        4,
+        "the others wait for the lease holder"
+    );
+    assert!(w
+        .queue
+        .postponed
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|(_, delay)| *delay >= 1));
     // Their retries find the invoice stored.
     let resp = handle_batch(Arc::clone(&w), batch(dupes[1..].to_vec()), DEADLINE).await;
     assert!(resp.batch_item_failures.is_empty());
@@ -141,13 +191,35 @@ async fn transient_glase_failure_is_retried_with_backoff_then_stored_once() {
     let w = worker(glase, MemoryWorkQueue::default());
 
     let first = process(&w, &message("m1", r#"{"invoiceId":9}"#, 1), DEADLINE).await;
-    let Some(InvoiceRecord::Processing { last_error, lease_until_ms, .. }) = record(&w, 9).await else { panic!() };
+    let Some(InvoiceRecord::Processing {
+        last_error,
+        lease_until_ms,
+        ..
+    }) = record(&w, 9).await
+    else {
+        panic!()
+    };
     let second = process(&w, &message("m1", r#"{"invoiceId":9}"#, 2), DEADLINE).await;
 
-    assert!(matches!(first, Outcome::Retry { delay_secs: Some(30), .. }));
-    assert_eq!(last_error.as_deref(), Some("Glase fetch failed transiently: HTTP 500"));
-    assert_eq!(lease_until_ms, 0, "released at once so the retry need not wait");
-    assert_eq!(*w.queue.postponed.lock().unwrap(), vec![("receipt-m1".to_string(), 30)]);
+    assert!(matches!(
+        first,
+        Outcome::Retry {
+            delay_secs: Some(30),
+            ..
+        }
+    ));
+    assert_eq!(
+        last_error.as_deref(),
+        Some("Glase fetch failed transiently: HTTP 500")
+    );
+    assert_eq!(
+        lease_until_ms, 0,
+        "released at once so the retry need not wait"
+    );
+    assert_eq!(
+        *w.queue.postponed.lock().unwrap(),
+        vec![("receipt-m1".to_string(), 30)]
+    );
     assert_eq!(second, Outcome::Stored);
     assert_eq!(w.glase.calls(), 2);
 }
@@ -159,8 +231,20 @@ async fn wrong_credentials_are_retried_never_rejected() {
 
     let outcome = process(&w, &message("m1", r#"{"invoiceId":9}"#, 3), DEADLINE).await;
 
-    assert!(matches!(outcome, Outcome::Retry { delay_secs: Some(120), .. }), "{outcome:?}");
-    assert!(matches!(record(&w, 9).await, Some(InvoiceRecord::Processing { .. })));
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Retry {
+                delay_secs: Some(120),
+                ..
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert!(matches!(
+        record(&w, 9).await,
+        Some(InvoiceRecord::Processing { .. })
+    ));
 }
 
 #[tokio::test]
@@ -169,8 +253,15 @@ async fn unknown_invoice_is_recorded_as_rejected_and_acknowledged() {
 
     let outcome = process(&w, &message("m1", r#"{"invoiceId":404}"#, 1), DEADLINE).await;
 
-    assert_eq!(outcome, Outcome::Rejected { code: "UNKNOWN_INVOICE".into() });
-    let Some(InvoiceRecord::Rejected { rejection, .. }) = record(&w, 404).await else { panic!() };
+    assert_eq!(
+        outcome,
+        Outcome::Rejected {
+            code: "UNKNOWN_INVOICE".into()
+        }
+    );
+    let Some(InvoiceRecord::Rejected { rejection, .. }) = record(&w, 404).await else {
+        panic!()
+    };
     assert!(rejection.reason.contains("404"));
 }
 
@@ -178,50 +269,95 @@ async fn unknown_invoice_is_recorded_as_rejected_and_acknowledged() {
 async fn a_response_for_another_invoice_is_rejected_with_id_mismatch() {
     let glase = FakeGlase::default().then(
         id(5),
-        Err(FetchError::Invalid(glase_shared::InvalidInvoice::IdMismatch { expected: id(5), got: id(6) })),
+        Err(FetchError::Invalid(
+            glase_shared::InvalidInvoice::IdMismatch {
+                expected: id(5),
+                got: id(6),
+            },
+        )),
     );
     let w = worker(glase, MemoryWorkQueue::default());
 
     let outcome = process(&w, &message("m1", r#"{"invoiceId":5}"#, 1), DEADLINE).await;
 
-    assert_eq!(outcome, Outcome::Rejected { code: "ID_MISMATCH".into() });
+    assert_eq!(
+        outcome,
+        Outcome::Rejected {
+            code: "ID_MISMATCH".into()
+        }
+    );
 }
 
 #[tokio::test]
 async fn a_later_successful_fetch_replaces_a_rejection() {
-    let glase = FakeGlase::default().then(id(11), Err(FetchError::NotFound)).with_invoice(invoice(11));
+    let glase = FakeGlase::default()
+        .then(id(11), Err(FetchError::NotFound))
+        .with_invoice(invoice(11));
     let w = worker(glase, MemoryWorkQueue::default());
     process(&w, &message("m1", r#"{"invoiceId":11}"#, 1), DEADLINE).await;
 
     let outcome = process(&w, &message("m2", r#"{"invoiceId":11}"#, 1), DEADLINE).await;
 
     assert_eq!(outcome, Outcome::Stored);
-    assert!(matches!(record(&w, 11).await, Some(InvoiceRecord::Stored { .. })));
+    assert!(matches!(
+        record(&w, 11).await,
+        Some(InvoiceRecord::Stored { .. })
+    ));
 }
 
 #[tokio::test]
 async fn a_dead_workers_lease_lapses_and_the_invoice_is_then_stored() {
-    let w = worker(FakeGlase::default().with_invoice(invoice(3)), MemoryWorkQueue::default());
+    let w = worker(
+        FakeGlase::default().with_invoice(invoice(3)),
+        MemoryWorkQueue::default(),
+    );
     // A worker claimed the invoice and died without releasing it.
-    let dead = Lease { owner: "dead".into(), now_ms: T0, until_ms: T0 + 60_000 };
+    let dead = Lease {
+        owner: "dead".into(),
+        now_ms: T0,
+        until_ms: T0 + 60_000,
+    };
     assert_eq!(w.store.claim(id(3), &dead).await.unwrap(), Claim::Acquired);
 
     let blocked = process(&w, &message("m1", r#"{"invoiceId":3}"#, 1), DEADLINE).await;
     w.clock.advance_ms(60_001);
     let after = process(&w, &message("m1", r#"{"invoiceId":3}"#, 2), T0 + 120_000).await;
 
-    assert!(matches!(blocked, Outcome::Retry { delay_secs: Some(30), .. }), "{blocked:?}");
+    assert!(
+        matches!(
+            blocked,
+            Outcome::Retry {
+                delay_secs: Some(30),
+                ..
+            }
+        ),
+        "{blocked:?}"
+    );
     assert_eq!(after, Outcome::Stored);
     assert_eq!(w.glase.calls(), 1);
-    assert_eq!(w.store.store(&invoice(3), &dead, w.clock.now()).await.unwrap(), Completion::LeaseLost);
+    assert_eq!(
+        w.store
+            .store(&invoice(3), &dead, w.clock.now())
+            .await
+            .unwrap(),
+        Completion::LeaseLost
+    );
 }
 
 #[tokio::test]
 async fn store_outage_fails_the_record_for_retry() {
-    let w = worker(FakeGlase::default().with_invoice(invoice(8)), MemoryWorkQueue::default());
+    let w = worker(
+        FakeGlase::default().with_invoice(invoice(8)),
+        MemoryWorkQueue::default(),
+    );
     w.store.fail.store(true, Ordering::SeqCst);
 
-    let resp = handle_batch(Arc::clone(&w), batch(vec![message("m1", r#"{"invoiceId":8}"#, 1)]), DEADLINE).await;
+    let resp = handle_batch(
+        Arc::clone(&w),
+        batch(vec![message("m1", r#"{"invoiceId":8}"#, 1)]),
+        DEADLINE,
+    )
+    .await;
 
     assert_eq!(failed_ids(&resp), vec!["m1".to_string()]);
     assert_eq!(w.glase.calls(), 0);
@@ -247,20 +383,36 @@ async fn a_panicking_record_fails_alone() {
         clock: ManualClock::at_ms(T0),
         retry: RetryPolicy::default(),
     });
-    let event = batch(vec![message("ok", r#"{"invoiceId":12}"#, 1), message("bad", r#"{"invoiceId":13}"#, 1)]);
+    let event = batch(vec![
+        message("ok", r#"{"invoiceId":12}"#, 1),
+        message("bad", r#"{"invoiceId":13}"#, 1),
+    ]);
 
     let resp = handle_batch(Arc::clone(&w), event, DEADLINE).await;
 
     assert_eq!(failed_ids(&resp), vec!["bad".to_string()]);
-    assert!(matches!(w.store.get(id(12)).await.unwrap(), Some(InvoiceRecord::Stored { .. })));
+    assert!(matches!(
+        w.store.get(id(12)).await.unwrap(),
+        Some(InvoiceRecord::Stored { .. })
+    ));
 }
 
 #[test]
 fn retry_delay_doubles_with_each_receive_up_to_the_cap() {
-    let p = RetryPolicy { base_secs: 30, max_secs: 3600 };
+    let p = RetryPolicy {
+        base_secs: 30,
+        max_secs: 3600,
+    };
     let delays: Vec<_> = (1..=9).map(|n| p.delay_secs(n)).collect();
     assert_eq!(delays, vec![30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
     assert_eq!(p.delay_secs(0), 30);
     assert_eq!(p.delay_secs(u32::MAX), 3600);
-    assert_eq!(RetryPolicy { base_secs: 0, max_secs: 10 }.delay_secs(5), 0);
+    assert_eq!(
+        RetryPolicy {
+            base_secs: 0,
+            max_secs: 10
+        }
+        .delay_secs(5),
+        0
+    );
 }

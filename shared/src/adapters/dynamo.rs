@@ -10,8 +10,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
 };
 use aws_sdk_dynamodb::Client;
 use jiff::Timestamp;
@@ -42,8 +42,15 @@ pub mod schema {
     pub const PURCHASE_TIME: &str = "purchaseTime";
     pub const PURCHASE_DATE: &str = "purchaseDate";
     pub const STORED_AT: &str = "storedAt";
-    pub const PAYER: [&str; 7] =
-        ["payerMsisdn", "payerFirstName", "payerLastName", "payerStreet", "payerCity", "payerZip", "payerCountry"];
+    pub const PAYER: [&str; 7] = [
+        "payerMsisdn",
+        "payerFirstName",
+        "payerLastName",
+        "payerStreet",
+        "payerCity",
+        "payerZip",
+        "payerCountry",
+    ];
 
     pub const PROCESSING: &str = "PROCESSING";
     pub const STORED: &str = "STORED";
@@ -80,22 +87,40 @@ where
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     /// Creates the table with its indexes if it does not exist (local runs and tests; the SAM
     /// template declares the same table for AWS).
     pub async fn ensure_table(&self) -> Result<(), StoreError> {
-        let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+        let key = |name: &str, kind: KeyType| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+        };
         let attr = |name: &str, t: ScalarAttributeType| {
-            AttributeDefinition::builder().attribute_name(name).attribute_type(t).build()
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(t)
+                .build()
         };
         let gsi = |name: &str, hash: &str| -> Result<GlobalSecondaryIndex, StoreError> {
             GlobalSecondaryIndex::builder()
                 .index_name(name)
                 .key_schema(key(hash, KeyType::Hash).map_err(|e| StoreError::new("bad key", e))?)
-                .key_schema(key(PURCHASE_TIME, KeyType::Range).map_err(|e| StoreError::new("bad key", e))?)
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .key_schema(
+                    key(PURCHASE_TIME, KeyType::Range)
+                        .map_err(|e| StoreError::new("bad key", e))?,
+                )
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
                 .build()
                 .map_err(|e| StoreError::new("bad index", e))
         };
@@ -124,7 +149,12 @@ impl DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_resource_in_use_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_resource_in_use_exception()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(sdk_err("CreateTable", e)),
         }
     }
@@ -132,7 +162,13 @@ impl DynamoStore {
     /// Opens (and keeps) the connection to DynamoDB during init (see `SqsQueue::prime`), with
     /// a read of a key that never exists, so it needs no permission beyond GetItem.
     pub async fn prime(&self) {
-        let result = self.client.get_item().table_name(&self.table).key(INVOICE_ID, n(0)).send().await;
+        let result = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(INVOICE_ID, n(0))
+            .send()
+            .await;
         if let Err(e) = result {
             tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "could not prime the DynamoDB connection");
         }
@@ -163,7 +199,15 @@ pub fn invoice_to_item(invoice: &Invoice, stored_at: Timestamp) -> Item {
         item.insert(REFERENCE.into(), s(&invoice.reference));
     }
     let p = &invoice.payer;
-    let payer = [&p.msisdn, &p.first_name, &p.last_name, &p.street, &p.city, &p.zip, &p.country];
+    let payer = [
+        &p.msisdn,
+        &p.first_name,
+        &p.last_name,
+        &p.street,
+        &p.city,
+        &p.zip,
+        &p.country,
+    ];
     for (name, value) in PAYER.iter().zip(payer) {
         if let Some(v) = value {
             item.insert((*name).into(), s(v));
@@ -175,7 +219,9 @@ pub fn invoice_to_item(invoice: &Invoice, stored_at: Timestamp) -> Item {
 fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, StoreError> {
     match item.get(name) {
         Some(AttributeValue::S(v)) => Ok(v),
-        _ => Err(StoreError::msg(format!("item lacks string attribute {name}"))),
+        _ => Err(StoreError::msg(format!(
+            "item lacks string attribute {name}"
+        ))),
     }
 }
 
@@ -188,8 +234,12 @@ fn opt_s(item: &Item, name: &str) -> Option<String> {
 
 fn get_n<T: std::str::FromStr>(item: &Item, name: &str) -> Result<T, StoreError> {
     match item.get(name) {
-        Some(AttributeValue::N(v)) => v.parse().map_err(|_| StoreError::msg(format!("attribute {name} is not a valid number"))),
-        _ => Err(StoreError::msg(format!("item lacks number attribute {name}"))),
+        Some(AttributeValue::N(v)) => v
+            .parse()
+            .map_err(|_| StoreError::msg(format!("attribute {name} is not a valid number"))),
+        _ => Err(StoreError::msg(format!(
+            "item lacks number attribute {name}"
+        ))),
     }
 }
 
@@ -210,7 +260,10 @@ pub fn item_to_record(item: &Item) -> Result<InvoiceRecord, StoreError> {
             last_error: opt_s(item, LAST_ERROR),
         }),
         REJECTED => Ok(InvoiceRecord::Rejected {
-            rejection: Rejection { code: get_s(item, REJECTION_CODE)?.into(), reason: get_s(item, REJECTION_REASON)?.into() },
+            rejection: Rejection {
+                code: get_s(item, REJECTION_CODE)?.into(),
+                reason: get_s(item, REJECTION_REASON)?.into(),
+            },
             rejected_at: timestamp(item, REJECTED_AT)?,
         }),
         STORED => {
@@ -224,11 +277,14 @@ pub fn item_to_record(item: &Item) -> Result<InvoiceRecord, StoreError> {
                 id: InvoiceId::new(id).map_err(|e| bad(INVOICE_ID)(&e))?,
                 description: get_s(item, DESCRIPTION)?.into(),
                 amount,
-                currency: get_s(item, CURRENCY)?.parse::<Currency>().map_err(|e| bad(CURRENCY)(&e))?,
+                currency: get_s(item, CURRENCY)?
+                    .parse::<Currency>()
+                    .map_err(|e| bad(CURRENCY)(&e))?,
                 status: get_s(item, STATUS)?.into(),
                 reference: opt_s(item, REFERENCE).unwrap_or_default(),
                 ers_reference: get_s(item, ERS_REFERENCE)?.into(),
-                purchase_time: PurchaseTime::parse_iso(get_s(item, PURCHASE_TIME)?).map_err(|e| bad(PURCHASE_TIME)(&e))?,
+                purchase_time: PurchaseTime::parse_iso(get_s(item, PURCHASE_TIME)?)
+                    .map_err(|e| bad(PURCHASE_TIME)(&e))?,
                 payer: Payer {
                     msisdn: payer(0),
                     first_name: payer(1),
@@ -239,7 +295,10 @@ pub fn item_to_record(item: &Item) -> Result<InvoiceRecord, StoreError> {
                     country: payer(6),
                 },
             };
-            Ok(InvoiceRecord::Stored { invoice, stored_at: timestamp(item, STORED_AT)? })
+            Ok(InvoiceRecord::Stored {
+                invoice,
+                stored_at: timestamp(item, STORED_AT)?,
+            })
         }
         other => Err(StoreError::msg(format!("item has unknown state {other:?}"))),
     }
@@ -288,12 +347,21 @@ impl InvoiceStore for DynamoStore {
         let old = old.ok_or_else(|| StoreError::msg("claim refused but no item returned"))?;
         match get_s(&old, STATE)? {
             STORED => Ok(Claim::AlreadyStored),
-            PROCESSING => Ok(Claim::InProgress { until_ms: get_n(&old, LEASE_UNTIL)? }),
-            other => Err(StoreError::msg(format!("claim refused on an item in state {other:?}"))),
+            PROCESSING => Ok(Claim::InProgress {
+                until_ms: get_n(&old, LEASE_UNTIL)?,
+            }),
+            other => Err(StoreError::msg(format!(
+                "claim refused on an item in state {other:?}"
+            ))),
         }
     }
 
-    async fn store(&self, invoice: &Invoice, lease: &Lease, stored_at: Timestamp) -> Result<Completion, StoreError> {
+    async fn store(
+        &self,
+        invoice: &Invoice,
+        lease: &Lease,
+        stored_at: Timestamp,
+    ) -> Result<Completion, StoreError> {
         let result = self
             .client
             .put_item()
@@ -308,14 +376,23 @@ impl InvoiceStore for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(Completion::Done),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
                 Ok(Completion::LeaseLost)
             }
             Err(e) => Err(sdk_err("PutItem (store)", e)),
         }
     }
 
-    async fn reject(&self, id: InvoiceId, lease: &Lease, rejection: &Rejection, at: Timestamp) -> Result<Completion, StoreError> {
+    async fn reject(
+        &self,
+        id: InvoiceId,
+        lease: &Lease,
+        rejection: &Rejection,
+        at: Timestamp,
+    ) -> Result<Completion, StoreError> {
         let result = self
             .client
             .update_item()
@@ -339,7 +416,10 @@ impl InvoiceStore for DynamoStore {
             .await;
         match result {
             Ok(_) => Ok(Completion::Done),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
                 Ok(Completion::LeaseLost)
             }
             Err(e) => Err(sdk_err("UpdateItem (reject)", e)),
@@ -364,12 +444,22 @@ impl InvoiceStore for DynamoStore {
             .expression_attribute_values(":owner", s(&lease.owner))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":err", s(error))
-            .expression_attribute_values(":now", s(Timestamp::from_millisecond(lease.now_ms).unwrap_or(Timestamp::UNIX_EPOCH).to_string()))
+            .expression_attribute_values(
+                ":now",
+                s(Timestamp::from_millisecond(lease.now_ms)
+                    .unwrap_or(Timestamp::UNIX_EPOCH)
+                    .to_string()),
+            )
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
             Err(e) => Err(sdk_err("UpdateItem (release)", e)),
         }
     }
@@ -403,7 +493,8 @@ mod tests {
             status: "PAID".into(),
             reference: reference.into(),
             ers_reference: "892736823467823-3897474".into(),
-            purchase_time: PurchaseTime::parse_glase("15.05.2015 15:37:33", &TimeZone::UTC).unwrap(),
+            purchase_time: PurchaseTime::parse_glase("15.05.2015 15:37:33", &TimeZone::UTC)
+                .unwrap(),
             payer,
         }
     }
@@ -411,23 +502,50 @@ mod tests {
     #[test]
     fn stored_item_uses_glase_names_numbers_and_iso_time() {
         let at: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
-        let item = invoice_to_item(&invoice(Payer { city: Some("London".into()), ..Payer::default() }, "586930/05/2015"), at);
+        let item = invoice_to_item(
+            &invoice(
+                Payer {
+                    city: Some("London".into()),
+                    ..Payer::default()
+                },
+                "586930/05/2015",
+            ),
+            at,
+        );
         assert_eq!(item[INVOICE_ID], AttributeValue::N("576".into()));
         assert_eq!(item[AMOUNT], AttributeValue::N("59.99".into()));
         assert_eq!(item[STATE], AttributeValue::S("STORED".into()));
-        assert_eq!(item[PURCHASE_TIME], AttributeValue::S("2015-05-15T15:37:33Z".into()));
+        assert_eq!(
+            item[PURCHASE_TIME],
+            AttributeValue::S("2015-05-15T15:37:33Z".into())
+        );
         assert_eq!(item[PURCHASE_DATE], AttributeValue::S("2015-05-15".into()));
         assert_eq!(item["payerCity"], AttributeValue::S("London".into()));
-        assert!(!item.contains_key("payerMsisdn"), "absent payer fields are omitted");
+        assert!(
+            !item.contains_key("payerMsisdn"),
+            "absent payer fields are omitted"
+        );
         assert!(!item.contains_key(LEASE_OWNER));
     }
 
     #[test]
     fn stored_item_reads_back_to_the_same_invoice() {
         let at: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
-        let original = invoice(Payer { msisdn: Some("46111222333".into()), ..Payer::default() }, "r-1");
+        let original = invoice(
+            Payer {
+                msisdn: Some("46111222333".into()),
+                ..Payer::default()
+            },
+            "r-1",
+        );
         let record = item_to_record(&invoice_to_item(&original, at)).unwrap();
-        assert_eq!(record, InvoiceRecord::Stored { invoice: original, stored_at: at });
+        assert_eq!(
+            record,
+            InvoiceRecord::Stored {
+                invoice: original,
+                stored_at: at
+            }
+        );
     }
 
     #[test]

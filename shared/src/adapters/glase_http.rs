@@ -54,13 +54,21 @@ impl InvoiceSource for GlaseHttp {
             .await
             .map_err(|e| FetchError::Transient(describe(&e)))?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(|e| FetchError::Transient(describe(&e)))?;
+        let body = response
+            .bytes()
+            .await
+            .map_err(|e| FetchError::Transient(describe(&e)))?;
         classify(status, &body, id, &self.zone)
     }
 }
 
 /// Maps Glase's answer to what the worker must do. The single place statuses are interpreted.
-pub fn classify(status: u16, body: &[u8], id: InvoiceId, zone: &TimeZone) -> Result<Invoice, FetchError> {
+pub fn classify(
+    status: u16,
+    body: &[u8],
+    id: InvoiceId,
+    zone: &TimeZone,
+) -> Result<Invoice, FetchError> {
     match status {
         200 => Ok(Invoice::from_glase_json(body, id, zone)?),
         404 => Err(FetchError::NotFound),
@@ -103,13 +111,31 @@ mod tests {
     #[test]
     fn classifies_statuses_by_what_the_worker_must_do() {
         let z = TimeZone::UTC;
-        assert!(matches!(classify(404, b"", id(), &z), Err(FetchError::NotFound)));
-        assert!(matches!(classify(401, b"", id(), &z), Err(FetchError::Unauthorized(401))));
-        assert!(matches!(classify(403, b"", id(), &z), Err(FetchError::Unauthorized(403))));
+        assert!(matches!(
+            classify(404, b"", id(), &z),
+            Err(FetchError::NotFound)
+        ));
+        assert!(matches!(
+            classify(401, b"", id(), &z),
+            Err(FetchError::Unauthorized(401))
+        ));
+        assert!(matches!(
+            classify(403, b"", id(), &z),
+            Err(FetchError::Unauthorized(403))
+        ));
         for transient in [408, 429, 500, 502, 503, 504, 302, 400] {
-            assert!(matches!(classify(transient, b"", id(), &z), Err(FetchError::Transient(_))), "{transient}");
+            assert!(
+                matches!(
+                    classify(transient, b"", id(), &z),
+                    Err(FetchError::Transient(_))
+                ),
+                "{transient}"
+            );
         }
-        assert!(matches!(classify(200, b"{}", id(), &z), Err(FetchError::Invalid(_))));
+        assert!(matches!(
+            classify(200, b"{}", id(), &z),
+            Err(FetchError::Invalid(_))
+        ));
     }
 
     #[test]
@@ -124,6 +150,9 @@ mod tests {
         };
         let token = AuthToken::derive(&cfg.issuer, &SecretString::from("x"));
         let glase = GlaseHttp::new(&cfg, token).unwrap();
-        assert_eq!(glase.invoice_url(id()), "https://glase.example/api/invoice/576?issuer=a%26b%3Dc");
+        assert_eq!(
+            glase.invoice_url(id()),
+            "https://glase.example/api/invoice/576?issuer=a%26b%3Dc"
+        );
     }
 }

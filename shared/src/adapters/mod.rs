@@ -20,11 +20,17 @@ pub async fn aws_config() -> aws_config::SdkConfig {
 }
 
 /// Resolves the issuer secret (reading SSM at most once, at cold start) and derives the token.
-pub async fn auth_token(config: &GlaseConfig, aws: &aws_config::SdkConfig) -> Result<AuthToken, ConfigError> {
+pub async fn auth_token(
+    config: &GlaseConfig,
+    aws: &aws_config::SdkConfig,
+) -> Result<AuthToken, ConfigError> {
     let secret = match &config.secret {
         SecretSource::Plain(secret) => secret.clone(),
         SecretSource::SsmParameter(name) => {
-            let fail = |reason: String| ConfigError::SecretParameter { name: name.clone(), reason };
+            let fail = |reason: String| ConfigError::SecretParameter {
+                name: name.clone(),
+                reason,
+            };
             let out = aws_sdk_ssm::Client::new(aws)
                 .get_parameter()
                 .name(name)

@@ -23,7 +23,10 @@ pub struct SqsQueue {
 
 impl SqsQueue {
     pub fn new(client: Client, queue_url: impl Into<String>) -> Self {
-        Self { client, queue_url: queue_url.into() }
+        Self {
+            client,
+            queue_url: queue_url.into(),
+        }
     }
 }
 
@@ -46,12 +49,20 @@ impl SqsQueue {
 
 impl NotificationQueue for SqsQueue {
     async fn enqueue(&self, id: InvoiceId) -> Result<(), QueueError> {
-        let mut send = self.client.send_message().queue_url(&self.queue_url).message_body(notification_body(id));
+        let mut send = self
+            .client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(notification_body(id));
         if is_fifo(&self.queue_url) {
             // FIFO dedup only covers 5 minutes; the worker's conditional writes do the rest.
-            send = send.message_group_id(id.to_string()).message_deduplication_id(id.to_string());
+            send = send
+                .message_group_id(id.to_string())
+                .message_deduplication_id(id.to_string());
         }
-        send.send().await.map_err(|e| QueueError::new("SendMessage failed", e))?;
+        send.send()
+            .await
+            .map_err(|e| QueueError::new("SendMessage failed", e))?;
         Ok(())
     }
 }
@@ -64,8 +75,16 @@ pub struct SqsWorkQueue {
 }
 
 impl SqsWorkQueue {
-    pub fn new(client: Client, queue_url: impl Into<String>, dead_letter_queue_url: Option<String>) -> Self {
-        Self { client, queue_url: queue_url.into(), dead_letter_queue_url }
+    pub fn new(
+        client: Client,
+        queue_url: impl Into<String>,
+        dead_letter_queue_url: Option<String>,
+    ) -> Self {
+        Self {
+            client,
+            queue_url: queue_url.into(),
+            dead_letter_queue_url,
+        }
     }
 }
 
@@ -96,12 +115,18 @@ impl WorkQueue for SqsWorkQueue {
             .send_message()
             .queue_url(dlq)
             // SQS rejects an empty body; keep the evidence visible either way.
-            .message_body(if body.is_empty() { "(empty body)" } else { body })
+            .message_body(if body.is_empty() {
+                "(empty body)"
+            } else {
+                body
+            })
             .message_attributes("rejectionReason", reason_attr);
         if is_fifo(dlq) {
             send = send.message_group_id("quarantine");
         }
-        send.send().await.map_err(|e| QueueError::new("SendMessage to the dead-letter queue failed", e))?;
+        send.send()
+            .await
+            .map_err(|e| QueueError::new("SendMessage to the dead-letter queue failed", e))?;
         Ok(true)
     }
 }

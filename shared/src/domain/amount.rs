@@ -13,7 +13,9 @@ pub struct Amount(Decimal);
 pub enum AmountError {
     #[error("amount must be a JSON number like 123.45, got {0}")]
     NotANumber(&'static str),
-    #[error("amount must be plain digits with '.' as the decimal separator (no sign, no exponent)")]
+    #[error(
+        "amount must be plain digits with '.' as the decimal separator (no sign, no exponent)"
+    )]
     BadFormat,
     #[error("amount must not be negative")]
     Negative,
@@ -57,7 +59,9 @@ impl FromStr for Amount {
             return Err(AmountError::BadFormat);
         }
         // from_str_exact errors instead of rounding when the digits do not fit.
-        Decimal::from_str_exact(text).map(Self).map_err(|_| AmountError::TooPrecise)
+        Decimal::from_str_exact(text)
+            .map(Self)
+            .map_err(|_| AmountError::TooPrecise)
     }
 }
 
@@ -80,9 +84,18 @@ mod tests {
 
     #[test]
     fn keeps_every_digit_including_trailing_zeros() {
-        assert_eq!(Amount::from_json_number("0.10").unwrap().to_string(), "0.10");
-        assert_eq!(Amount::from_json_number("1234567.89").unwrap().to_string(), "1234567.89");
-        assert_eq!(Amount::from_json_number("0.1").unwrap(), Amount::from_json_number("0.10").unwrap());
+        assert_eq!(
+            Amount::from_json_number("0.10").unwrap().to_string(),
+            "0.10"
+        );
+        assert_eq!(
+            Amount::from_json_number("1234567.89").unwrap().to_string(),
+            "1234567.89"
+        );
+        assert_eq!(
+            Amount::from_json_number("0.1").unwrap(),
+            Amount::from_json_number("0.10").unwrap()
+        );
         assert_eq!(Amount::from_json_number("100").unwrap().to_string(), "100");
         // 0.1 + 0.2 is where f64 would drift; exact decimals do not.
         let sum = Amount::from_json_number("0.1").unwrap().as_decimal()
@@ -98,19 +111,37 @@ mod tests {
 
     #[test]
     fn rejects_negative_exponent_and_malformed() {
-        assert_eq!(Amount::from_json_number("-1.00"), Err(AmountError::Negative));
-        assert_eq!(Amount::from_json_number("5.999e1"), Err(AmountError::BadFormat));
+        assert_eq!(
+            Amount::from_json_number("-1.00"),
+            Err(AmountError::Negative)
+        );
+        assert_eq!(
+            Amount::from_json_number("5.999e1"),
+            Err(AmountError::BadFormat)
+        );
         assert_eq!(Amount::from_json_number("1E2"), Err(AmountError::BadFormat));
-        assert_eq!(Amount::from_json_number("59,99"), Err(AmountError::BadFormat));
+        assert_eq!(
+            Amount::from_json_number("59,99"),
+            Err(AmountError::BadFormat)
+        );
         assert_eq!(Amount::from_json_number("1."), Err(AmountError::BadFormat));
         assert_eq!(Amount::from_json_number(""), Err(AmountError::BadFormat));
     }
 
     #[test]
     fn rejects_non_numbers() {
-        assert_eq!(Amount::from_json_number("\"59.99\""), Err(AmountError::NotANumber("a string")));
-        assert_eq!(Amount::from_json_number("null"), Err(AmountError::NotANumber("null")));
-        assert_eq!(Amount::from_json_number("true"), Err(AmountError::NotANumber("a boolean")));
+        assert_eq!(
+            Amount::from_json_number("\"59.99\""),
+            Err(AmountError::NotANumber("a string"))
+        );
+        assert_eq!(
+            Amount::from_json_number("null"),
+            Err(AmountError::NotANumber("null"))
+        );
+        assert_eq!(
+            Amount::from_json_number("true"),
+            Err(AmountError::NotANumber("a boolean"))
+        );
     }
 
     #[test]

@@ -72,7 +72,10 @@ mod tests {
     fn matches_the_glase_doc_test_vector() {
         let issuer = IssuerName::parse("abc").unwrap();
         let token = AuthToken::derive(&issuer, &SecretString::from("SECRET_STRING_FOR_ISSUER"));
-        assert_eq!(token.expose(), "1be46a9bb3efac8e7b691c06cb6d7bea43c5522a64a1cbfd5f511e67de6440c0");
+        assert_eq!(
+            token.expose(),
+            "1be46a9bb3efac8e7b691c06cb6d7bea43c5522a64a1cbfd5f511e67de6440c0"
+        );
         assert!(token.matches("1be46a9bb3efac8e7b691c06cb6d7bea43c5522a64a1cbfd5f511e67de6440c0"));
         assert!(!token.matches("1BE46A9BB3EFAC8E7B691C06CB6D7BEA43C5522A64A1CBFD5F511E67DE6440C0"));
     }

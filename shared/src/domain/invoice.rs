@@ -93,7 +93,10 @@ fn required<T>(v: Option<T>, field: &'static str) -> Result<T, InvalidInvoice> {
 }
 
 fn field_err(field: &'static str) -> impl FnOnce(&dyn std::fmt::Display) -> InvalidInvoice {
-    move |e| InvalidInvoice::Field { field, reason: e.to_string() }
+    move |e| InvalidInvoice::Field {
+        field,
+        reason: e.to_string(),
+    }
 }
 
 /// Glase may send an empty string or null for a payer field it has no value for; both mean absent.
@@ -103,8 +106,13 @@ fn present(v: Option<String>) -> Option<String> {
 
 impl Invoice {
     /// Parses a details response for `expected`, in the zone Glase's wall clock uses.
-    pub fn from_glase_json(body: &[u8], expected: InvoiceId, zone: &TimeZone) -> Result<Self, InvalidInvoice> {
-        let wire: Wire<'_> = serde_json::from_slice(body).map_err(|e| InvalidInvoice::Json(e.to_string()))?;
+    pub fn from_glase_json(
+        body: &[u8],
+        expected: InvoiceId,
+        zone: &TimeZone,
+    ) -> Result<Self, InvalidInvoice> {
+        let wire: Wire<'_> =
+            serde_json::from_slice(body).map_err(|e| InvalidInvoice::Json(e.to_string()))?;
 
         let raw_id = required(wire.id, "id")?;
         let id_value: serde_json::Value =
@@ -124,8 +132,9 @@ impl Invoice {
         let currency = required(wire.currency, "currency")?
             .parse::<Currency>()
             .map_err(|e| field_err("currency")(&e))?;
-        let purchase_time = PurchaseTime::parse_glase(&required(wire.purchase_time, "purchaseTime")?, zone)
-            .map_err(|e| field_err("purchaseTime")(&e))?;
+        let purchase_time =
+            PurchaseTime::parse_glase(&required(wire.purchase_time, "purchaseTime")?, zone)
+                .map_err(|e| field_err("purchaseTime")(&e))?;
 
         Ok(Self {
             id,
@@ -212,7 +221,13 @@ mod tests {
 
     #[test]
     fn rejects_a_response_for_another_invoice() {
-        assert_eq!(parse(DOC_EXAMPLE, 577), Err(InvalidInvoice::IdMismatch { expected: id(577), got: id(576) }));
+        assert_eq!(
+            parse(DOC_EXAMPLE, 577),
+            Err(InvalidInvoice::IdMismatch {
+                expected: id(577),
+                got: id(576)
+            })
+        );
     }
 
     #[test]
@@ -245,8 +260,14 @@ mod tests {
     #[test]
     fn rejects_missing_required_fields_and_non_json() {
         let body = DOC_EXAMPLE.replace("\"ersReference\": \"892736823467823-3897474\",", "");
-        assert_eq!(parse(&body, 576), Err(InvalidInvoice::Missing("ersReference")));
-        assert!(matches!(parse("<html>oops</html>", 576), Err(InvalidInvoice::Json(_))));
+        assert_eq!(
+            parse(&body, 576),
+            Err(InvalidInvoice::Missing("ersReference"))
+        );
+        assert!(matches!(
+            parse("<html>oops</html>", 576),
+            Err(InvalidInvoice::Json(_))
+        ));
         assert!(matches!(parse("[]", 576), Err(InvalidInvoice::Json(_))));
     }
 }

@@ -60,7 +60,8 @@ impl InvoiceId {
     /// Parses the body Glase (and our own queue) carries: `{"invoiceId": N}`.
     /// Unknown members are ignored so Glase can add fields without breaking us.
     pub fn from_notification(body: &[u8]) -> Result<Self, NotificationError> {
-        let value: Value = serde_json::from_slice(body).map_err(|e| NotificationError::Json(e.to_string()))?;
+        let value: Value =
+            serde_json::from_slice(body).map_err(|e| NotificationError::Json(e.to_string()))?;
         let Value::Object(map) = value else {
             return Err(NotificationError::NotAnObject);
         };
@@ -119,16 +120,25 @@ mod tests {
     #[test]
     fn accepts_the_bounds_1_and_i64_max() {
         assert_eq!(parse(json!(1)).unwrap().get(), 1);
-        assert_eq!(parse(json!(9223372036854775807u64)).unwrap().get(), InvoiceId::MAX);
+        assert_eq!(
+            parse(json!(9223372036854775807u64)).unwrap().get(),
+            InvoiceId::MAX
+        );
     }
 
     #[test]
     fn rejects_zero_negative_and_too_large() {
         assert_eq!(parse(json!(0)), Err(InvoiceIdError::OutOfRange));
         assert_eq!(parse(json!(-5)), Err(InvoiceIdError::OutOfRange));
-        assert_eq!(parse(json!(9223372036854775808u64)), Err(InvoiceIdError::OutOfRange));
+        assert_eq!(
+            parse(json!(9223372036854775808u64)),
+            Err(InvoiceIdError::OutOfRange)
+        );
         let huge = InvoiceId::from_notification(br#"{"invoiceId": 99999999999999999999999}"#);
-        assert_eq!(huge, Err(NotificationError::InvoiceId(InvoiceIdError::NotAnInteger)));
+        assert_eq!(
+            huge,
+            Err(NotificationError::InvoiceId(InvoiceIdError::NotAnInteger))
+        );
     }
 
     #[test]
@@ -142,8 +152,14 @@ mod tests {
             InvoiceId::from_notification(br#"{"invoiceId": 1e3}"#),
             Err(NotificationError::InvoiceId(InvoiceIdError::NotAnInteger))
         );
-        assert_eq!(parse(json!("25153")), Err(InvoiceIdError::WrongType("a string")));
-        assert_eq!(parse(json!(true)), Err(InvoiceIdError::WrongType("a boolean")));
+        assert_eq!(
+            parse(json!("25153")),
+            Err(InvoiceIdError::WrongType("a string"))
+        );
+        assert_eq!(
+            parse(json!(true)),
+            Err(InvoiceIdError::WrongType("a boolean"))
+        );
         assert_eq!(parse(Value::Null), Err(InvoiceIdError::WrongType("null")));
         assert_eq!(InvoiceId::from_json(None), Err(InvoiceIdError::Missing));
     }
@@ -152,8 +168,14 @@ mod tests {
     fn notification_ignores_unknown_members_and_rejects_non_objects() {
         let id = InvoiceId::from_notification(br#"{"invoiceId": 7, "extra": [1,2]}"#).unwrap();
         assert_eq!(id.get(), 7);
-        assert_eq!(InvoiceId::from_notification(b"[7]"), Err(NotificationError::NotAnObject));
-        assert!(matches!(InvoiceId::from_notification(b"{not json"), Err(NotificationError::Json(_))));
+        assert_eq!(
+            InvoiceId::from_notification(b"[7]"),
+            Err(NotificationError::NotAnObject)
+        );
+        assert!(matches!(
+            InvoiceId::from_notification(b"{not json"),
+            Err(NotificationError::Json(_))
+        ));
     }
 
     #[test]

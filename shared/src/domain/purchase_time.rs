@@ -28,19 +28,30 @@ impl PurchaseTime {
         // The shape check keeps us strict: strptime alone would take single-digit fields.
         let shape = b"00.00.0000 00:00:00";
         let ok_shape = text.len() == shape.len()
-            && text.bytes().zip(shape).all(|(c, s)| if *s == b'0' { c.is_ascii_digit() } else { c == *s });
+            && text.bytes().zip(shape).all(|(c, s)| {
+                if *s == b'0' {
+                    c.is_ascii_digit()
+                } else {
+                    c == *s
+                }
+            });
         if !ok_shape {
             return Err(PurchaseTimeError::BadFormat);
         }
-        let civil = DateTime::strptime(GLASE_FORMAT, text).map_err(|_| PurchaseTimeError::Impossible)?;
+        let civil =
+            DateTime::strptime(GLASE_FORMAT, text).map_err(|_| PurchaseTimeError::Impossible)?;
         // In a DST gap or fold, jiff's "compatible" rule picks the same instant java.time would.
-        let zoned = civil.to_zoned_datetime(zone.clone()).map_err(|_| PurchaseTimeError::Impossible)?;
+        let zoned = civil
+            .to_zoned_datetime(zone.clone())
+            .map_err(|_| PurchaseTimeError::Impossible)?;
         Ok(Self(zoned.timestamp()))
     }
 
     /// Parses what we store: ISO 8601 in UTC, e.g. `2015-05-15T15:37:33Z`.
     pub fn parse_iso(text: &str) -> Result<Self, PurchaseTimeError> {
-        text.parse::<Timestamp>().map(Self).map_err(|_| PurchaseTimeError::BadIso)
+        text.parse::<Timestamp>()
+            .map(Self)
+            .map_err(|_| PurchaseTimeError::BadIso)
     }
 
     pub fn from_timestamp(ts: Timestamp) -> Self {
@@ -63,12 +74,18 @@ impl PurchaseTime {
 
     /// Formats back into Glase's own text in `zone` (used by the simulator).
     pub fn to_glase(&self, zone: &TimeZone) -> String {
-        self.0.to_zoned_datetime(zone.clone()).strftime(GLASE_FORMAT).to_string()
+        self.0
+            .to_zoned_datetime(zone.clone())
+            .strftime(GLASE_FORMAT)
+            .to_string()
     }
 
     /// ISO 8601 with the zone's offset, e.g. `2015-05-15T15:37:33+02:00` (Glase's report form).
     pub fn to_iso_with_offset(&self, zone: &TimeZone) -> String {
-        self.0.to_zoned_datetime(zone.clone()).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+        self.0
+            .to_zoned_datetime(zone.clone())
+            .strftime("%Y-%m-%dT%H:%M:%S%:z")
+            .to_string()
     }
 }
 
@@ -96,7 +113,10 @@ mod tests {
         let stockholm = TimeZone::get("Europe/Stockholm").unwrap();
         let t = PurchaseTime::parse_glase("15.05.2015 15:37:33", &stockholm).unwrap();
         assert_eq!(t.to_iso(), "2015-05-15T13:37:33Z");
-        assert_eq!(t.to_iso_with_offset(&stockholm), "2015-05-15T15:37:33+02:00");
+        assert_eq!(
+            t.to_iso_with_offset(&stockholm),
+            "2015-05-15T15:37:33+02:00"
+        );
         let winter = PurchaseTime::parse_glase("15.01.2015 00:30:00", &stockholm).unwrap();
         assert_eq!(winter.to_iso(), "2015-01-14T23:30:00Z");
         assert_eq!(winter.utc_date(), "2015-01-14");
@@ -111,11 +131,31 @@ mod tests {
 
     #[test]
     fn rejects_other_shapes_and_impossible_dates() {
-        for bad in ["2015-05-15 15:37:33", "5.05.2015 15:37:33", "15.05.2015", "15.05.2015 15:37", "15/05/2015 15:37:33", ""] {
-            assert_eq!(PurchaseTime::parse_glase(bad, &TimeZone::UTC), Err(PurchaseTimeError::BadFormat), "{bad:?}");
+        for bad in [
+            "2015-05-15 15:37:33",
+            "5.05.2015 15:37:33",
+            "15.05.2015",
+            "15.05.2015 15:37",
+            "15/05/2015 15:37:33",
+            "",
+        ] {
+            assert_eq!(
+                PurchaseTime::parse_glase(bad, &TimeZone::UTC),
+                Err(PurchaseTimeError::BadFormat),
+                "{bad:?}"
+            );
         }
-        assert_eq!(PurchaseTime::parse_glase("31.02.2015 10:00:00", &TimeZone::UTC), Err(PurchaseTimeError::Impossible));
-        assert_eq!(PurchaseTime::parse_glase("15.05.2015 25:00:00", &TimeZone::UTC), Err(PurchaseTimeError::Impossible));
-        assert_eq!(PurchaseTime::parse_iso("yesterday"), Err(PurchaseTimeError::BadIso));
+        assert_eq!(
+            PurchaseTime::parse_glase("31.02.2015 10:00:00", &TimeZone::UTC),
+            Err(PurchaseTimeError::Impossible)
+        );
+        assert_eq!(
+            PurchaseTime::parse_glase("15.05.2015 25:00:00", &TimeZone::UTC),
+            Err(PurchaseTimeError::Impossible)
+        );
+        assert_eq!(
+            PurchaseTime::parse_iso("yesterday"),
+            Err(PurchaseTimeError::BadIso)
+        );
     }
 }
