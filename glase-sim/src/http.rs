@@ -58,6 +58,15 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
     (status, Json(json!({ "error": message.into() }))).into_response()
 }
 
+/// An answer other than success: a status and the message for `{"error": …}`.
+struct ApiError(StatusCode, String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        error(self.0, self.1)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Glase's API
 
@@ -107,11 +116,11 @@ fn authorize<'a>(
     sim: &'a Sim,
     query: &HashMap<String, String>,
     headers: &HeaderMap,
-) -> Result<&'a Issuer, Response> {
+) -> Result<&'a Issuer, ApiError> {
     let unauthorized = || {
-        error(
+        ApiError(
             StatusCode::UNAUTHORIZED,
-            "issuer and X-Auth-Token do not match a known issuer",
+            "issuer and X-Auth-Token do not match a known issuer".into(),
         )
     };
     let issuer = query
@@ -144,7 +153,7 @@ async fn invoice_details(
     }
     let issuer = match authorize(&sim, &query, &headers) {
         Ok(issuer) => issuer,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     // Another issuer's invoice is indistinguishable from a missing one.
     let Some(invoice) = id
@@ -171,7 +180,7 @@ async fn report(
     }
     let issuer = match authorize(&sim, &query, &headers) {
         Ok(issuer) => issuer,
-        Err(response) => return response,
+        Err(e) => return e.into_response(),
     };
     let date = |name: &str| match query.get(name) {
         Some(text) => parse_report_date(name, text),
@@ -304,18 +313,18 @@ async fn list_invoices(State(sim): State<Sim>) -> Json<Value> {
     ))
 }
 
-fn known_invoice(sim: &Sim, raw_id: &str) -> Result<SimInvoice, Response> {
+fn known_invoice(sim: &Sim, raw_id: &str) -> Result<SimInvoice, ApiError> {
     raw_id
         .parse::<u64>()
         .ok()
         .and_then(|id| sim.invoice(id))
-        .ok_or_else(|| error(StatusCode::NOT_FOUND, format!("no invoice {raw_id:?}")))
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("no invoice {raw_id:?}")))
 }
 
 async fn get_invoice(State(sim): State<Sim>, Path(raw_id): Path<String>) -> Response {
     match known_invoice(&sim, &raw_id) {
         Ok(invoice) => Json(invoice_view(&sim, &invoice)).into_response(),
-        Err(response) => response,
+        Err(e) => e.into_response(),
     }
 }
 
@@ -331,7 +340,7 @@ async fn get_attempts(State(sim): State<Sim>, Path(raw_id): Path<String>) -> Res
             }))
             .into_response()
         }
-        Err(response) => response,
+        Err(e) => e.into_response(),
     }
 }
 

@@ -27,7 +27,7 @@ enum Command {
     /// Serve Glase's API and the admin API (/_sim/…).
     Serve(ServeArgs),
     /// Pay invoices in a running simulator (through its admin API) and print them as JSON lines.
-    Pay(PayArgs),
+    Pay(Box<PayArgs>),
     /// Print the X-Auth-Token for an issuer: lower-case hex sha256(issuer + secret).
     Token(TokenArgs),
 }
@@ -139,7 +139,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
-        Command::Pay(args) => pay(args).await,
+        Command::Pay(args) => pay(*args).await,
         Command::Token(args) => token(&args),
     };
     match result {
@@ -157,6 +157,7 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
         .init();
 
     let time_zone = TimeZone::get(&args.time_zone)
@@ -192,10 +193,26 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         .await
         .map_err(|e| format!("cannot listen on {}:{}: {e}", args.host, args.port))?;
     tracing::info!(base_url = %running.base_url(), time_scale = args.time_scale, "glase-sim ready; Ctrl-C to stop");
-    let _ = tokio::signal::ctrl_c().await;
+    stop_signal().await;
     tracing::info!("stopping");
     running.shutdown().await;
     Ok(())
+}
+
+/// Ctrl-C, or SIGTERM on Unix.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }
 
 async fn pay(args: PayArgs) -> Result<(), String> {

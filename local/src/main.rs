@@ -213,11 +213,13 @@ fn dynamodb(ports: &Ports) -> aws_sdk_dynamodb::Client {
     glase_local::aws::dynamodb(&format!("http://127.0.0.1:{}", ports.dynamodb_port))
 }
 
-async fn get_record(
+type Item = std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
+
+async fn get_item(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
     id: u64,
-) -> Result<Option<InvoiceRecord>, Box<dyn std::error::Error>> {
+) -> Result<Option<Item>, Box<dyn std::error::Error>> {
     let out = client
         .get_item()
         .table_name(table)
@@ -229,7 +231,19 @@ async fn get_record(
         .send()
         .await
         .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
-    Ok(out.item().map(item_to_record).transpose()?)
+    Ok(out.item().cloned())
+}
+
+async fn get_record(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    id: u64,
+) -> Result<Option<InvoiceRecord>, Box<dyn std::error::Error>> {
+    Ok(get_item(client, table, id)
+        .await?
+        .as_ref()
+        .map(item_to_record)
+        .transpose()?)
 }
 
 fn summary(id: u64, record: &InvoiceRecord) -> String {
@@ -328,18 +342,7 @@ async fn demo(
 }
 
 async fn get(ports: Ports, id: u64) -> Result<(), Box<dyn std::error::Error>> {
-    let out = dynamodb(&ports)
-        .get_item()
-        .table_name(&ports.table_name)
-        .key(
-            "invoiceId",
-            aws_sdk_dynamodb::types::AttributeValue::N(id.to_string()),
-        )
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
-    let Some(item) = out.item() else {
+    let Some(item) = get_item(&dynamodb(&ports), &ports.table_name, id).await? else {
         return Err(format!("no item for invoice {id} in {}", ports.table_name).into());
     };
     let mut json = serde_json::Map::new();

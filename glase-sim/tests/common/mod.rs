@@ -74,18 +74,21 @@ pub fn two_issuer_sim() -> Sim {
     })
 }
 
+/// What the webhook received: the Content-Type header and the body.
+pub type Received = Arc<Mutex<Vec<(Option<String>, String)>>>;
+
 /// A webhook that answers `fail_first` with `failure` (or hangs when `failure` is None), then 200.
 #[derive(Clone)]
 pub struct Webhook {
     pub url: String,
     pub calls: Arc<AtomicUsize>,
-    pub bodies: Arc<Mutex<Vec<(Option<String>, String)>>>,
+    pub bodies: Received,
 }
 
 impl Webhook {
     pub async fn start(fail_first: usize, failure: Option<StatusCode>) -> Webhook {
         let calls = Arc::new(AtomicUsize::new(0));
-        let bodies = Arc::new(Mutex::new(Vec::new()));
+        let bodies: Received = Arc::new(Mutex::new(Vec::new()));
         let (c, b) = (calls.clone(), bodies.clone());
         let app = Router::new().route(
             "/notifications",

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
     KeyType, Projection, ProjectionType, ReturnValuesOnConditionCheckFailure, ScalarAttributeType,
@@ -75,6 +75,27 @@ fn s(v: impl Into<String>) -> AttributeValue {
 
 fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
+}
+
+/// A conditional write's result: refused because our lease is gone, or done.
+fn completion<T, E, R>(
+    result: Result<T, SdkError<E, R>>,
+    what: &str,
+) -> Result<Completion, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(Completion::Done),
+        Err(e)
+            if e.as_service_error().and_then(ProvideErrorMetadata::code)
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(Completion::LeaseLost)
+        }
+        Err(e) => Err(sdk_err(what, e)),
+    }
 }
 
 fn sdk_err<E, R>(what: &str, e: SdkError<E, R>) -> StoreError
@@ -374,16 +395,7 @@ impl InvoiceStore for DynamoStore {
             .expression_attribute_values(":owner", s(&lease.owner))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Completion::Done),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Completion::LeaseLost)
-            }
-            Err(e) => Err(sdk_err("PutItem (store)", e)),
-        }
+        completion(result, "PutItem (store)")
     }
 
     async fn reject(
@@ -414,16 +426,7 @@ impl InvoiceStore for DynamoStore {
             .expression_attribute_values(":at", s(at.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(Completion::Done),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Completion::LeaseLost)
-            }
-            Err(e) => Err(sdk_err("UpdateItem (reject)", e)),
-        }
+        completion(result, "UpdateItem (reject)")
     }
 
     async fn release(&self, id: InvoiceId, lease: &Lease, error: &str) -> Result<(), StoreError> {
@@ -452,16 +455,8 @@ impl InvoiceStore for DynamoStore {
             )
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(sdk_err("UpdateItem (release)", e)),
-        }
+        // Only the holder may release; a lapsed lease someone else took is left alone.
+        completion(result, "UpdateItem (release)").map(|_| ())
     }
 
     async fn get(&self, id: InvoiceId) -> Result<Option<InvoiceRecord>, StoreError> {
