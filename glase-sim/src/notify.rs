@@ -87,14 +87,9 @@ fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     } else {
         "request failed".to_owned()
     };
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = s.source();
+    if let Some(source) = std::error::Error::source(e) {
+        text.push_str(": ");
+        text.push_str(&glase_shared::telemetry::error_chain(source));
     }
     text
 }

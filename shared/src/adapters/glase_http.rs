@@ -89,11 +89,9 @@ fn describe(e: &reqwest::Error) -> String {
         "request failed"
     };
     let mut text = kind.to_owned();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
+    if let Some(source) = std::error::Error::source(e) {
         text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
+        text.push_str(&crate::telemetry::error_chain(source));
     }
     text
 }
