@@ -393,3 +393,89 @@ async fn dynamodb_leases_exclude_each_other_until_they_lapse() {
         matches!(p.record(31).await, Some(InvoiceRecord::Processing { lease_until_ms, .. }) if lease_until_ms == now + 20_000)
     );
 }
+
+#[tokio::test]
+async fn a_fifo_queue_gets_group_and_deduplication_ids_so_a_quick_duplicate_is_dropped() {
+    let sqs = glase_local::aws::sqs(&glase_tests::services().sqs_endpoint);
+    let name = format!("{}.fifo", glase_tests::services::unique("fifo"));
+    let url = sqs
+        .create_queue()
+        .queue_name(name)
+        .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
+        .send()
+        .await
+        .unwrap()
+        .queue_url()
+        .unwrap()
+        .to_owned();
+    let webhook = Webhook::new(SqsQueue::new(sqs.clone(), &url), None);
+    let request = |id: u64| {
+        let mut event: serde_json::Value =
+            serde_json::from_str(include_str!("../../events/apigw-notification.json")).unwrap();
+        event["body"] = format!(r#"{{"invoiceId": {id}}}"#).into();
+        lambda_http::request::from_str(&event.to_string()).unwrap()
+    };
+
+    let first = webhook.handle(request(41)).await;
+    let duplicate = webhook.handle(request(41)).await;
+    let other = webhook.handle(request(42)).await;
+    let received = sqs
+        .receive_message()
+        .queue_url(&url)
+        .max_number_of_messages(10)
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(
+        [first.status(), duplicate.status(), other.status()].map(|s| s.as_u16()),
+        [200; 3]
+    );
+    let mut bodies: Vec<_> = received
+        .messages()
+        .iter()
+        .filter_map(|m| m.body())
+        .collect();
+    bodies.sort();
+    assert_eq!(bodies, vec![r#"{"invoiceId":41}"#, r#"{"invoiceId":42}"#]);
+}
+
+#[tokio::test]
+async fn the_issuer_secret_is_read_from_an_ssm_secure_string() {
+    // moto's server also speaks SSM, so the cold-start read runs against a real API.
+    let aws = glase_local::aws::local_config(&glase_tests::services().sqs_endpoint);
+    let name = format!("/{}/issuer-secret", glase_tests::services::unique("glase"));
+    aws_sdk_ssm::Client::new(&aws)
+        .put_parameter()
+        .name(&name)
+        .value(SECRET)
+        .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+        .send()
+        .await
+        .unwrap();
+    let config = glase_shared::config::GlaseConfig {
+        base_url: "https://glase.example".into(),
+        issuer: glase_shared::IssuerName::parse(ISSUER).unwrap(),
+        secret: glase_shared::config::SecretSource::SsmParameter(name),
+        time_zone: jiff::tz::TimeZone::UTC,
+        connect_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(1),
+    };
+    let missing = glase_shared::config::GlaseConfig {
+        secret: glase_shared::config::SecretSource::SsmParameter("/no/such/parameter".into()),
+        ..config.clone()
+    };
+
+    let token = glase_shared::adapters::auth_token(&config, &aws)
+        .await
+        .unwrap();
+    let error = glase_shared::adapters::auth_token(&missing, &aws)
+        .await
+        .unwrap_err();
+
+    assert_eq!(
+        token.expose(),
+        "1be46a9bb3efac8e7b691c06cb6d7bea43c5522a64a1cbfd5f511e67de6440c0"
+    );
+    assert!(error.to_string().contains("/no/such/parameter"), "{error}");
+}
