@@ -17,7 +17,10 @@ use glase_shared::config::Env;
 use serde_norway::{Mapping, Value};
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("tests/ has a parent").to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
 }
 
 fn template_text() -> &'static str {
@@ -30,7 +33,9 @@ fn template_text() -> &'static str {
 
 fn template() -> &'static Value {
     static TEMPLATE: OnceLock<Value> = OnceLock::new();
-    TEMPLATE.get_or_init(|| serde_norway::from_str(template_text()).expect("template.yaml is valid YAML"))
+    TEMPLATE.get_or_init(|| {
+        serde_norway::from_str(template_text()).expect("template.yaml is valid YAML")
+    })
 }
 
 fn resource(name: &str) -> &'static Value {
@@ -63,7 +68,8 @@ fn int(v: &Value, what: &str) -> u64 {
 }
 
 fn str_of<'a>(v: &'a Value, what: &str) -> &'a str {
-    v.as_str().unwrap_or_else(|| panic!("{what} is not a string: {v:?}"))
+    v.as_str()
+        .unwrap_or_else(|| panic!("{what} is not a string: {v:?}"))
 }
 
 fn reference(name: &str) -> Value {
@@ -71,7 +77,10 @@ fn reference(name: &str) -> Value {
 }
 
 fn get_att(resource: &str, attribute: &str) -> Value {
-    one("Fn::GetAtt", Value::Sequence(vec![Value::from(resource), Value::from(attribute)]))
+    one(
+        "Fn::GetAtt",
+        Value::Sequence(vec![Value::from(resource), Value::from(attribute)]),
+    )
 }
 
 fn one(key: &str, value: Value) -> Value {
@@ -97,7 +106,9 @@ fn webhook_env() -> &'static Value {
 }
 
 fn worker_event() -> &'static Value {
-    let events = props("WorkerFunction")["Events"].as_mapping().expect("WorkerFunction has Events");
+    let events = props("WorkerFunction")["Events"]
+        .as_mapping()
+        .expect("WorkerFunction has Events");
     assert_eq!(events.len(), 1, "the worker has exactly one trigger");
     let event = events.values().next().expect("one event");
     assert_eq!(event["Type"].as_str(), Some("SQS"));
@@ -108,27 +119,54 @@ fn worker_event() -> &'static Value {
 fn role_statements(function: &str) -> Vec<&'static Value> {
     let role_ref = &props(function)["Role"];
     let role_name = str_of(&role_ref["Fn::GetAtt"][0], "the function's Role");
-    assert_eq!(role_ref, &get_att(role_name, "Arn"), "{function} uses its own role from this template");
-    assert!(props(function)["Policies"].is_null(), "{function}: SAM Policies would be ignored next to Role");
+    assert_eq!(
+        role_ref,
+        &get_att(role_name, "Arn"),
+        "{function} uses its own role from this template"
+    );
+    assert!(
+        props(function)["Policies"].is_null(),
+        "{function}: SAM Policies would be ignored next to Role"
+    );
     let role = resource(role_name);
     assert_eq!(role["Type"].as_str(), Some("AWS::IAM::Role"));
     let role = &role["Properties"];
     for forbidden in ["ManagedPolicyArns", "PermissionsBoundary", "RoleName"] {
-        assert!(role[forbidden].is_null(), "{role_name} must not set {forbidden}");
+        assert!(
+            role[forbidden].is_null(),
+            "{role_name} must not set {forbidden}"
+        );
     }
-    let trust = role["AssumeRolePolicyDocument"]["Statement"].as_sequence().expect("trust statements");
+    let trust = role["AssumeRolePolicyDocument"]["Statement"]
+        .as_sequence()
+        .expect("trust statements");
     assert_eq!(trust.len(), 1);
-    assert_eq!(trust[0]["Principal"], one("Service", Value::from("lambda.amazonaws.com")));
+    assert_eq!(
+        trust[0]["Principal"],
+        one("Service", Value::from("lambda.amazonaws.com"))
+    );
     assert_eq!(trust[0]["Action"].as_str(), Some("sts:AssumeRole"));
 
     let policies = role["Policies"].as_sequence().expect("inline policies");
     let statements: Vec<&Value> = policies
         .iter()
-        .flat_map(|p| p["PolicyDocument"]["Statement"].as_sequence().expect("statements").iter())
+        .flat_map(|p| {
+            p["PolicyDocument"]["Statement"]
+                .as_sequence()
+                .expect("statements")
+                .iter()
+        })
         .collect();
     for s in &statements {
-        assert_eq!(s["Effect"].as_str(), Some("Allow"), "{role_name}: only Allow statements");
-        assert!(s["NotAction"].is_null() && s["NotResource"].is_null(), "{role_name}: no NotAction/NotResource");
+        assert_eq!(
+            s["Effect"].as_str(),
+            Some("Allow"),
+            "{role_name}: only Allow statements"
+        );
+        assert!(
+            s["NotAction"].is_null() && s["NotResource"].is_null(),
+            "{role_name}: no NotAction/NotResource"
+        );
     }
     statements
 }
@@ -141,7 +179,9 @@ fn grants(statements: &[&Value]) -> BTreeMap<String, BTreeSet<String>> {
             let action = str_of(&action, "Action").to_owned();
             assert!(!action.contains('*'), "wildcard action {action}");
             for r in string_or_list(&s["Resource"]) {
-                map.entry(action.clone()).or_default().insert(serde_norway::to_string(&r).unwrap().trim().to_owned());
+                map.entry(action.clone())
+                    .or_default()
+                    .insert(serde_norway::to_string(&r).unwrap().trim().to_owned());
             }
         }
     }
@@ -151,7 +191,9 @@ fn grants(statements: &[&Value]) -> BTreeMap<String, BTreeSet<String>> {
 fn expect_grants(pairs: &[(&str, Value)]) -> BTreeMap<String, BTreeSet<String>> {
     let mut map: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (action, r) in pairs {
-        map.entry((*action).to_owned()).or_default().insert(serde_norway::to_string(r).unwrap().trim().to_owned());
+        map.entry((*action).to_owned())
+            .or_default()
+            .insert(serde_norway::to_string(r).unwrap().trim().to_owned());
     }
     map
 }
@@ -169,45 +211,96 @@ const PARAMETER_ARN: &str =
 fn cfn_lint_reports_no_errors_and_no_warnings() {
     let root = repo_root();
     let cfn_lint = root.join(".local/venv/bin/cfn-lint");
-    assert!(cfn_lint.exists(), "{} is missing: run `make deps` (installs cfn-lint into .local/venv)", cfn_lint.display());
-    let out = Command::new(&cfn_lint).arg("template.yaml").current_dir(&root).output().expect("run cfn-lint");
-    let report = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success() && report.trim().is_empty(), "cfn-lint template.yaml ({}):\n{report}", out.status);
+    assert!(
+        cfn_lint.exists(),
+        "{} is missing: run `make deps` (installs cfn-lint into .local/venv)",
+        cfn_lint.display()
+    );
+    let out = Command::new(&cfn_lint)
+        .arg("template.yaml")
+        .current_dir(&root)
+        .output()
+        .expect("run cfn-lint");
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success() && report.trim().is_empty(),
+        "cfn-lint template.yaml ({}):\n{report}",
+        out.status
+    );
 }
 
 #[test]
 fn template_uses_long_form_intrinsics_only_so_these_checks_see_every_value() {
     fn walk(v: &Value, path: &str) {
         match v {
-            Value::Tagged(t) => panic!("{path}: short-form tag {} (write it as a long-form Fn:: / Ref: mapping)", t.tag),
-            Value::Sequence(items) => items.iter().enumerate().for_each(|(i, x)| walk(x, &format!("{path}[{i}]"))),
-            Value::Mapping(m) => m.iter().for_each(|(k, x)| walk(x, &format!("{path}.{}", k.as_str().unwrap_or("?")))),
+            Value::Tagged(t) => panic!(
+                "{path}: short-form tag {} (write it as a long-form Fn:: / Ref: mapping)",
+                t.tag
+            ),
+            Value::Sequence(items) => items
+                .iter()
+                .enumerate()
+                .for_each(|(i, x)| walk(x, &format!("{path}[{i}]"))),
+            Value::Mapping(m) => m
+                .iter()
+                .for_each(|(k, x)| walk(x, &format!("{path}.{}", k.as_str().unwrap_or("?")))),
             _ => {}
         }
     }
     walk(template(), "template");
-    assert_eq!(template()["Transform"].as_str(), Some("AWS::Serverless-2016-10-31"));
+    assert_eq!(
+        template()["Transform"].as_str(),
+        Some("AWS::Serverless-2016-10-31")
+    );
 }
 
 #[test]
 fn queue_visibility_timeout_is_at_least_six_times_the_worker_timeout_plus_the_batching_window() {
     let worker_timeout = int(&props("WorkerFunction")["Timeout"], "worker Timeout");
-    let window = int(&worker_event()["MaximumBatchingWindowInSeconds"], "MaximumBatchingWindowInSeconds");
-    let visibility = int(&props("NotificationQueue")["VisibilityTimeout"], "VisibilityTimeout");
-    assert!(window > 0, "batch with a window so bursts arrive as batches");
-    assert!(visibility >= 6 * worker_timeout + window, "visibility {visibility}s < 6 × {worker_timeout}s + {window}s");
+    let window = int(
+        &worker_event()["MaximumBatchingWindowInSeconds"],
+        "MaximumBatchingWindowInSeconds",
+    );
+    let visibility = int(
+        &props("NotificationQueue")["VisibilityTimeout"],
+        "VisibilityTimeout",
+    );
+    assert!(
+        window > 0,
+        "batch with a window so bursts arrive as batches"
+    );
+    assert!(
+        visibility >= 6 * worker_timeout + window,
+        "visibility {visibility}s < 6 × {worker_timeout}s + {window}s"
+    );
 }
 
 #[test]
 fn worker_timeout_leaves_room_for_a_whole_glase_call_and_the_table_writes() {
     let worker_timeout_ms = 1000 * int(&props("WorkerFunction")["Timeout"], "worker Timeout");
     let glase_ms = int(&worker_env()["GLASE_TIMEOUT_MS"], "GLASE_TIMEOUT_MS");
-    let connect_ms = int(&worker_env()["GLASE_CONNECT_TIMEOUT_MS"], "GLASE_CONNECT_TIMEOUT_MS");
+    let connect_ms = int(
+        &worker_env()["GLASE_CONNECT_TIMEOUT_MS"],
+        "GLASE_CONNECT_TIMEOUT_MS",
+    );
     assert!(connect_ms < glase_ms);
-    assert!(worker_timeout_ms >= 2 * glase_ms, "worker timeout {worker_timeout_ms} ms < 2 × Glase timeout {glase_ms} ms");
+    assert!(
+        worker_timeout_ms >= 2 * glase_ms,
+        "worker timeout {worker_timeout_ms} ms < 2 × Glase timeout {glase_ms} ms"
+    );
     let webhook_ms = 1000 * int(&props("WebhookFunction")["Timeout"], "webhook Timeout");
-    let integration_ms = int(&props("WebhookIntegration")["TimeoutInMillis"], "integration timeout");
-    assert!(webhook_ms < integration_ms, "API Gateway must wait for the webhook's own timeout");
+    let integration_ms = int(
+        &props("WebhookIntegration")["TimeoutInMillis"],
+        "integration timeout",
+    );
+    assert!(
+        webhook_ms < integration_ms,
+        "API Gateway must wait for the webhook's own timeout"
+    );
 }
 
 #[test]
@@ -215,21 +308,42 @@ fn worker_reports_batch_item_failures_for_batches_of_ten_with_bounded_concurrenc
     let event = worker_event();
     assert_eq!(event["Queue"], get_att("NotificationQueue", "Arn"));
     assert_eq!(int(&event["BatchSize"], "BatchSize"), 10);
-    let types = event["FunctionResponseTypes"].as_sequence().expect("FunctionResponseTypes");
-    assert!(types.contains(&Value::from("ReportBatchItemFailures")), "one failed record must not retry the batch");
-    assert_eq!(event["ScalingConfig"]["MaximumConcurrency"], reference("WorkerMaxConcurrency"));
+    let types = event["FunctionResponseTypes"]
+        .as_sequence()
+        .expect("FunctionResponseTypes");
+    assert!(
+        types.contains(&Value::from("ReportBatchItemFailures")),
+        "one failed record must not retry the batch"
+    );
+    assert_eq!(
+        event["ScalingConfig"]["MaximumConcurrency"],
+        reference("WorkerMaxConcurrency")
+    );
     let p = &template()["Parameters"]["WorkerMaxConcurrency"];
-    assert_eq!(int(&p["MinValue"], "MinValue"), 2, "Lambda's minimum MaximumConcurrency");
-    assert!(int(&p["Default"], "Default") <= 10, "protect Glase by default");
+    assert_eq!(
+        int(&p["MinValue"], "MinValue"),
+        2,
+        "Lambda's minimum MaximumConcurrency"
+    );
+    assert!(
+        int(&p["Default"], "Default") <= 10,
+        "protect Glase by default"
+    );
 }
 
 #[test]
 fn queue_dead_letters_after_at_least_five_receives_into_a_queue_kept_fourteen_days() {
     let queue = props("NotificationQueue");
     let redrive = &queue["RedrivePolicy"];
-    assert_eq!(redrive["deadLetterTargetArn"], get_att("DeadLetterQueue", "Arn"));
+    assert_eq!(
+        redrive["deadLetterTargetArn"],
+        get_att("DeadLetterQueue", "Arn")
+    );
     assert!(int(&redrive["maxReceiveCount"], "maxReceiveCount") >= 5);
-    let dlq_retention = int(&props("DeadLetterQueue")["MessageRetentionPeriod"], "DLQ retention");
+    let dlq_retention = int(
+        &props("DeadLetterQueue")["MessageRetentionPeriod"],
+        "DLQ retention",
+    );
     assert_eq!(dlq_retention, 14 * 24 * 3600);
     // A standard queue's DLQ keeps the original enqueue time: it must outlast the source queue.
     let retention = int(&queue["MessageRetentionPeriod"], "queue retention");
@@ -240,15 +354,32 @@ fn queue_dead_letters_after_at_least_five_receives_into_a_queue_kept_fourteen_da
 fn failing_messages_are_retried_for_a_day_and_dead_lettered_before_they_could_expire() {
     let base = int(&worker_env()["RETRY_BASE_SECONDS"], "RETRY_BASE_SECONDS");
     let max = int(&worker_env()["RETRY_MAX_SECONDS"], "RETRY_MAX_SECONDS");
-    let receives = int(&props("NotificationQueue")["RedrivePolicy"]["maxReceiveCount"], "maxReceiveCount");
+    let receives = int(
+        &props("NotificationQueue")["RedrivePolicy"]["maxReceiveCount"],
+        "maxReceiveCount",
+    );
     let timeout = int(&props("WorkerFunction")["Timeout"], "worker Timeout");
     // The worker's back-off (RetryPolicy::delay_secs): base · 2^(n-1), capped at max.
-    let policy = glase_worker::RetryPolicy { base_secs: base as u32, max_secs: max as u32 };
-    let waits: u64 = (1..=receives as u32).map(|n| policy.delay_secs(n) as u64).sum();
+    let policy = glase_worker::RetryPolicy {
+        base_secs: base as u32,
+        max_secs: max as u32,
+    };
+    let waits: u64 = (1..=receives as u32)
+        .map(|n| policy.delay_secs(n) as u64)
+        .sum();
     let span = waits + receives * timeout;
-    assert!(waits >= 24 * 3600, "a failing invoice is dead-lettered after only {waits}s of retries");
-    let retention = int(&props("NotificationQueue")["MessageRetentionPeriod"], "queue retention");
-    assert!(span < retention, "messages would expire ({retention}s) before being dead-lettered ({span}s)");
+    assert!(
+        waits >= 24 * 3600,
+        "a failing invoice is dead-lettered after only {waits}s of retries"
+    );
+    let retention = int(
+        &props("NotificationQueue")["MessageRetentionPeriod"],
+        "queue retention",
+    );
+    assert!(
+        span < retention,
+        "messages would expire ({retention}s) before being dead-lettered ({span}s)"
+    );
     assert!(max <= 43_200, "SQS caps a visibility timeout at 12 h");
 }
 
@@ -283,7 +414,10 @@ fn worker_may_make_exactly_the_calls_its_code_makes_on_exactly_its_resources() {
         ("sqs:ChangeMessageVisibility", queue),
         ("sqs:SendMessage", get_att("DeadLetterQueue", "Arn")),
         ("ssm:GetParameter", sub(PARAMETER_ARN)),
-        ("kms:Decrypt", sub("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*")),
+        (
+            "kms:Decrypt",
+            sub("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"),
+        ),
         ("logs:CreateLogStream", get_att("WorkerLogGroup", "Arn")),
         ("logs:PutLogEvents", get_att("WorkerLogGroup", "Arn")),
         ("xray:PutTraceSegments", Value::from("*")),
@@ -295,20 +429,42 @@ fn worker_may_make_exactly_the_calls_its_code_makes_on_exactly_its_resources() {
 #[test]
 fn kms_decrypt_is_only_granted_through_ssm_for_the_issuer_secret() {
     let statements = role_statements("WorkerFunction");
-    let decrypt: Vec<_> = statements.iter().filter(|s| string_or_list(&s["Action"]).contains(&Value::from("kms:Decrypt"))).collect();
+    let decrypt: Vec<_> = statements
+        .iter()
+        .filter(|s| string_or_list(&s["Action"]).contains(&Value::from("kms:Decrypt")))
+        .collect();
     assert_eq!(decrypt.len(), 1);
-    assert_eq!(string_or_list(&decrypt[0]["Action"]).len(), 1, "kms:Decrypt has a statement of its own");
+    assert_eq!(
+        string_or_list(&decrypt[0]["Action"]).len(),
+        1,
+        "kms:Decrypt has a statement of its own"
+    );
     let cond = &decrypt[0]["Condition"]["StringEquals"];
-    assert_eq!(cond["kms:ViaService"], sub("ssm.${AWS::Region}.amazonaws.com"));
-    assert_eq!(cond["kms:EncryptionContext:PARAMETER_ARN"], sub(PARAMETER_ARN));
-    for s in statements.iter().filter(|s| !string_or_list(&s["Action"]).contains(&Value::from("kms:Decrypt"))) {
-        assert!(s["Condition"].is_null(), "only the KMS statement is conditional");
+    assert_eq!(
+        cond["kms:ViaService"],
+        sub("ssm.${AWS::Region}.amazonaws.com")
+    );
+    assert_eq!(
+        cond["kms:EncryptionContext:PARAMETER_ARN"],
+        sub(PARAMETER_ARN)
+    );
+    for s in statements
+        .iter()
+        .filter(|s| !string_or_list(&s["Action"]).contains(&Value::from("kms:Decrypt")))
+    {
+        assert!(
+            s["Condition"].is_null(),
+            "only the KMS statement is conditional"
+        );
     }
 }
 
 #[test]
 fn no_statement_grants_anything_on_every_resource_except_xray_which_has_no_resources() {
-    let everything = serde_norway::to_string(&Value::from("*")).unwrap().trim().to_owned();
+    let everything = serde_norway::to_string(&Value::from("*"))
+        .unwrap()
+        .trim()
+        .to_owned();
     for function in ["WebhookFunction", "WorkerFunction"] {
         for (action, resources) in grants(&role_statements(function)) {
             if resources.contains(&everything) {
@@ -321,19 +477,41 @@ fn no_statement_grants_anything_on_every_resource_except_xray_which_has_no_resou
 #[test]
 fn issuer_secret_is_passed_by_ssm_parameter_name_and_never_as_a_value() {
     let env = worker_env();
-    assert_eq!(env["GLASE_SECRET_PARAMETER"], reference("IssuerSecretParameterName"));
-    assert!(env["GLASE_SECRET"].is_null(), "GLASE_SECRET would put the secret in the function configuration");
+    assert_eq!(
+        env["GLASE_SECRET_PARAMETER"],
+        reference("IssuerSecretParameterName")
+    );
+    assert!(
+        env["GLASE_SECRET"].is_null(),
+        "GLASE_SECRET would put the secret in the function configuration"
+    );
     assert!(!template_text().contains("GLASE_SECRET:"));
-    assert!(resources_of_type("AWS::SSM::Parameter").is_empty(), "the issuer creates the SecureString, not the stack");
+    assert!(
+        resources_of_type("AWS::SSM::Parameter").is_empty(),
+        "the issuer creates the SecureString, not the stack"
+    );
     let name = &template()["Parameters"]["IssuerSecretParameterName"];
-    assert!(str_of(&name["Default"], "default parameter name").starts_with('/'), "a name, not a value");
+    assert!(
+        str_of(&name["Default"], "default parameter name").starts_with('/'),
+        "a name, not a value"
+    );
     // Every parameter that could hold a secret value is NoEcho.
     for (key, p) in template()["Parameters"].as_mapping().expect("Parameters") {
         let key = key.as_str().unwrap();
         let lower = key.to_ascii_lowercase();
-        if (lower.contains("secret") || lower.contains("token") || lower.contains("password")) && !lower.ends_with("parametername") {
-            assert_eq!(p["NoEcho"].as_bool(), Some(true), "parameter {key} must be NoEcho");
-            assert_eq!(p["Default"].as_str(), Some(""), "parameter {key} must not default to a value");
+        if (lower.contains("secret") || lower.contains("token") || lower.contains("password"))
+            && !lower.ends_with("parametername")
+        {
+            assert_eq!(
+                p["NoEcho"].as_bool(),
+                Some(true),
+                "parameter {key} must be NoEcho"
+            );
+            assert_eq!(
+                p["Default"].as_str(),
+                Some(""),
+                "parameter {key} must not default to a value"
+            );
         }
     }
 }
@@ -344,46 +522,91 @@ fn webhook_token_reaches_only_the_webhook_never_outputs_or_access_logs() {
         webhook_env()["WEBHOOK_TOKEN"],
         one(
             "Fn::If",
-            Value::Sequence(vec![Value::from("HasWebhookToken"), reference("WebhookToken"), reference("AWS::NoValue")])
+            Value::Sequence(vec![
+                Value::from("HasWebhookToken"),
+                reference("WebhookToken"),
+                reference("AWS::NoValue")
+            ])
         )
     );
     let outputs = serde_norway::to_string(&template()["Outputs"]).unwrap();
-    assert!(!outputs.contains("Ref: WebhookToken") && !outputs.contains("${WebhookToken}"), "an output shows the token");
-    let format = str_of(&props("HttpApiStage")["AccessLogSettings"]["Format"], "access log format");
+    assert!(
+        !outputs.contains("Ref: WebhookToken") && !outputs.contains("${WebhookToken}"),
+        "an output shows the token"
+    );
+    let format = str_of(
+        &props("HttpApiStage")["AccessLogSettings"]["Format"],
+        "access log format",
+    );
     for leak in ["$context.path", "$context.rawPath"] {
-        assert!(!format.contains(leak), "access logs must not record {leak} (it carries the token)");
+        assert!(
+            !format.contains(leak),
+            "access logs must not record {leak} (it carries the token)"
+        );
     }
-    assert!(serde_json::from_str::<serde_json::Value>(format).is_ok(), "access log format is JSON");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(format).is_ok(),
+        "access log format is JSON"
+    );
 }
 
 #[test]
 fn notification_route_requires_the_token_exactly_when_one_is_configured() {
     let conditions = &template()["Conditions"];
-    let empty = one("Fn::Equals", Value::Sequence(vec![reference("WebhookToken"), Value::from("")]));
+    let empty = one(
+        "Fn::Equals",
+        Value::Sequence(vec![reference("WebhookToken"), Value::from("")]),
+    );
     assert_eq!(conditions["HasNoWebhookToken"], empty);
-    assert_eq!(conditions["HasWebhookToken"], one("Fn::Not", Value::Sequence(vec![empty])));
+    assert_eq!(
+        conditions["HasWebhookToken"],
+        one("Fn::Not", Value::Sequence(vec![empty]))
+    );
 
     let routes = resources_of_type("AWS::ApiGatewayV2::Route");
     assert_eq!(routes.len(), 2);
     let by_key: BTreeMap<&str, &str> = routes
         .iter()
-        .map(|(_, r)| (str_of(&r["Properties"]["RouteKey"], "RouteKey"), str_of(&r["Condition"], "route Condition")))
+        .map(|(_, r)| {
+            (
+                str_of(&r["Properties"]["RouteKey"], "RouteKey"),
+                str_of(&r["Condition"], "route Condition"),
+            )
+        })
         .collect();
     assert_eq!(
         by_key,
-        BTreeMap::from([("POST /notifications", "HasNoWebhookToken"), ("POST /notifications/{token}", "HasWebhookToken")])
+        BTreeMap::from([
+            ("POST /notifications", "HasNoWebhookToken"),
+            ("POST /notifications/{token}", "HasWebhookToken")
+        ])
     );
     for (_, r) in routes {
-        assert_eq!(r["Properties"]["Target"], sub("integrations/${WebhookIntegration}"));
+        assert_eq!(
+            r["Properties"]["Target"],
+            sub("integrations/${WebhookIntegration}")
+        );
     }
     let integration = props("WebhookIntegration");
     assert_eq!(integration["IntegrationType"].as_str(), Some("AWS_PROXY"));
-    assert_eq!(integration["PayloadFormatVersion"].as_str(), Some("2.0"), "lambda_http is built for HTTP API payload v2");
-    assert_eq!(integration["IntegrationUri"], get_att("WebhookFunction", "Arn"));
+    assert_eq!(
+        integration["PayloadFormatVersion"].as_str(),
+        Some("2.0"),
+        "lambda_http is built for HTTP API payload v2"
+    );
+    assert_eq!(
+        integration["IntegrationUri"],
+        get_att("WebhookFunction", "Arn")
+    );
     let permission = props("WebhookInvokePermission");
-    assert_eq!(permission["Principal"].as_str(), Some("apigateway.amazonaws.com"));
+    assert_eq!(
+        permission["Principal"].as_str(),
+        Some("apigateway.amazonaws.com")
+    );
     assert_eq!(permission["FunctionName"], reference("WebhookFunction"));
-    assert!(serde_norway::to_string(&permission["SourceArn"]).unwrap().contains("${HttpApi}/*/POST/notifications"));
+    assert!(serde_norway::to_string(&permission["SourceArn"])
+        .unwrap()
+        .contains("${HttpApi}/*/POST/notifications"));
 }
 
 #[test]
@@ -392,9 +615,18 @@ fn api_stage_is_the_default_stage_throttled_and_access_logged() {
     // `$default` keeps the stage name out of the path the webhook routes on.
     assert_eq!(stage["StageName"].as_str(), Some("$default"));
     assert_eq!(stage["AutoDeploy"].as_bool(), Some(true));
-    assert_eq!(stage["DefaultRouteSettings"]["ThrottlingRateLimit"], reference("ApiRateLimit"));
-    assert_eq!(stage["DefaultRouteSettings"]["ThrottlingBurstLimit"], reference("ApiBurstLimit"));
-    assert_eq!(stage["AccessLogSettings"]["DestinationArn"], get_att("ApiAccessLogGroup", "Arn"));
+    assert_eq!(
+        stage["DefaultRouteSettings"]["ThrottlingRateLimit"],
+        reference("ApiRateLimit")
+    );
+    assert_eq!(
+        stage["DefaultRouteSettings"]["ThrottlingBurstLimit"],
+        reference("ApiBurstLimit")
+    );
+    assert_eq!(
+        stage["AccessLogSettings"]["DestinationArn"],
+        get_att("ApiAccessLogGroup", "Arn")
+    );
     assert_eq!(props("HttpApi")["ProtocolType"].as_str(), Some("HTTP"));
 }
 
@@ -405,16 +637,30 @@ fn invoices_table_has_the_same_keys_and_indexes_as_the_local_one_and_is_protecte
     assert_eq!(table["UpdateReplacePolicy"].as_str(), Some("Retain"));
     let p = &table["Properties"];
     assert_eq!(p["BillingMode"].as_str(), Some("PAY_PER_REQUEST"));
-    assert_eq!(p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(), Some(true));
+    assert_eq!(
+        p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"].as_bool(),
+        Some(true)
+    );
     assert_eq!(p["SSESpecification"]["SSEEnabled"].as_bool(), Some(true));
-    assert!(p["TimeToLiveSpecification"].is_null(), "invoices never expire");
-    assert!(p["TableName"].is_null(), "a generated name lets several stacks share an account");
+    assert!(
+        p["TimeToLiveSpecification"].is_null(),
+        "invoices never expire"
+    );
+    assert!(
+        p["TableName"].is_null(),
+        "a generated name lets several stacks share an account"
+    );
 
     let attrs: BTreeMap<&str, &str> = p["AttributeDefinitions"]
         .as_sequence()
         .unwrap()
         .iter()
-        .map(|a| (str_of(&a["AttributeName"], "AttributeName"), str_of(&a["AttributeType"], "AttributeType")))
+        .map(|a| {
+            (
+                str_of(&a["AttributeName"], "AttributeName"),
+                str_of(&a["AttributeType"], "AttributeType"),
+            )
+        })
         .collect();
     assert_eq!(
         attrs,
@@ -425,26 +671,42 @@ fn invoices_table_has_the_same_keys_and_indexes_as_the_local_one_and_is_protecte
             (schema::PURCHASE_TIME, "S")
         ])
     );
-    let key = |v: &Value| -> Vec<(String, String)> {
+    /// (attribute, HASH | RANGE) in key-schema order.
+    type KeySchema = Vec<(String, String)>;
+    let key = |v: &Value| -> KeySchema {
         v.as_sequence()
             .unwrap()
             .iter()
-            .map(|k| (str_of(&k["AttributeName"], "key").to_owned(), str_of(&k["KeyType"], "KeyType").to_owned()))
+            .map(|k| {
+                (
+                    str_of(&k["AttributeName"], "key").to_owned(),
+                    str_of(&k["KeyType"], "KeyType").to_owned(),
+                )
+            })
             .collect()
     };
-    assert_eq!(key(&p["KeySchema"]), vec![(schema::INVOICE_ID.to_owned(), "HASH".to_owned())]);
-    let indexes: BTreeMap<&str, (Vec<(String, String)>, &str)> = p["GlobalSecondaryIndexes"]
+    assert_eq!(
+        key(&p["KeySchema"]),
+        vec![(schema::INVOICE_ID.to_owned(), "HASH".to_owned())]
+    );
+    let indexes: BTreeMap<&str, (KeySchema, &str)> = p["GlobalSecondaryIndexes"]
         .as_sequence()
         .unwrap()
         .iter()
         .map(|i| {
             let projection = str_of(&i["Projection"]["ProjectionType"], "ProjectionType");
-            (str_of(&i["IndexName"], "IndexName"), (key(&i["KeySchema"]), projection))
+            (
+                str_of(&i["IndexName"], "IndexName"),
+                (key(&i["KeySchema"]), projection),
+            )
         })
         .collect();
     let gsi = |hash: &str| {
         (
-            vec![(hash.to_owned(), "HASH".to_owned()), (schema::PURCHASE_TIME.to_owned(), "RANGE".to_owned())],
+            vec![
+                (hash.to_owned(), "HASH".to_owned()),
+                (schema::PURCHASE_TIME.to_owned(), "RANGE".to_owned()),
+            ],
             "ALL",
         )
     };
@@ -467,10 +729,19 @@ fn queues_are_encrypted_and_refuse_plain_http() {
         );
     }
     let policy = props("QueuesTlsOnlyPolicy");
-    assert_eq!(policy["Queues"], Value::Sequence(vec![reference("NotificationQueue"), reference("DeadLetterQueue")]));
+    assert_eq!(
+        policy["Queues"],
+        Value::Sequence(vec![
+            reference("NotificationQueue"),
+            reference("DeadLetterQueue")
+        ])
+    );
     let s = &policy["PolicyDocument"]["Statement"][0];
     assert_eq!(s["Effect"].as_str(), Some("Deny"));
-    assert_eq!(s["Condition"]["Bool"]["aws:SecureTransport"].as_str(), Some("false"));
+    assert_eq!(
+        s["Condition"]["Bool"]["aws:SecureTransport"].as_str(),
+        Some("false")
+    );
 }
 
 #[test]
@@ -484,50 +755,111 @@ fn dead_letters_and_worker_errors_raise_alarms_on_the_topic_mailed_when_an_addre
                 && p["Dimensions"][0]["Value"] == dimension
         })
     };
-    let dlq = on("AWS/SQS", "ApproximateNumberOfMessagesVisible", get_att("DeadLetterQueue", "QueueName"))
-        .expect("an alarm on the dead-letter queue's depth");
-    assert_eq!(int(&dlq.1["Properties"]["Threshold"], "Threshold"), 0, "one dead letter is one too many");
-    assert_eq!(dlq.1["Properties"]["ComparisonOperator"].as_str(), Some("GreaterThanThreshold"));
+    let dlq = on(
+        "AWS/SQS",
+        "ApproximateNumberOfMessagesVisible",
+        get_att("DeadLetterQueue", "QueueName"),
+    )
+    .expect("an alarm on the dead-letter queue's depth");
+    assert_eq!(
+        int(&dlq.1["Properties"]["Threshold"], "Threshold"),
+        0,
+        "one dead letter is one too many"
+    );
+    assert_eq!(
+        dlq.1["Properties"]["ComparisonOperator"].as_str(),
+        Some("GreaterThanThreshold")
+    );
     on("AWS/Lambda", "Errors", reference("WorkerFunction")).expect("an alarm on worker errors");
     for (name, a) in &alarms {
-        let actions = a["Properties"]["AlarmActions"].as_sequence().unwrap_or_else(|| panic!("{name} has no AlarmActions"));
-        assert!(actions.contains(&reference("AlarmTopic")), "{name} does not notify AlarmTopic");
-        assert_eq!(a["Properties"]["TreatMissingData"].as_str(), Some("notBreaching"), "{name}: quiet when idle");
+        let actions = a["Properties"]["AlarmActions"]
+            .as_sequence()
+            .unwrap_or_else(|| panic!("{name} has no AlarmActions"));
+        assert!(
+            actions.contains(&reference("AlarmTopic")),
+            "{name} does not notify AlarmTopic"
+        );
+        assert_eq!(
+            a["Properties"]["TreatMissingData"].as_str(),
+            Some("notBreaching"),
+            "{name}: quiet when idle"
+        );
     }
     let subscription = resource("AlarmEmailSubscription");
     assert_eq!(subscription["Condition"].as_str(), Some("HasAlarmEmail"));
-    assert_eq!(subscription["Properties"]["Protocol"].as_str(), Some("email"));
-    assert_eq!(subscription["Properties"]["Endpoint"], reference("AlarmEmail"));
-    assert_eq!(template()["Parameters"]["AlarmEmail"]["Default"].as_str(), Some(""), "AlarmEmail is optional");
+    assert_eq!(
+        subscription["Properties"]["Protocol"].as_str(),
+        Some("email")
+    );
+    assert_eq!(
+        subscription["Properties"]["Endpoint"],
+        reference("AlarmEmail")
+    );
+    assert_eq!(
+        template()["Parameters"]["AlarmEmail"]["Default"].as_str(),
+        Some(""),
+        "AlarmEmail is optional"
+    );
 }
 
 #[test]
 fn both_functions_are_rust_on_provided_al2023_built_by_cargo_lambda_from_the_workspace() {
-    for (function, binary) in [("WebhookFunction", "glase-webhook"), ("WorkerFunction", "glase-worker")] {
+    for (function, binary) in [
+        ("WebhookFunction", "glase-webhook"),
+        ("WorkerFunction", "glase-worker"),
+    ] {
         let r = resource(function);
         assert_eq!(r["Type"].as_str(), Some("AWS::Serverless::Function"));
-        assert_eq!(r["Metadata"]["BuildMethod"].as_str(), Some("rust-cargolambda"));
-        assert_eq!(r["Metadata"]["BuildProperties"]["Binary"].as_str(), Some(binary));
+        assert_eq!(
+            r["Metadata"]["BuildMethod"].as_str(),
+            Some("rust-cargolambda")
+        );
+        assert_eq!(
+            r["Metadata"]["BuildProperties"]["Binary"].as_str(),
+            Some(binary)
+        );
         let p = &r["Properties"];
         // SAM's cargo-lambda builder copies <CodeUri>/target/lambda/<Binary>/bootstrap: only the
         // workspace root has that target directory.
-        assert_eq!(p["CodeUri"].as_str(), Some("."), "{function}: CodeUri must be the workspace root");
+        assert_eq!(
+            p["CodeUri"].as_str(),
+            Some("."),
+            "{function}: CodeUri must be the workspace root"
+        );
         assert_eq!(p["Runtime"].as_str(), Some("provided.al2023"));
         assert_eq!(p["Handler"].as_str(), Some("bootstrap"));
-        assert_eq!(p["Architectures"], Value::Sequence(vec![reference("Architecture")]));
+        assert_eq!(
+            p["Architectures"],
+            Value::Sequence(vec![reference("Architecture")])
+        );
         assert_eq!(p["Tracing"].as_str(), Some("Active"));
-        assert_eq!(p["Environment"]["Variables"]["RUST_LOG"], reference("LogLevel"));
-        let group = str_of(&p["LoggingConfig"]["LogGroup"]["Ref"], "LoggingConfig.LogGroup");
-        assert_eq!(resource(group)["Type"].as_str(), Some("AWS::Logs::LogGroup"));
+        assert_eq!(
+            p["Environment"]["Variables"]["RUST_LOG"],
+            reference("LogLevel")
+        );
+        let group = str_of(
+            &p["LoggingConfig"]["LogGroup"]["Ref"],
+            "LoggingConfig.LogGroup",
+        );
+        assert_eq!(
+            resource(group)["Type"].as_str(),
+            Some("AWS::Logs::LogGroup")
+        );
         // The log group has the standard name, so `sam logs` and the console find it.
         let name = str_of(&p["FunctionName"]["Fn::Sub"], "FunctionName");
-        assert_eq!(resource(group)["Properties"]["LogGroupName"], sub(&format!("/aws/lambda/{name}")));
+        assert_eq!(
+            resource(group)["Properties"]["LogGroupName"],
+            sub(&format!("/aws/lambda/{name}"))
+        );
     }
     let workspace = std::fs::read_to_string(repo_root().join("Cargo.toml")).unwrap();
     assert!(workspace.contains("functions/webhook") && workspace.contains("functions/worker"));
     let arch = &template()["Parameters"]["Architecture"];
     assert_eq!(arch["Default"].as_str(), Some("arm64"));
-    assert_eq!(arch["AllowedValues"], Value::Sequence(vec![Value::from("arm64"), Value::from("x86_64")]));
+    assert_eq!(
+        arch["AllowedValues"],
+        Value::Sequence(vec![Value::from("arm64"), Value::from("x86_64")])
+    );
 }
 
 #[test]
@@ -535,7 +867,11 @@ fn every_log_group_has_a_retention() {
     let groups = resources_of_type("AWS::Logs::LogGroup");
     assert_eq!(groups.len(), 3, "webhook, worker and API access logs");
     for (name, g) in groups {
-        assert_eq!(g["Properties"]["RetentionInDays"], reference("LogRetentionDays"), "{name} keeps logs forever");
+        assert_eq!(
+            g["Properties"]["RetentionInDays"],
+            reference("LogRetentionDays"),
+            "{name} keeps logs forever"
+        );
     }
 }
 
@@ -546,8 +882,14 @@ fn resolved_env(vars: &Value) -> BTreeMap<String, String> {
     let samples = BTreeMap::from([
         ("IssuerName", "issuer-1"),
         ("GlaseBaseUrl", "https://glase.example.com"),
-        ("NotificationQueue", "https://sqs.eu-north-1.amazonaws.com/123456789012/glase-NotificationQueue-x"),
-        ("DeadLetterQueue", "https://sqs.eu-north-1.amazonaws.com/123456789012/glase-DeadLetterQueue-x"),
+        (
+            "NotificationQueue",
+            "https://sqs.eu-north-1.amazonaws.com/123456789012/glase-NotificationQueue-x",
+        ),
+        (
+            "DeadLetterQueue",
+            "https://sqs.eu-north-1.amazonaws.com/123456789012/glase-DeadLetterQueue-x",
+        ),
         ("InvoicesTable", "glase-InvoicesTable-x"),
         ("WebhookToken", "0123456789abcdef0123456789abcdef"),
     ]);
@@ -567,7 +909,12 @@ fn resolved_env(vars: &Value) -> BTreeMap<String, String> {
             return Some((*s).to_owned());
         }
         let default = &template()["Parameters"][name]["Default"];
-        Some(default.as_str().map(str::to_owned).unwrap_or_else(|| panic!("no sample or default for {name}")))
+        Some(
+            default
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| panic!("no sample or default for {name}")),
+        )
     };
     vars.as_mapping()
         .expect("Variables")
@@ -579,16 +926,32 @@ fn resolved_env(vars: &Value) -> BTreeMap<String, String> {
 #[test]
 fn function_environments_are_accepted_by_the_codes_own_config() {
     let worker = resolved_env(worker_env());
-    let cfg = Env(|k: &str| worker.get(k).cloned()).worker().expect("worker config from the template");
+    let cfg = Env(|k: &str| worker.get(k).cloned())
+        .worker()
+        .expect("worker config from the template");
     assert_eq!(cfg.table_name, "glase-InvoicesTable-x");
-    assert!(cfg.dead_letter_queue_url.is_some(), "unparseable messages are quarantined in the DLQ");
-    assert!(matches!(cfg.glase.secret, glase_shared::config::SecretSource::SsmParameter(_)));
+    assert!(
+        cfg.dead_letter_queue_url.is_some(),
+        "unparseable messages are quarantined in the DLQ"
+    );
+    assert!(matches!(
+        cfg.glase.secret,
+        glase_shared::config::SecretSource::SsmParameter(_)
+    ));
 
     let webhook = resolved_env(webhook_env());
-    let cfg = Env(|k: &str| webhook.get(k).cloned()).webhook().expect("webhook config from the template");
+    let cfg = Env(|k: &str| webhook.get(k).cloned())
+        .webhook()
+        .expect("webhook config from the template");
     assert!(cfg.webhook_token.is_some());
-    let unexpected: Vec<_> = webhook.keys().filter(|k| !["QUEUE_URL", "WEBHOOK_TOKEN", "RUST_LOG"].contains(&k.as_str())).collect();
-    assert!(unexpected.is_empty(), "the webhook does not read {unexpected:?}");
+    let unexpected: Vec<_> = webhook
+        .keys()
+        .filter(|k| !["QUEUE_URL", "WEBHOOK_TOKEN", "RUST_LOG"].contains(&k.as_str()))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "the webhook does not read {unexpected:?}"
+    );
 }
 
 #[test]
@@ -606,22 +969,44 @@ fn parameters_the_issuer_sets_are_all_there_with_safe_defaults() {
     ] {
         assert!(params[name].is_mapping(), "parameter {name} is missing");
     }
-    assert!(params["IssuerName"]["Default"].is_null() && params["GlaseBaseUrl"]["Default"].is_null(), "no guessable defaults");
+    assert!(
+        params["IssuerName"]["Default"].is_null() && params["GlaseBaseUrl"]["Default"].is_null(),
+        "no guessable defaults"
+    );
     assert_eq!(params["WebhookToken"]["NoEcho"].as_bool(), Some(true));
     let levels = params["LogLevel"]["AllowedValues"].as_sequence().unwrap();
-    assert!(!levels.contains(&Value::from("trace")), "trace can log HTTP headers, including X-Auth-Token");
+    assert!(
+        !levels.contains(&Value::from("trace")),
+        "trace can log HTTP headers, including X-Auth-Token"
+    );
     assert_eq!(params["LogLevel"]["Default"].as_str(), Some("info"));
 }
 
 #[test]
 fn outputs_the_deploy_guide_uses_are_all_present() {
     let outputs = &template()["Outputs"];
-    for name in ["NotificationUrl", "TableName", "QueueUrl", "DeadLetterQueueUrl"] {
-        assert!(outputs[name]["Value"].is_mapping(), "output {name} is missing");
+    for name in [
+        "NotificationUrl",
+        "TableName",
+        "QueueUrl",
+        "DeadLetterQueueUrl",
+    ] {
+        assert!(
+            outputs[name]["Value"].is_mapping(),
+            "output {name} is missing"
+        );
     }
     assert_eq!(outputs["TableName"]["Value"], reference("InvoicesTable"));
     assert_eq!(outputs["QueueUrl"]["Value"], reference("NotificationQueue"));
-    assert_eq!(outputs["DeadLetterQueueUrl"]["Value"], reference("DeadLetterQueue"));
+    assert_eq!(
+        outputs["DeadLetterQueueUrl"]["Value"],
+        reference("DeadLetterQueue")
+    );
     let url = serde_norway::to_string(&outputs["NotificationUrl"]["Value"]).unwrap();
-    assert!(url.contains("https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/notifications"), "{url}");
+    assert!(
+        url.contains(
+            "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/notifications"
+        ),
+        "{url}"
+    );
 }
