@@ -1,4 +1,4 @@
-# Packaging and deployment helpers (see docs/deploy.md). Included by the Makefile.
+# Packaging and deployment helpers (see README.md, "Deploy"). Included by the Makefile.
 .PHONY: package cfn-lint
 
 ## Builds both Lambda zips with cargo-lambda and prints their sizes.

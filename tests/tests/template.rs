@@ -384,10 +384,12 @@ fn failing_messages_are_retried_for_a_day_and_dead_lettered_before_they_could_ex
 }
 
 #[test]
-fn webhook_may_only_send_to_the_notification_queue_and_write_its_logs() {
+fn webhook_may_only_send_to_and_prime_the_notification_queue_and_write_its_logs() {
     let statements = role_statements("WebhookFunction");
     let expected = expect_grants(&[
         ("sqs:SendMessage", get_att("NotificationQueue", "Arn")),
+        // SqsQueue::prime, during init.
+        ("sqs:GetQueueAttributes", get_att("NotificationQueue", "Arn")),
         ("logs:CreateLogStream", get_att("WebhookLogGroup", "Arn")),
         ("logs:PutLogEvents", get_att("WebhookLogGroup", "Arn")),
         ("xray:PutTraceSegments", Value::from("*")),
