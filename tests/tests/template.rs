@@ -389,7 +389,10 @@ fn webhook_may_only_send_to_and_prime_the_notification_queue_and_write_its_logs(
     let expected = expect_grants(&[
         ("sqs:SendMessage", get_att("NotificationQueue", "Arn")),
         // SqsQueue::prime, during init.
-        ("sqs:GetQueueAttributes", get_att("NotificationQueue", "Arn")),
+        (
+            "sqs:GetQueueAttributes",
+            get_att("NotificationQueue", "Arn"),
+        ),
         ("logs:CreateLogStream", get_att("WebhookLogGroup", "Arn")),
         ("logs:PutLogEvents", get_att("WebhookLogGroup", "Arn")),
         ("xray:PutTraceSegments", Value::from("*")),
