@@ -3,7 +3,7 @@
 
 dev: deps
 	$(CARGO) build -p glase-local --bin glase-dev
-	exec ./target/debug/glase-dev up
+	exec "$${CARGO_TARGET_DIR:-target}/debug/glase-dev" up
 
 demo:
 	$(CARGO) run -q -p glase-local --bin glase-dev -- demo
