@@ -13,11 +13,24 @@ pub struct FunctionProcess {
 }
 
 impl FunctionProcess {
-    /// Starts `binary` with exactly `env` (plus PATH), its output appended to `log`.
-    pub fn spawn(binary: &Path, env: &[(String, String)], log: &Path) -> std::io::Result<Self> {
+    /// Starts `binary` (under `wrap`, if given) with exactly `env` (plus PATH), its output
+    /// appended to `log`.
+    pub fn spawn(
+        binary: &Path,
+        wrap: Option<&[String]>,
+        env: &[(String, String)],
+        log: &Path,
+    ) -> std::io::Result<Self> {
         let out = File::options().create(true).append(true).open(log)?;
         let err = out.try_clone()?;
-        let mut cmd = Command::new(binary);
+        let mut cmd = match wrap {
+            Some([program, args @ ..]) => {
+                let mut cmd = Command::new(program);
+                cmd.args(args).arg(binary);
+                cmd
+            }
+            _ => Command::new(binary),
+        };
         cmd.env_clear()
             .env("PATH", "/usr/bin:/bin")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
@@ -59,13 +72,33 @@ impl FunctionProcess {
         status_kb(self.pid(), "VmRSS:").map(|kb| kb * 1024)
     }
 
+    /// Resident anonymous memory (heap, stacks) and file-backed memory (the binary's and
+    /// libraries' pages) now, in bytes.
+    pub fn rss_anon_file(&self) -> (Option<u64>, Option<u64>) {
+        let kb = |field| status_kb(self.pid(), field).map(|kb| kb * 1024);
+        (kb("RssAnon:"), kb("RssFile:"))
+    }
+
     pub fn cpu(&self) -> CpuTime {
         CpuTime::of(self.pid())
     }
 }
 
 impl Drop for FunctionProcess {
+    /// SIGTERM first (so a profiler wrapping the function can write its data), then SIGKILL
+    /// after at most 5 s.
     fn drop(&mut self) {
+        if let Ok(pid) = libc::pid_t::try_from(self.child.id()) {
+            // SAFETY: kill has no memory-safety preconditions; the pid is our unreaped child.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            let deadline = Instant::now() + std::time::Duration::from_secs(5);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(2));
+            }
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -77,7 +110,11 @@ fn status_kb(pid: u32, field: &str) -> Option<u64> {
 }
 
 pub fn parse_status_kb(status: &str, field: &str) -> Option<u64> {
-    status.lines().find_map(|l| l.strip_prefix(field)).and_then(|rest| rest.split_whitespace().next()).and_then(|n| n.parse().ok())
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
 }
 
 /// CPU a process has used so far, two ways: the scheduler's nanosecond counters summed over
@@ -86,11 +123,20 @@ pub fn parse_status_kb(status: &str, field: &str) -> Option<u64> {
 pub struct CpuTime {
     pub sched_ns: Option<u64>,
     pub ticks: Option<u64>,
+    /// utime alone, in ticks.
+    pub user_ticks: Option<u64>,
 }
 
 impl CpuTime {
     pub fn of(pid: u32) -> Self {
-        Self { sched_ns: sched_ns(pid), ticks: stat_ticks(pid) }
+        let user_sys = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .ok()
+            .and_then(|t| parse_stat_user_sys(&t));
+        Self {
+            sched_ns: sched_ns(pid),
+            ticks: user_sys.map(|(u, s)| u + s),
+            user_ticks: user_sys.map(|(u, _)| u),
+        }
     }
 
     /// CPU milliseconds from `earlier` to `self`: the nanosecond figure when the kernel keeps
@@ -103,6 +149,13 @@ impl CpuTime {
                 Some(a.saturating_sub(b) as f64 * 1000.0 / clock_ticks_per_sec())
             }
         }
+    }
+
+    /// The share of CPU time spent in user space (the rest is the kernel's), from ticks.
+    pub fn user_share_since(&self, earlier: &CpuTime) -> Option<f64> {
+        let total = self.ticks?.saturating_sub(earlier.ticks?);
+        let user = self.user_ticks?.saturating_sub(earlier.user_ticks?);
+        (total > 0).then(|| user as f64 / total as f64)
     }
 
     pub fn tick_ms_since(&self, earlier: &CpuTime) -> Option<f64> {
@@ -127,7 +180,11 @@ fn sched_ns(pid: u32) -> Option<u64> {
     for task in dir.flatten() {
         let path: PathBuf = task.path().join("schedstat");
         if let Ok(text) = std::fs::read_to_string(path) {
-            if let Some(ns) = text.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()) {
+            if let Some(ns) = text
+                .split_whitespace()
+                .next()
+                .and_then(|n| n.parse::<u64>().ok())
+            {
                 total += ns;
                 any = true;
             }
@@ -136,20 +193,15 @@ fn sched_ns(pid: u32) -> Option<u64> {
     any.then_some(total)
 }
 
-fn stat_ticks(pid: u32) -> Option<u64> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    parse_stat_ticks(&text)
-}
-
-/// utime + stime from a `/proc/PID/stat` line (fields 14 and 15, counted after the `(comm)`,
-/// which may itself contain spaces and parentheses).
-pub fn parse_stat_ticks(stat: &str) -> Option<u64> {
+/// (utime, stime) in ticks from a `/proc/PID/stat` line (fields 14 and 15, counted after the
+/// `(comm)`, which may itself contain spaces and parentheses).
+pub fn parse_stat_user_sys(stat: &str) -> Option<(u64, u64)> {
     let after_comm = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = after_comm.split_whitespace().collect();
     // after_comm starts at field 3 (state); utime is field 14, stime 15.
     let utime: u64 = fields.get(11)?.parse().ok()?;
     let stime: u64 = fields.get(12)?.parse().ok()?;
-    Some(utime + stime)
+    Some((utime, stime))
 }
 
 #[cfg(test)]
@@ -159,8 +211,8 @@ mod tests {
     #[test]
     fn reads_utime_and_stime_past_a_tricky_comm() {
         let stat = "1234 (we ird) name)) S 1 1234 1234 0 -1 4194560 100 0 0 0 250 37 0 0 20 0 1 0 12345 1000 200";
-        assert_eq!(parse_stat_ticks(stat), Some(287));
-        assert_eq!(parse_stat_ticks("garbage"), None);
+        assert_eq!(parse_stat_user_sys(stat), Some((250, 37)));
+        assert_eq!(parse_stat_user_sys("garbage"), None);
     }
 
     #[test]

@@ -33,7 +33,11 @@ impl CountingProxy {
                 while conns.try_join_next().is_some() {}
             }
         });
-        Ok(Self { addr, accepted, task })
+        Ok(Self {
+            addr,
+            accepted,
+            task,
+        })
     }
 
     pub fn url(&self) -> String {

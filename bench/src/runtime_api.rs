@@ -30,7 +30,10 @@ pub const ERROR_TYPE: &str = "lambda-runtime-function-error-type";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Answer {
     Response(Bytes),
-    Error { error_type: Option<String>, body: Bytes },
+    Error {
+        error_type: Option<String>,
+        body: Bytes,
+    },
 }
 
 impl Answer {
@@ -101,15 +104,33 @@ impl RuntimeApi {
             next_calls: AtomicU64::new(0),
         });
         let app = Router::new()
-            .route(&format!("/{API_VERSION}/runtime/invocation/next"), get(next))
-            .route(&format!("/{API_VERSION}/runtime/invocation/{{id}}/response"), post(response))
-            .route(&format!("/{API_VERSION}/runtime/invocation/{{id}}/error"), post(invocation_error))
-            .route(&format!("/{API_VERSION}/runtime/init/error"), post(init_error))
+            .route(
+                &format!("/{API_VERSION}/runtime/invocation/next"),
+                get(next),
+            )
+            .route(
+                &format!("/{API_VERSION}/runtime/invocation/{{id}}/response"),
+                post(response),
+            )
+            .route(
+                &format!("/{API_VERSION}/runtime/invocation/{{id}}/error"),
+                post(invocation_error),
+            )
+            .route(
+                &format!("/{API_VERSION}/runtime/init/error"),
+                post(init_error),
+            )
             .with_state(Arc::clone(&shared));
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Ok(Self { addr, shared, events, task, seq: AtomicU64::new(0) })
+        Ok(Self {
+            addr,
+            shared,
+            events,
+            task,
+            seq: AtomicU64::new(0),
+        })
     }
 
     /// The value of `AWS_LAMBDA_RUNTIME_API`.
@@ -120,14 +141,19 @@ impl RuntimeApi {
     /// Waits until the function first asks for an event; `None` on timeout.
     pub async fn first_next(&self, timeout: Duration) -> Option<Instant> {
         let mut rx = self.shared.first_next.subscribe();
-        match tokio::time::timeout(timeout, rx.wait_for(Option::is_some)).await {
+        let at = match tokio::time::timeout(timeout, rx.wait_for(Option::is_some)).await {
             Ok(Ok(at)) => *at,
             _ => None,
-        }
+        };
+        at
     }
 
     pub fn init_error(&self) -> Option<String> {
-        self.shared.init_error.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.shared
+            .init_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     pub fn next_calls(&self) -> u64 {
@@ -137,14 +163,26 @@ impl RuntimeApi {
     /// Hands `event` to the function and waits for its answer; returns it with the time from
     /// queueing the event (the function is normally already waiting in `GET /next`) to the
     /// answer's arrival.
-    pub async fn invoke(&self, event: impl Into<Bytes>, timeout: Duration) -> Result<(Answer, Duration), InvokeError> {
+    pub async fn invoke(
+        &self,
+        event: impl Into<Bytes>,
+        timeout: Duration,
+    ) -> Result<(Answer, Duration), InvokeError> {
         let seq = self.seq.fetch_add(1, Ordering::Relaxed);
         let (tx, rx) = oneshot::channel();
         let deadline_ms = epoch_ms() + u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX / 2);
-        let pending = Pending { request_id: request_id(seq), body: event.into(), deadline_ms, answer: tx };
+        let pending = Pending {
+            request_id: request_id(seq),
+            body: event.into(),
+            deadline_ms,
+            answer: tx,
+        };
         let started = Instant::now();
         let run = async {
-            self.events.send(pending).await.map_err(|_| InvokeError::Lost)?;
+            self.events
+                .send(pending)
+                .await
+                .map_err(|_| InvokeError::Lost)?;
             rx.await.map_err(|_| InvokeError::Lost)
         };
         match tokio::time::timeout(timeout, run).await {
@@ -162,7 +200,10 @@ impl Drop for RuntimeApi {
 }
 
 fn epoch_ms() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
 }
 
 /// A request id shaped like Lambda's (a UUID), unique within the run.
@@ -171,12 +212,25 @@ pub fn request_id(seq: u64) -> String {
 }
 
 /// The headers Lambda sends with an event on `GET /next`.
-pub fn next_headers(request_id: &str, deadline_ms: u64, function_arn: &str, seq_for_trace: u64) -> Vec<(&'static str, String)> {
+pub fn next_headers(
+    request_id: &str,
+    deadline_ms: u64,
+    function_arn: &str,
+    seq_for_trace: u64,
+) -> Vec<(&'static str, String)> {
     vec![
         (REQUEST_ID, request_id.to_owned()),
         (DEADLINE_MS, deadline_ms.to_string()),
         (FUNCTION_ARN, function_arn.to_owned()),
-        (TRACE_ID, format!("Root=1-{:08x}-{:024x};Parent={:016x};Sampled=0", deadline_ms / 1000, seq_for_trace, seq_for_trace)),
+        (
+            TRACE_ID,
+            format!(
+                "Root=1-{:08x}-{:024x};Parent={:016x};Sampled=0",
+                deadline_ms / 1000,
+                seq_for_trace,
+                seq_for_trace
+            ),
+        ),
         ("content-type", "application/json".to_owned()),
     ]
 }
@@ -185,7 +239,9 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
     let calls = shared.next_calls.fetch_add(1, Ordering::Relaxed);
     if calls == 0 {
         let now = Instant::now();
-        shared.first_next.send_if_modified(|at| at.is_none() && at.replace(now).is_none());
+        shared
+            .first_next
+            .send_if_modified(|at| at.is_none() && at.replace(now).is_none());
     }
     let pending = {
         let mut rx = shared.next.lock().await;
@@ -200,12 +256,20 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
             headers.insert(HeaderName::from_static(name), v);
         }
     }
-    shared.inflight.lock().unwrap_or_else(|e| e.into_inner()).insert(p.request_id, p.answer);
+    shared
+        .inflight
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(p.request_id, p.answer);
     (StatusCode::OK, headers, p.body).into_response()
 }
 
 fn complete(shared: &Shared, id: &str, answer: Answer) -> StatusCode {
-    let sender = shared.inflight.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
+    let sender = shared
+        .inflight
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .remove(id);
     match sender {
         Some(tx) => {
             let _ = tx.send(answer);
@@ -216,17 +280,36 @@ fn complete(shared: &Shared, id: &str, answer: Answer) -> StatusCode {
     }
 }
 
-async fn response(State(shared): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> StatusCode {
+async fn response(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
     complete(&shared, &id, Answer::Response(body))
 }
 
-async fn invocation_error(State(shared): State<Arc<Shared>>, Path(id): Path<String>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let error_type = headers.get(ERROR_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+async fn invocation_error(
+    State(shared): State<Arc<Shared>>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let error_type = headers
+        .get(ERROR_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     complete(&shared, &id, Answer::Error { error_type, body })
 }
 
-async fn init_error(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let error_type = headers.get(ERROR_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("unknown");
+async fn init_error(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
+    let error_type = headers
+        .get(ERROR_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("unknown");
     let text = format!("{error_type}: {}", String::from_utf8_lossy(&body));
     *shared.init_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(text);
     StatusCode::ACCEPTED
@@ -238,15 +321,31 @@ mod tests {
 
     #[test]
     fn the_runtime_reads_our_next_headers() {
-        let headers = next_headers(&request_id(7), 1_700_000_000_123, "arn:aws:lambda:us-east-1:000000000000:function:f", 7);
+        let headers = next_headers(
+            &request_id(7),
+            1_700_000_000_123,
+            "arn:aws:lambda:us-east-1:000000000000:function:f",
+            7,
+        );
         let mut map = http::HeaderMap::new();
         for (name, value) in &headers {
-            map.insert(http::HeaderName::from_static(name), http::HeaderValue::from_str(value).unwrap());
+            map.insert(
+                http::HeaderName::from_static(name),
+                http::HeaderValue::from_str(value).unwrap(),
+            );
         }
-        let ctx = lambda_runtime::Context::new(&request_id(7), Arc::new(lambda_runtime::Config::default()), &map).unwrap();
+        let ctx = lambda_runtime::Context::new(
+            &request_id(7),
+            Arc::new(lambda_runtime::Config::default()),
+            &map,
+        )
+        .unwrap();
         assert_eq!(ctx.request_id, request_id(7));
         assert_eq!(ctx.deadline, 1_700_000_000_123);
-        assert_eq!(ctx.invoked_function_arn, "arn:aws:lambda:us-east-1:000000000000:function:f");
+        assert_eq!(
+            ctx.invoked_function_arn,
+            "arn:aws:lambda:us-east-1:000000000000:function:f"
+        );
         assert!(ctx.xray_trace_id.unwrap().starts_with("Root=1-"));
     }
 
@@ -267,15 +366,31 @@ mod tests {
             let base = base.clone();
             let client = client.clone();
             tokio::spawn(async move {
-                let next = client.get(format!("{base}/invocation/next")).send().await.unwrap();
+                let next = client
+                    .get(format!("{base}/invocation/next"))
+                    .send()
+                    .await
+                    .unwrap();
                 let id = next.headers()[REQUEST_ID].to_str().unwrap().to_owned();
                 assert!(next.headers().contains_key(DEADLINE_MS));
                 let body = next.bytes().await.unwrap();
                 let answer = [b"echo:".as_slice(), &body].concat();
-                let status = client.post(format!("{base}/invocation/{id}/response")).body(answer).send().await.unwrap().status();
+                let status = client
+                    .post(format!("{base}/invocation/{id}/response"))
+                    .body(answer)
+                    .send()
+                    .await
+                    .unwrap()
+                    .status();
                 assert_eq!(status.as_u16(), 202);
                 // An answer to an unknown id is refused.
-                let status = client.post(format!("{base}/invocation/nope/error")).body("x").send().await.unwrap().status();
+                let status = client
+                    .post(format!("{base}/invocation/nope/error"))
+                    .body("x")
+                    .send()
+                    .await
+                    .unwrap()
+                    .status();
                 assert_eq!(status.as_u16(), 400);
             })
         };

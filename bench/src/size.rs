@@ -20,7 +20,11 @@ pub fn measure(binary: &Path, name: &str, work: &Path) -> std::io::Result<Sizes>
     std::fs::copy(binary, &bootstrap)?;
     let binary_bytes = std::fs::metadata(binary)?.len();
     let mut notes = Vec::new();
-    match Command::new("strip").arg("--strip-all").arg(&bootstrap).status() {
+    match Command::new("strip")
+        .arg("--strip-all")
+        .arg(&bootstrap)
+        .status()
+    {
         Ok(s) if s.success() => {}
         _ => notes.push("strip not available: size as built (the release profile strips symbols)"),
     }
@@ -33,9 +37,18 @@ pub fn measure(binary: &Path, name: &str, work: &Path) -> std::io::Result<Sizes>
         .status()
         .map(|s| s.success())
         .unwrap_or(false);
-    let zip_bytes = if zipped { std::fs::metadata(&zip).ok().map(|m| m.len()) } else { None };
+    let zip_bytes = if zipped {
+        std::fs::metadata(&zip).ok().map(|m| m.len())
+    } else {
+        None
+    };
     if zip_bytes.is_none() {
         notes.push("zip not available: install `zip` for the zip size");
     }
-    Ok(Sizes { binary_bytes, stripped_bytes, zip_bytes, note: (!notes.is_empty()).then(|| notes.join("; ")) })
+    Ok(Sizes {
+        binary_bytes,
+        stripped_bytes,
+        zip_bytes,
+        note: (!notes.is_empty()).then(|| notes.join("; ")),
+    })
 }

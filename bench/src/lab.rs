@@ -1,0 +1,423 @@
+//! The bench's surroundings: DynamoDB Local, moto (SQS), glase-sim, and the function binaries,
+//! plus starting a function against its own Runtime API and invoking it.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use axum::body::Bytes;
+use glase_local::services::{free_port, start_dynamodb_local, start_moto, ServiceProcess};
+use glase_shared::adapters::DynamoStore;
+use glase_sim::{Faults, IssuerConfig, NewInvoice, RunningSim, Sim, SimConfig};
+use serde_json::{json, Value};
+
+use crate::process::FunctionProcess;
+use crate::runtime_api::{Answer, RuntimeApi};
+
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+pub const ISSUER: &str = "bench";
+pub const SECRET: &str = "bench-secret";
+/// Per-invocation limit; a healthy invocation here takes milliseconds.
+pub const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
+const APIGW_FIXTURE: &str = include_str!("../../events/apigw-notification.json");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Function {
+    Echo,
+    Webhook,
+    Worker,
+}
+
+impl Function {
+    pub const ALL: [Function; 3] = [Function::Echo, Function::Webhook, Function::Worker];
+
+    pub fn binary_name(self) -> &'static str {
+        match self {
+            Function::Echo => "bench-echo",
+            Function::Webhook => "glase-webhook",
+            Function::Worker => "glase-worker",
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Function::Echo => "bare",
+            Function::Webhook => "webhook",
+            Function::Worker => "worker",
+        }
+    }
+}
+
+pub struct Lab {
+    pub bin_dir: PathBuf,
+    pub logs: PathBuf,
+    pub ddb_endpoint: String,
+    pub sqs_endpoint: String,
+    pub sqs: aws_sdk_sqs::Client,
+    pub table: String,
+    pub queue_url: String,
+    pub dlq_url: String,
+    pub sim: Sim,
+    pub glase_url: String,
+    /// A command the functions run under (e.g. valgrind), if any.
+    pub wrap: Option<Vec<String>>,
+    /// Added to every function's environment.
+    pub extra_env: Vec<(String, String)>,
+    _running_sim: RunningSim,
+    // Dropped (killed) last.
+    _ddb: ServiceProcess,
+    _moto: ServiceProcess,
+}
+
+/// A started function: its process and its Runtime API.
+pub struct Started {
+    pub process: FunctionProcess,
+    pub api: RuntimeApi,
+    /// Process start → first `GET /next`.
+    pub init: Duration,
+    /// VmHWM at the first `GET /next`.
+    pub init_rss: Option<u64>,
+}
+
+impl Lab {
+    /// Starts the local services and glase-sim; must run on the thread that lives as long as
+    /// the bench (the services' death signal is tied to it).
+    pub async fn start(
+        bin_dir: PathBuf,
+        out: &Path,
+        functions: &[Function],
+    ) -> Result<Self, BoxError> {
+        let logs = out.join("logs");
+        std::fs::create_dir_all(&logs)?;
+        for &f in functions {
+            let bin = bin_dir.join(f.binary_name());
+            if !bin.is_file() {
+                return Err(format!(
+                    "{} is missing: build it with `cargo build --release -p {}`",
+                    bin.display(),
+                    f.binary_name()
+                )
+                .into());
+            }
+            // A fresh log per run.
+            let _ = std::fs::remove_file(logs.join(format!("{}.log", f.key())));
+        }
+        eprintln!("[bench] starting DynamoDB Local and moto (SQS)…");
+        let ddb_proc = start_dynamodb_local(free_port()?, true)?;
+        let moto = start_moto(free_port()?, true)?;
+        let (ddb_endpoint, sqs_endpoint) = (ddb_proc.endpoint(), moto.endpoint());
+        let sqs = glase_local::aws::sqs(&sqs_endpoint);
+        let ddb = glase_local::aws::dynamodb(&ddb_endpoint);
+        let table = "bench-invoices".to_owned();
+        DynamoStore::new(ddb.clone(), &table).ensure_table().await?;
+        let (queue_url, dlq_url) =
+            glase_local::aws::create_queues(&sqs, "bench-notifications", 30, 5).await?;
+
+        let config = SimConfig {
+            issuers: vec![IssuerConfig::new(ISSUER, SECRET)],
+            time_scale: 0.001,
+            seed: 7,
+            faults: Faults::default(),
+            initial_invoices: Vec::new(),
+            ..SimConfig::default()
+        };
+        let running = Sim::serve(config, SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+        let sim = running.sim();
+        let glase_url = running.base_url();
+        Ok(Self {
+            bin_dir,
+            logs,
+            ddb_endpoint,
+            sqs_endpoint,
+            sqs,
+            table,
+            queue_url,
+            dlq_url,
+            sim,
+            glase_url,
+            wrap: None,
+            extra_env: Vec::new(),
+            _running_sim: running,
+            _ddb: ddb_proc,
+            _moto: moto,
+        })
+    }
+
+    pub fn sqs_addr(&self) -> SocketAddr {
+        addr_of(&self.sqs_endpoint)
+    }
+
+    pub fn ddb_addr(&self) -> SocketAddr {
+        addr_of(&self.ddb_endpoint)
+    }
+
+    pub fn glase_addr(&self) -> SocketAddr {
+        addr_of(&self.glase_url)
+    }
+
+    /// The environment Lambda would give `f`, pointed at the local services. `overrides`
+    /// replace or add variables (endpoints through a proxy, PRIME_CONNECTIONS).
+    pub fn env(
+        &self,
+        f: Function,
+        api: &RuntimeApi,
+        overrides: &[(&str, String)],
+    ) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = [
+            ("AWS_LAMBDA_RUNTIME_API", api.host_port()),
+            ("AWS_LAMBDA_FUNCTION_NAME", f.key().to_owned()),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".into()),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+            (
+                "AWS_LAMBDA_LOG_GROUP_NAME",
+                format!("/aws/lambda/{}", f.key()),
+            ),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "bench".into()),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".into()),
+            ("LAMBDA_TASK_ROOT", "/var/task".into()),
+            ("_HANDLER", "bootstrap".into()),
+            ("TZ", ":UTC".into()),
+            ("AWS_REGION", glase_local::aws::REGION.into()),
+            ("AWS_DEFAULT_REGION", glase_local::aws::REGION.into()),
+            ("AWS_ACCESS_KEY_ID", "local".into()),
+            ("AWS_SECRET_ACCESS_KEY", "local".into()),
+            ("AWS_SESSION_TOKEN", "local".into()),
+            // Lambda has no profile files and no instance metadata.
+            ("AWS_CONFIG_FILE", "/nonexistent/aws-config".into()),
+            (
+                "AWS_SHARED_CREDENTIALS_FILE",
+                "/nonexistent/aws-credentials".into(),
+            ),
+            ("AWS_EC2_METADATA_DISABLED", "true".into()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        let specific: Vec<(&str, String)> = match f {
+            Function::Echo => vec![],
+            Function::Webhook => vec![
+                ("QUEUE_URL", self.queue_url.clone()),
+                ("AWS_ENDPOINT_URL_SQS", self.sqs_endpoint.clone()),
+            ],
+            Function::Worker => vec![
+                ("GLASE_BASE_URL", self.glase_url.clone()),
+                ("GLASE_ISSUER", ISSUER.into()),
+                ("GLASE_SECRET", SECRET.into()),
+                ("TABLE_NAME", self.table.clone()),
+                ("QUEUE_URL", self.queue_url.clone()),
+                ("DEAD_LETTER_QUEUE_URL", self.dlq_url.clone()),
+                ("AWS_ENDPOINT_URL_SQS", self.sqs_endpoint.clone()),
+                ("AWS_ENDPOINT_URL_DYNAMODB", self.ddb_endpoint.clone()),
+            ],
+        };
+        let extra = self.extra_env.iter().map(|(k, v)| (k.as_str(), v.clone()));
+        for (k, v) in specific
+            .into_iter()
+            .chain(extra)
+            .chain(overrides.iter().cloned())
+        {
+            env.retain(|(name, _)| name != k);
+            env.push((k.to_owned(), v));
+        }
+        env
+    }
+
+    /// Starts `f` and waits for its first `GET /next` (at most 60 s).
+    pub async fn start_function(
+        &self,
+        f: Function,
+        overrides: &[(&str, String)],
+    ) -> Result<Started, BoxError> {
+        let api = RuntimeApi::start(f.key()).await?;
+        let env = self.env(f, &api, overrides);
+        let log = self.logs.join(format!("{}.log", f.key()));
+        let mut process = FunctionProcess::spawn(
+            &self.bin_dir.join(f.binary_name()),
+            self.wrap.as_deref(),
+            &env,
+            &log,
+        )?;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(at) = api.first_next(Duration::from_millis(50)).await {
+                let init = at.saturating_duration_since(process.started);
+                let init_rss = process.peak_rss();
+                return Ok(Started {
+                    process,
+                    api,
+                    init,
+                    init_rss,
+                });
+            }
+            if let Some(status) = process.exited() {
+                let why = api.init_error().unwrap_or_default();
+                return Err(format!(
+                    "{} exited during init ({status}) {why}; see {}",
+                    f.key(),
+                    log.display()
+                )
+                .into());
+            }
+            if Instant::now() > deadline {
+                return Err(format!(
+                    "{} did not ask for an event within 60 s; see {}",
+                    f.key(),
+                    log.display()
+                )
+                .into());
+            }
+        }
+    }
+
+    /// Pays `n` new invoices in glase-sim; returns their ids.
+    pub async fn fresh_invoices(&self, n: usize) -> Result<Vec<u64>, BoxError> {
+        let mut ids = Vec::with_capacity(n);
+        for i in 0..n {
+            let new = NewInvoice {
+                issuer: ISSUER.into(),
+                amount: format!("{}.{:02}", 10 + i % 90, i % 100),
+                currency: "EUR".into(),
+                description: "Bench invoice".into(),
+                reference: format!("BENCH-{i}"),
+                ..NewInvoice::default()
+            };
+            ids.push(
+                self.sim
+                    .pay(new)
+                    .await
+                    .map_err(|e| format!("glase-sim: {e}"))?
+                    .id
+                    .get(),
+            );
+        }
+        Ok(ids)
+    }
+
+    pub async fn purge_queue(&self) {
+        let _ = self
+            .sqs
+            .purge_queue()
+            .queue_url(&self.queue_url)
+            .send()
+            .await;
+    }
+}
+
+fn addr_of(endpoint: &str) -> SocketAddr {
+    endpoint
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .parse()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)))
+}
+
+/// API Gateway's (HTTP API, payload 2.0) event for Glase's notification of `invoice_id`.
+pub fn webhook_event(invoice_id: u64) -> Bytes {
+    let mut event: Value = serde_json::from_str(APIGW_FIXTURE).unwrap_or(Value::Null);
+    event["body"] = Value::String(format!("{{\"invoiceId\": {invoice_id}}}"));
+    event["requestContext"]["timeEpoch"] = json!(jiff::Timestamp::now().as_millisecond());
+    Bytes::from(event.to_string())
+}
+
+/// The SQS event source mapping's event for a batch of notifications.
+pub fn sqs_event(invoice_ids: &[u64]) -> Bytes {
+    let now = jiff::Timestamp::now().as_millisecond().to_string();
+    let records: Vec<Value> = invoice_ids
+        .iter()
+        .map(|id| {
+            json!({
+                "messageId": uuid::Uuid::new_v4().to_string(),
+                "receiptHandle": format!("bench-receipt-{id}"),
+                "body": format!("{{\"invoiceId\":{id}}}"),
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": now,
+                    "SenderId": "AIDAIENQZJOLO23YVJ4VO",
+                    "ApproximateFirstReceiveTimestamp": now,
+                },
+                "messageAttributes": {},
+                "md5OfBody": "",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:bench-notifications",
+                "awsRegion": glase_local::aws::REGION,
+            })
+        })
+        .collect();
+    Bytes::from(json!({ "Records": records }).to_string())
+}
+
+pub fn echo_event(i: u64) -> Bytes {
+    Bytes::from(format!("{{\"invoiceId\":{i}}}"))
+}
+
+/// Whether an answer is the success the bench expects from `f` (for `event`).
+pub fn check_answer(f: Function, event: &[u8], answer: &Answer) -> Result<(), String> {
+    let Answer::Response(body) = answer else {
+        return Err(format!(
+            "invocation error: {}",
+            String::from_utf8_lossy(answer.body())
+        ));
+    };
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| format!("answer is not JSON: {e}"))?;
+    match f {
+        Function::Echo => {
+            let sent: Value = serde_json::from_slice(event).unwrap_or(Value::Null);
+            (value == sent)
+                .then_some(())
+                .ok_or_else(|| format!("echo answered {value}"))
+        }
+        Function::Webhook => (value["statusCode"] == 200)
+            .then_some(())
+            .ok_or_else(|| format!("webhook answered {value}")),
+        Function::Worker => match value["batchItemFailures"].as_array() {
+            Some(failures) if failures.is_empty() => Ok(()),
+            _ => Err(format!("worker answered {value}")),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_are_what_the_functions_parse() {
+        let sqs: aws_lambda_events::event::sqs::SqsEvent =
+            serde_json::from_slice(&sqs_event(&[1, 2])).unwrap();
+        assert_eq!(sqs.records.len(), 2);
+        assert_eq!(sqs.records[1].body.as_deref(), Some("{\"invoiceId\":2}"));
+        let request =
+            lambda_http::request::from_str(std::str::from_utf8(&webhook_event(5)).unwrap())
+                .unwrap();
+        assert_eq!(request.body().as_ref(), b"{\"invoiceId\": 5}");
+    }
+
+    #[test]
+    fn checks_answers() {
+        let ok = Answer::Response(Bytes::from_static(br#"{"batchItemFailures":[]}"#));
+        assert!(check_answer(Function::Worker, b"", &ok).is_ok());
+        let failed = Answer::Response(Bytes::from_static(
+            br#"{"batchItemFailures":[{"itemIdentifier":"x"}]}"#,
+        ));
+        assert!(check_answer(Function::Worker, b"", &failed).is_err());
+        let web = Answer::Response(Bytes::from_static(br#"{"statusCode":200,"body":"{}"}"#));
+        assert!(check_answer(Function::Webhook, b"", &web).is_ok());
+        assert!(check_answer(
+            Function::Echo,
+            b"{\"a\":1}",
+            &Answer::Response(Bytes::from_static(b"{\"a\": 1}"))
+        )
+        .is_ok());
+        assert!(check_answer(
+            Function::Echo,
+            b"{}",
+            &Answer::Error {
+                error_type: None,
+                body: Bytes::new()
+            }
+        )
+        .is_err());
+    }
+}

@@ -1,0 +1,362 @@
+//! The results as one Markdown report: the main table (with each figure's ratio to the bare
+//! function), the worker's concurrency, connection priming, end to end, and the targets.
+
+use std::fmt::Write;
+
+use serde_json::Value;
+
+const MB: f64 = 1_000_000.0;
+
+fn num(v: &Value) -> Option<f64> {
+    v.as_f64()
+}
+
+fn fmt_num(x: f64) -> String {
+    if (x.fract() == 0.0 && x.abs() < 1e9) || x >= 100.0 {
+        format!("{x:.0}")
+    } else if x >= 10.0 {
+        format!("{x:.1}")
+    } else if x >= 1.0 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.3}")
+    }
+}
+
+fn cell(x: Option<f64>) -> String {
+    x.map(fmt_num).unwrap_or_else(|| "n/a".into())
+}
+
+/// `x (r×)` where r is x over the bare function's figure.
+fn with_ratio(x: Option<f64>, bare: Option<f64>) -> String {
+    match (x, bare) {
+        (Some(x), Some(b)) if b > 0.0 => format!("{} ({:.1}×)", fmt_num(x), x / b),
+        _ => cell(x),
+    }
+}
+
+fn verdict(ok: Option<bool>) -> &'static str {
+    match ok {
+        Some(true) => "met",
+        Some(false) => "**missed**",
+        None => "not measured",
+    }
+}
+
+/// A row of the main table: `get` pulls one function's figure from the results.
+fn row(
+    out: &mut String,
+    label: &str,
+    results: &Value,
+    get: impl Fn(&Value, &str) -> Option<f64>,
+    ratio: bool,
+    target: &str,
+) {
+    let bare = get(results, "bare");
+    let fig = |k: &str| {
+        if ratio {
+            with_ratio(get(results, k), bare)
+        } else {
+            cell(get(results, k))
+        }
+    };
+    let _ = writeln!(
+        out,
+        "| {label} | {} | {} | {} | {target} |",
+        cell(bare),
+        fig("webhook"),
+        fig("worker")
+    );
+}
+
+pub fn render(r: &Value) -> String {
+    let mut out = String::new();
+    let s = &r["settings"];
+    let m = &r["machine"];
+    let _ = writeln!(
+        out,
+        "Machine: {} ({} CPUs, {} GiB), Linux {}, {}. Release profile (fat LTO, codegen-units 1, stripped).",
+        m["cpu"].as_str().unwrap_or("?"),
+        m["cpus"],
+        m["memory_gib"],
+        m["kernel"].as_str().unwrap_or("?"),
+        m["arch"].as_str().unwrap_or("?"),
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "| | bare `lambda_runtime` | webhook (× bare) | worker (× bare) | target |"
+    );
+    let _ = writeln!(out, "|---|---:|---:|---:|---|");
+    let cold = |k: &'static str| move |r: &Value, f: &str| num(&r["cold"][f][k]);
+    let warm = |k: &'static str| move |r: &Value, f: &str| num(&r["warm"][f][k]);
+    let mb = |v: Option<f64>| v.map(|b| b / MB);
+    row(
+        &mut out,
+        &format!("init, ms (median of {})", s["cold_starts"]),
+        r,
+        cold("init_ms_median"),
+        true,
+        "webhook ≤ 1.5 × bare",
+    );
+    row(
+        &mut out,
+        "cold = init + first invocation, ms (median)",
+        r,
+        cold("cold_ms_median"),
+        true,
+        "",
+    );
+    row(
+        &mut out,
+        &format!(
+            "warm latency p50, ms ({} calls; worker {} batches of 10)",
+            s["warm_calls"], s["worker_batches"]
+        ),
+        r,
+        warm("p50_ms"),
+        true,
+        "",
+    );
+    row(
+        &mut out,
+        "warm latency p99, ms",
+        r,
+        warm("p99_ms"),
+        true,
+        "",
+    );
+    row(
+        &mut out,
+        "CPU per invocation, ms (worker: per batch of 10)",
+        r,
+        warm("cpu_ms_per_invocation"),
+        true,
+        "webhook ≤ 0.3 ms",
+    );
+    row(
+        &mut out,
+        "peak RSS, MB",
+        r,
+        move |r, f| mb(num(&r["warm"][f]["peak_rss_bytes"])),
+        true,
+        "≤ 12 MB",
+    );
+    row(
+        &mut out,
+        "RSS at first `GET /next`, MB",
+        r,
+        move |r, f| mb(num(&r["warm"][f]["rss_at_init_bytes"])),
+        true,
+        "",
+    );
+    row(
+        &mut out,
+        "bootstrap (stripped), MB",
+        r,
+        move |r, f| mb(num(&r["size"][f]["stripped_bytes"])),
+        true,
+        "≤ 8 MB",
+    );
+    row(
+        &mut out,
+        "bootstrap.zip, MB",
+        r,
+        move |r, f| mb(num(&r["size"][f]["zip_bytes"])),
+        true,
+        "",
+    );
+    let _ = writeln!(out);
+    let _ = writeln!(
+        out,
+        "MB = 10⁶ bytes. Latency is from handing the event over on `GET /next` to its `POST …/response`; the webhook's includes \
+         a real SendMessage to moto (Python) and the worker's two conditional writes per record on DynamoDB Local (Java) \
+         and a fetch from glase-sim, so they mostly measure those servers; CPU is the function process's own."
+    );
+    if let Some(errors) = ["bare", "webhook", "worker"]
+        .iter()
+        .map(|f| r["warm"][f]["errors"].as_u64().unwrap_or(0))
+        .reduce(|a, b| a + b)
+    {
+        if errors > 0 {
+            let _ = writeln!(
+                out,
+                "\n**{errors} warm invocations did not succeed** (see target/bench/logs)."
+            );
+        }
+    }
+
+    let c = &r["worker_concurrency"];
+    let w = &r["warm"]["worker"];
+    let _ = writeln!(
+        out,
+        "\n**Worker concurrency** (glase-sim adds {} ms to every invoice fetch):\n",
+        cell(num(&c["glase_latency_ms"]))
+    );
+    let _ = writeln!(out, "| | figure | target |");
+    let _ = writeln!(out, "|---|---:|---|");
+    let _ = writeln!(
+        out,
+        "| one batch of 10, wall ms (median of 5) | {} | ≤ 100 ms (2 × 50 ms) |",
+        cell(num(&c["batch_wall_ms_median"]))
+    );
+    let _ = writeln!(
+        out,
+        "| the same without added latency, wall ms (median of 5) | {} | |",
+        cell(num(&c["batch_wall_ms_median_without_latency"]))
+    );
+    let _ = writeln!(
+        out,
+        "| added by 50 ms per fetch (sequential would add 500) | {} | ≈ 50 ms |",
+        cell(num(&c["added_wall_ms_median"]))
+    );
+    let _ = writeln!(
+        out,
+        "| steady state, invoices/s ({} batches back to back, one instance) | {} | |",
+        c["steady_batches"],
+        cell(num(&c["steady_invoices_per_sec"]))
+    );
+    let _ = writeln!(
+        out,
+        "| steady state without added latency, invoices/s (warm run) | {} | |",
+        cell(num(&w["invoices_per_sec"]))
+    );
+    let _ = writeln!(
+        out,
+        "| CPU per invoice, ms (warm run) | {} | |",
+        cell(num(&w["cpu_ms_per_invoice"]))
+    );
+
+    if let Some(variants) = r["priming"].as_array() {
+        let _ = writeln!(out, "\n**Connection priming** (AWS endpoint behind a counting proxy; medians of {} cold starts each):\n", s["prime_runs"]);
+        let _ = writeln!(out, "| function | first event | priming | AWS conns during init | AWS conns during 1st invocation | AWS conns during 2nd | Glase conns during 1st invocation | init, ms | 1st invocation, ms |");
+        let _ = writeln!(out, "|---|---|---|---:|---:|---:|---:|---:|---:|");
+        for v in variants {
+            let _ = writeln!(
+                out,
+                "| {} | {} record{} | {} | {} | {} | {} | {} | {} | {} |",
+                v["function"].as_str().unwrap_or("?"),
+                v["first_event_records"],
+                if v["first_event_records"] == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                if v["prime"] == true { "on" } else { "off" },
+                cell(num(&v["aws_connections_during_init_median"])),
+                cell(num(&v["aws_connections_during_first_invocation_median"])),
+                cell(num(&v["aws_connections_during_second_invocation_median"])),
+                v["glase_connections_during_first_invocation_median"]
+                    .as_f64()
+                    .map(fmt_num)
+                    .unwrap_or_else(|| "–".into()),
+                cell(num(&v["init_ms_median"])),
+                cell(num(&v["first_invocation_ms_median"])),
+            );
+        }
+    }
+
+    let e = &r["e2e"];
+    if !e.is_null() {
+        let _ = writeln!(out);
+        if let Some(err) = e["error"].as_str() {
+            let _ = writeln!(out, "**End to end**: failed: {err}");
+        } else {
+            let _ = writeln!(
+                out,
+                "**End to end** (make dev stack: glase-sim pays and notifies → webhook → SQS (moto) → {} pollers, {} s long poll → worker → DynamoDB Local; \
+                 {} invoices at {}/s): payment → STORED p50 {} ms, p99 {} ms, max {} ms; {} stored, {} not stored within 60 s.",
+                e["pollers"], e["long_poll_secs"], e["invoices"], e["rate_per_sec"],
+                cell(num(&e["p50_ms"])), cell(num(&e["p99_ms"])), cell(num(&e["max_ms"])), e["stored"], e["not_stored_in_time"],
+            );
+        }
+    }
+
+    // Targets.
+    let bare_init = num(&r["cold"]["bare"]["init_ms_median"]);
+    let web_init = num(&r["cold"]["webhook"]["init_ms_median"]);
+    let ratio = match (web_init, bare_init) {
+        (Some(w), Some(b)) if b > 0.0 => Some(w / b),
+        _ => None,
+    };
+    let max_of = |path: &dyn Fn(&str) -> Option<f64>| -> Option<f64> {
+        ["webhook", "worker"]
+            .iter()
+            .map(|f| path(f))
+            .collect::<Option<Vec<_>>>()
+            .map(|v| v.into_iter().fold(0.0, f64::max))
+    };
+    let rss = max_of(&|f| num(&r["warm"][f]["peak_rss_bytes"]).map(|b| b / MB));
+    let size = max_of(&|f| num(&r["size"][f]["stripped_bytes"]).map(|b| b / MB));
+    let web_cpu = num(&r["warm"]["webhook"]["cpu_ms_per_invocation"]);
+    let batch = num(&c["batch_wall_ms_median"]);
+    let _ = writeln!(out, "\n**Targets**\n");
+    let _ = writeln!(
+        out,
+        "- webhook init ≤ 1.5 × bare: {} ({:.1}×)",
+        verdict(ratio.map(|x| x <= 1.5)),
+        ratio.unwrap_or(f64::NAN)
+    );
+    let unprimed = r["priming"].as_array().and_then(|vs| {
+        vs.iter()
+            .find(|v| v["function"] == "webhook" && v["prime"] == false)
+            .and_then(|v| num(&v["init_ms_median"]))
+    });
+    if let (Some(u), Some(b)) = (unprimed, bare_init) {
+        let _ = writeln!(
+            out,
+            "  - without priming (PRIME_CONNECTIONS=false, priming runs): {} ms = {:.1}× bare",
+            fmt_num(u),
+            u / b
+        );
+    }
+    let _ = writeln!(
+        out,
+        "- RSS ≤ 12 MB per function: {} (largest {} MB)",
+        verdict(rss.map(|x| x <= 12.0)),
+        cell(rss)
+    );
+    let _ = writeln!(
+        out,
+        "- stripped bootstrap ≤ 8 MB: {} (largest {} MB)",
+        verdict(size.map(|x| x <= 8.0)),
+        cell(size)
+    );
+    let _ = writeln!(
+        out,
+        "- webhook CPU per call ≤ 0.3 ms: {} ({} ms)",
+        verdict(web_cpu.map(|x| x <= 0.3)),
+        cell(web_cpu)
+    );
+    let _ = writeln!(
+        out,
+        "- worker batch of 10 at 50 ms Glase latency ≤ 100 ms wall: {} ({} ms)",
+        verdict(batch.map(|x| x <= 100.0)),
+        cell(batch)
+    );
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ratios_and_numbers() {
+        assert_eq!(with_ratio(Some(3.0), Some(2.0)), "3 (1.5×)");
+        assert_eq!(with_ratio(Some(3.5), None), "3.50");
+        assert_eq!(cell(None), "n/a");
+        assert_eq!(fmt_num(0.1234), "0.123");
+        assert_eq!(fmt_num(123.4), "123");
+        assert_eq!(fmt_num(9.0), "9");
+    }
+
+    #[test]
+    fn renders_partial_results_without_panicking() {
+        let text = render(
+            &serde_json::json!({"settings": {}, "machine": {}, "cold": {"bare": {"init_ms_median": 2.0}}}),
+        );
+        assert!(text.contains("| init, ms"));
+        assert!(text.contains("not measured"));
+    }
+}
