@@ -1,12 +1,17 @@
 //! Structured JSON logs for CloudWatch, filtered by `RUST_LOG` (default `info`).
 
-use tracing_subscriber::EnvFilter;
+use tracing_subscriber::filter::LevelFilter;
 
+/// `RUST_LOG` is a level (`error`, `warn`, `info`, `debug`, `trace`); anything else means `info`.
+/// A plain level filter keeps the env-filter crate's regex engine out of the functions.
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|v| v.trim().parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
     let _ = tracing_subscriber::fmt()
         .json()
-        .with_env_filter(filter)
+        .with_max_level(filter)
         .with_current_span(false)
         .with_span_list(false)
         .with_target(false)

@@ -3,7 +3,9 @@ use glase_shared::config::Env;
 use glase_webhook::Webhook;
 use lambda_http::{run, service_fn, Error, Request};
 
-#[tokio::main]
+// One event at a time per process: a single-threaded runtime starts faster and stays smaller;
+// the worker's records still run concurrently (their work is I/O).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     glase_shared::telemetry::init();
     let config = Env::process().webhook()?;

@@ -7,7 +7,9 @@ use glase_shared::SystemClock;
 use glase_worker::{handle_batch, RetryPolicy, Worker};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
-#[tokio::main]
+// One event at a time per process: a single-threaded runtime starts faster and stays smaller;
+// the worker's records still run concurrently (their work is I/O).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     glase_shared::telemetry::init();
     let config = Env::process().worker()?;
@@ -15,7 +17,8 @@ async fn main() -> Result<(), Error> {
     let token = auth_token(&config.glase, &aws).await?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name);
     if config.prime_connections {
-        store.prime().await;
+        // One connection per record of a full batch (BatchSize 10).
+        store.prime(10).await;
     }
     let worker = Arc::new(Worker {
         store,
