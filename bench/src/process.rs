@@ -37,17 +37,7 @@ impl FunctionProcess {
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
-        #[cfg(target_os = "linux")]
-        unsafe {
-            use std::os::unix::process::CommandExt;
-            // Only async-signal-safe calls here: prctl is one.
-            cmd.pre_exec(|| {
-                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
+        glase_local::services::die_with_parent(&mut cmd);
         let started = Instant::now();
         let child = cmd.spawn()?;
         Ok(Self { child, started })

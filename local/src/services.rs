@@ -69,16 +69,9 @@ impl Drop for ServiceProcess {
     }
 }
 
-fn spawn(
-    name: &'static str,
-    mut cmd: Command,
-    port: u16,
-    quiet: bool,
-) -> Result<ServiceProcess, ServiceError> {
-    if quiet {
-        cmd.stdout(Stdio::null()).stderr(Stdio::null());
-    }
-    cmd.stdin(Stdio::null());
+/// Makes the child get SIGKILL when the thread that spawned it ends (Linux), so no server
+/// outlives a crashed test run or benchmark.
+pub fn die_with_parent(cmd: &mut Command) {
     #[cfg(target_os = "linux")]
     unsafe {
         use std::os::unix::process::CommandExt;
@@ -90,6 +83,21 @@ fn spawn(
             Ok(())
         });
     }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cmd;
+}
+
+fn spawn(
+    name: &'static str,
+    mut cmd: Command,
+    port: u16,
+    quiet: bool,
+) -> Result<ServiceProcess, ServiceError> {
+    if quiet {
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+    }
+    cmd.stdin(Stdio::null());
+    die_with_parent(&mut cmd);
     let child = cmd
         .spawn()
         .map_err(|source| ServiceError::Spawn { what: name, source })?;
