@@ -1,4 +1,4 @@
-# Benchmarks (see docs/performance.md). Included by the Makefile.
+# Benchmarks (see README.md, "Performance"). Included by the Makefile.
 .PHONY: bench bench-quick
 
 # Each function is built on its own (-p), as `make package` and `sam build` do, so features
