@@ -1,4 +1,4 @@
-# make dev: the whole pipeline locally (see README "Run it locally").
+# make dev: the whole pipeline locally (see README.md, "The two commands").
 .PHONY: dev demo
 
 dev: deps
