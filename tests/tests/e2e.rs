@@ -263,13 +263,15 @@ async fn glase_retries_a_failing_webhook_on_its_schedule_and_the_invoice_is_stor
         .map(|a| (a.status, a.error.is_some()))
         .collect();
     assert_eq!(
-        outcomes,
-        vec![
-            (Some(500), false),
-            (None, true),
-            (Some(503), false),
-            (Some(200), false)
-        ]
+        outcomes[..3],
+        [(Some(500), false), (None, true), (Some(503), false)]
+    );
+    // On a loaded machine a forwarded attempt may still time out; Glase then simply retries.
+    let (last, between) = outcomes[3..].split_last().expect("a fourth attempt");
+    assert_eq!(*last, (Some(200), false), "{outcomes:?}");
+    assert!(
+        between.iter().all(|o| o.0 != Some(200)),
+        "stops at the first 200: {outcomes:?}"
     );
     let delays = glase_sim::schedule::notification_delays(time_scale);
     for pair in attempts.windows(2) {
@@ -281,7 +283,7 @@ async fn glase_retries_a_failing_webhook_on_its_schedule_and_the_invoice_is_stor
             pair[1].number
         );
     }
-    assert_eq!(seen.load(Ordering::SeqCst), 4);
+    assert_eq!(seen.load(Ordering::SeqCst), attempts.len());
     assert!(matches!(
         record(&stack, id).await,
         Some(InvoiceRecord::Stored { .. })
