@@ -97,8 +97,10 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
+            // tools/bench → the workspace root.
             Path::new(env!("CARGO_MANIFEST_DIR"))
-                .parent()
+                .ancestors()
+                .nth(2)
                 .map(|p| p.join("target"))
                 .unwrap_or_default()
         })

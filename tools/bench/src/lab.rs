@@ -20,7 +20,7 @@ pub const ISSUER: &str = "bench";
 pub const SECRET: &str = "bench-secret";
 /// Per-invocation limit; a healthy invocation here takes milliseconds.
 pub const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
-const APIGW_FIXTURE: &str = include_str!("../../events/apigw-notification.json");
+const APIGW_FIXTURE: &str = include_str!("../../../events/apigw-notification.json");
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Function {
