@@ -1,12 +1,17 @@
 //! Configuration from the environment, read once at cold start. Every error names the
 //! variable; no error ever contains a secret's value.
 
+#[cfg(feature = "invoice")]
 use std::time::Duration;
 
+#[cfg(feature = "invoice")]
 use jiff::tz::TimeZone;
+#[cfg(feature = "invoice")]
 use secrecy::SecretString;
 
+#[cfg(feature = "invoice")]
 use crate::domain::IssuerName;
+use crate::domain::WebhookToken;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
@@ -16,11 +21,14 @@ pub enum ConfigError {
     Invalid { var: &'static str, reason: String },
     #[error("set exactly one of GLASE_SECRET or GLASE_SECRET_PARAMETER")]
     SecretSource,
+    #[error("set exactly one of WEBHOOK_TOKEN_SHA256 (deployed) or WEBHOOK_TOKEN (local runs)")]
+    WebhookTokenSource,
     #[error("could not read the issuer secret from SSM parameter {name}: {reason}")]
     SecretParameter { name: String, reason: String },
 }
 
 /// Where the issuer secret comes from.
+#[cfg(feature = "invoice")]
 #[derive(Debug, Clone)]
 pub enum SecretSource {
     /// `GLASE_SECRET`: for local runs.
@@ -29,9 +37,10 @@ pub enum SecretSource {
     SsmParameter(String),
 }
 
+#[cfg(feature = "invoice")]
 #[derive(Debug, Clone)]
 pub struct GlaseConfig {
-    /// `GLASE_BASE_URL`, without a trailing slash.
+    /// `GLASE_BASE_URL`: scheme and host (and port) only, without a trailing slash.
     pub base_url: String,
     pub issuer: IssuerName,
     pub secret: SecretSource,
@@ -46,12 +55,14 @@ pub struct GlaseConfig {
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
     pub queue_url: String,
-    /// `WEBHOOK_TOKEN`: when set, the last path segment must equal it.
-    pub webhook_token: Option<SecretString>,
+    /// `WEBHOOK_TOKEN_SHA256` or `WEBHOOK_TOKEN` (one is required): the path's last segment
+    /// must be the token.
+    pub webhook_token: WebhookToken,
     /// `PRIME_CONNECTIONS` (default true): open the SQS connection during init.
     pub prime_connections: bool,
 }
 
+#[cfg(feature = "invoice")]
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
     pub glase: GlaseConfig,
@@ -59,10 +70,21 @@ pub struct WorkerConfig {
     pub queue_url: String,
     /// `DEAD_LETTER_QUEUE_URL` (optional): where unparseable messages are moved at once.
     pub dead_letter_queue_url: Option<String>,
-    /// `RETRY_BASE_SECONDS` (default 30): first back-off after a transient failure; doubles
-    /// with each receive, up to `RETRY_MAX_SECONDS` (default 3600).
+    /// `RETRY_BASE_SECONDS` (default 30, 1..=43200): first back-off after a transient failure;
+    /// doubles with each receive, up to `RETRY_MAX_SECONDS` (default 3600, ≤ 43200: SQS's cap).
     pub retry_base_secs: u32,
     pub retry_max_secs: u32,
+    /// `MAX_RECEIVE_COUNT` (default 30): the queue's redrive `maxReceiveCount`, so the worker
+    /// knows a failing receive is the last one and counts the message as dead-lettered.
+    pub max_receive_count: u32,
+    /// `REJECT_AFTER_RECEIVES` (default 5, ~15 min with the back-off): a 404 or an unacceptable
+    /// body is retried until the message has been received this many times, then rejected.
+    /// Glase may notify before its read side knows the invoice; a proxy may answer once.
+    pub reject_after_receives: u32,
+    /// `REJECTED_COOLDOWN_SECONDS` (default 3600): a new notification for an invoice rejected
+    /// less than this long ago is acknowledged without fetching it again (operator and
+    /// reconciliation re-queues are exempt), so a flood of forged ids cannot make us hammer Glase.
+    pub rejected_cooldown_secs: u32,
     /// `PRIME_CONNECTIONS` (default true): open the DynamoDB connection during init.
     pub prime_connections: bool,
 }
@@ -87,6 +109,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         self.optional(var).ok_or(ConfigError::Missing(var))
     }
 
+    #[cfg(feature = "invoice")]
     fn millis(&self, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
         match self.optional(var) {
             None => Ok(Duration::from_millis(default)),
@@ -112,32 +135,65 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         }
     }
 
-    fn seconds(&self, var: &'static str, default: u32) -> Result<u32, ConfigError> {
+    /// A whole number in `range`, or the default when unset.
+    #[cfg(feature = "invoice")]
+    fn number(
+        &self,
+        var: &'static str,
+        default: u32,
+        range: std::ops::RangeInclusive<u32>,
+        unit: &str,
+    ) -> Result<u32, ConfigError> {
         match self.optional(var) {
             None => Ok(default),
-            // SQS caps a message's visibility timeout at 12 hours.
             Some(v) => v
                 .parse::<u32>()
                 .ok()
-                .filter(|s| *s <= 43_200)
-                .ok_or(ConfigError::Invalid {
+                .filter(|n| range.contains(n))
+                .ok_or_else(|| ConfigError::Invalid {
                     var,
-                    reason: "must be a whole number of seconds from 0 to 43200".into(),
+                    reason: format!(
+                        "must be a whole number of {unit} from {} to {}",
+                        range.start(),
+                        range.end()
+                    ),
                 }),
         }
     }
 
+    /// An http(s) URL. Errors never repeat the value: a URL can carry credentials.
     fn url(&self, var: &'static str) -> Result<String, ConfigError> {
         let v = self.required(var)?;
-        if !(v.starts_with("https://") || v.starts_with("http://")) {
-            return Err(ConfigError::Invalid {
+        let rest = v
+            .strip_prefix("https://")
+            .or_else(|| v.strip_prefix("http://"));
+        match rest {
+            Some(host) if !host.is_empty() && !host.starts_with('/') => {
+                Ok(v.trim_end_matches('/').to_owned())
+            }
+            _ => Err(ConfigError::Invalid {
                 var,
-                reason: format!("must start with https:// or http://, got {v:?}"),
-            });
+                reason: "must be an http:// or https:// URL".into(),
+            }),
         }
-        Ok(v.trim_end_matches('/').to_owned())
     }
 
+    /// A service root: scheme and host only. A path (e.g. `/api`) would be prefixed to
+    /// Glase's own `/api/…` paths and turn every fetch into a 404.
+    #[cfg(feature = "invoice")]
+    fn base_url(&self, var: &'static str) -> Result<String, ConfigError> {
+        let url = self.url(var)?;
+        let host = url.split_once("://").map_or("", |(_, rest)| rest);
+        if host.contains(['/', '?', '#', '@']) {
+            return Err(ConfigError::Invalid {
+                var,
+                reason: "must be scheme and host only, like https://glase.example.com (no path, query or credentials): the client adds /api/…".into(),
+            });
+        }
+        Ok(url)
+    }
+
+    #[cfg(feature = "invoice")]
     pub fn glase(&self) -> Result<GlaseConfig, ConfigError> {
         let issuer = IssuerName::parse(&self.required("GLASE_ISSUER")?).map_err(|e| {
             ConfigError::Invalid {
@@ -162,7 +218,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             })?,
         };
         Ok(GlaseConfig {
-            base_url: self.url("GLASE_BASE_URL")?,
+            base_url: self.base_url("GLASE_BASE_URL")?,
             issuer,
             secret,
             time_zone,
@@ -174,17 +230,47 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
     pub fn webhook(&self) -> Result<WebhookConfig, ConfigError> {
         Ok(WebhookConfig {
             queue_url: self.url("QUEUE_URL")?,
-            webhook_token: self.optional("WEBHOOK_TOKEN").map(SecretString::from),
+            webhook_token: self.webhook_token()?,
             prime_connections: self.flag("PRIME_CONNECTIONS", true)?,
         })
     }
 
+    fn webhook_token(&self) -> Result<WebhookToken, ConfigError> {
+        let invalid = |var| {
+            move |e: crate::domain::WebhookTokenError| ConfigError::Invalid {
+                var,
+                reason: e.to_string(),
+            }
+        };
+        match (
+            self.optional("WEBHOOK_TOKEN_SHA256"),
+            self.optional("WEBHOOK_TOKEN"),
+        ) {
+            (Some(digest), None) => {
+                WebhookToken::sha256_hex(&digest).map_err(invalid("WEBHOOK_TOKEN_SHA256"))
+            }
+            (None, Some(token)) => WebhookToken::plain(&token).map_err(invalid("WEBHOOK_TOKEN")),
+            (None, None) => Err(ConfigError::Missing("WEBHOOK_TOKEN_SHA256")),
+            (Some(_), Some(_)) => Err(ConfigError::WebhookTokenSource),
+        }
+    }
+
+    #[cfg(feature = "invoice")]
     pub fn worker(&self) -> Result<WorkerConfig, ConfigError> {
         let table_name = self.required("TABLE_NAME")?;
         if table_name.len() < 3 {
             return Err(ConfigError::Invalid {
                 var: "TABLE_NAME",
                 reason: "DynamoDB table names have at least 3 characters".into(),
+            });
+        }
+        // SQS caps a message's visibility timeout at 12 hours; 0 would retry in a hot loop.
+        let retry_base_secs = self.number("RETRY_BASE_SECONDS", 30, 1..=43_200, "seconds")?;
+        let retry_max_secs = self.number("RETRY_MAX_SECONDS", 3_600, 1..=43_200, "seconds")?;
+        if retry_max_secs < retry_base_secs {
+            return Err(ConfigError::Invalid {
+                var: "RETRY_MAX_SECONDS",
+                reason: "must not be less than RETRY_BASE_SECONDS".into(),
             });
         }
         Ok(WorkerConfig {
@@ -195,8 +281,16 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
                 Some(_) => Some(self.url("DEAD_LETTER_QUEUE_URL")?),
                 None => None,
             },
-            retry_base_secs: self.seconds("RETRY_BASE_SECONDS", 30)?,
-            retry_max_secs: self.seconds("RETRY_MAX_SECONDS", 3_600)?,
+            retry_base_secs,
+            retry_max_secs,
+            max_receive_count: self.number("MAX_RECEIVE_COUNT", 30, 1..=1000, "receives")?,
+            reject_after_receives: self.number("REJECT_AFTER_RECEIVES", 5, 1..=1000, "receives")?,
+            rejected_cooldown_secs: self.number(
+                "REJECTED_COOLDOWN_SECONDS",
+                3_600,
+                0..=604_800,
+                "seconds",
+            )?,
             prime_connections: self.flag("PRIME_CONNECTIONS", true)?,
         })
     }
@@ -207,6 +301,8 @@ mod tests {
     use super::*;
     use std::collections::HashMap;
 
+    const TOKEN: &str = "a-webhook-token-0123456789";
+
     fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
         let map: HashMap<String, String> = pairs
             .iter()
@@ -215,6 +311,7 @@ mod tests {
         Env(move |k: &str| map.get(k).cloned())
     }
 
+    #[cfg(feature = "invoice")]
     const WORKER: &[(&str, &str)] = &[
         ("GLASE_BASE_URL", "https://glase.example/"),
         ("GLASE_ISSUER", "abc"),
@@ -223,6 +320,7 @@ mod tests {
         ("QUEUE_URL", "http://127.0.0.1:9324/000000000000/glase"),
     ];
 
+    #[cfg(feature = "invoice")]
     #[test]
     fn reads_a_complete_worker_config_with_defaults() {
         let cfg = env(WORKER).worker().unwrap();
@@ -233,6 +331,7 @@ mod tests {
         assert!(cfg.dead_letter_queue_url.is_none());
     }
 
+    #[cfg(feature = "invoice")]
     #[test]
     fn names_the_missing_variable() {
         for missing in ["GLASE_BASE_URL", "GLASE_ISSUER", "TABLE_NAME", "QUEUE_URL"] {
@@ -247,6 +346,7 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "invoice")]
     #[test]
     fn names_the_invalid_variable_without_echoing_secrets() {
         let mut pairs = WORKER.to_vec();
@@ -279,6 +379,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "invoice")]
     #[test]
     fn accepts_an_ssm_parameter_instead_of_a_secret() {
         let pairs: Vec<_> = WORKER
@@ -294,12 +395,149 @@ mod tests {
     }
 
     #[test]
-    fn webhook_token_is_optional() {
-        let cfg = env(&[("QUEUE_URL", "http://q")]).webhook().unwrap();
-        assert!(cfg.webhook_token.is_none());
+    fn webhook_token_is_required_as_a_digest_or_a_plain_token() {
         assert_eq!(
-            env(&[]).webhook().unwrap_err(),
+            env(&[("QUEUE_URL", "http://q")]).webhook().unwrap_err(),
+            ConfigError::Missing("WEBHOOK_TOKEN_SHA256")
+        );
+        let plain = env(&[("QUEUE_URL", "http://q"), ("WEBHOOK_TOKEN", TOKEN)])
+            .webhook()
+            .unwrap();
+        assert!(plain.webhook_token.matches(TOKEN));
+        let digest = "2bb80d537b1da3e38bd30361aa855686bde0eacd7162fef6a25fe97bf527a25b";
+        let hashed = env(&[("QUEUE_URL", "http://q"), ("WEBHOOK_TOKEN_SHA256", digest)])
+            .webhook()
+            .unwrap();
+        assert!(hashed.webhook_token.matches("secret"));
+        assert_eq!(
+            env(&[
+                ("QUEUE_URL", "http://q"),
+                ("WEBHOOK_TOKEN", TOKEN),
+                ("WEBHOOK_TOKEN_SHA256", digest)
+            ])
+            .webhook()
+            .unwrap_err(),
+            ConfigError::WebhookTokenSource
+        );
+        assert_eq!(
+            env(&[("WEBHOOK_TOKEN", TOKEN)]).webhook().unwrap_err(),
             ConfigError::Missing("QUEUE_URL")
         );
+    }
+
+    #[test]
+    fn a_malformed_webhook_token_is_named_but_never_echoed() {
+        let err = env(&[("QUEUE_URL", "http://q"), ("WEBHOOK_TOKEN", "short/secret")])
+            .webhook()
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                var: "WEBHOOK_TOKEN",
+                ..
+            }
+        ));
+        assert!(!err.to_string().contains("short/secret"));
+        let err = env(&[
+            ("QUEUE_URL", "http://q"),
+            ("WEBHOOK_TOKEN_SHA256", "xyz-secret"),
+        ])
+        .webhook()
+        .unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                var: "WEBHOOK_TOKEN_SHA256",
+                ..
+            }
+        ));
+        assert!(!err.to_string().contains("xyz-secret"));
+    }
+
+    #[test]
+    fn a_bad_url_is_named_without_echoing_its_value() {
+        let err = env(&[("QUEUE_URL", "ftp://user:pw@q"), ("WEBHOOK_TOKEN", TOKEN)])
+            .webhook()
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::Invalid {
+                var: "QUEUE_URL",
+                ..
+            }
+        ));
+        assert!(!err.to_string().contains("pw@q"));
+    }
+
+    #[cfg(feature = "invoice")]
+    #[test]
+    fn refuses_a_glase_base_url_with_a_path() {
+        for bad in [
+            "https://glase.example/api",
+            "https://glase.example/api/",
+            "https://glase.example?x=1",
+            "https://user:pw@glase.example",
+            "https://",
+            "glase.example",
+        ] {
+            let mut pairs: Vec<_> = WORKER
+                .iter()
+                .copied()
+                .filter(|(k, _)| *k != "GLASE_BASE_URL")
+                .collect();
+            pairs.push(("GLASE_BASE_URL", bad));
+            let err = env(&pairs).worker().unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ConfigError::Invalid {
+                        var: "GLASE_BASE_URL",
+                        ..
+                    }
+                ),
+                "{bad}: {err}"
+            );
+            assert!(!err.to_string().contains("pw@"), "{bad}");
+        }
+        let mut pairs = WORKER.to_vec();
+        pairs.retain(|(k, _)| *k != "GLASE_BASE_URL");
+        pairs.push(("GLASE_BASE_URL", "http://127.0.0.1:4000/"));
+        assert_eq!(
+            env(&pairs).worker().unwrap().glase.base_url,
+            "http://127.0.0.1:4000"
+        );
+    }
+
+    #[cfg(feature = "invoice")]
+    #[test]
+    fn retry_bounds_refuse_a_hot_loop_and_what_sqs_refuses() {
+        for (var, value) in [
+            ("RETRY_BASE_SECONDS", "0"),
+            ("RETRY_MAX_SECONDS", "43201"),
+            ("RETRY_MAX_SECONDS", "0"),
+            ("RETRY_BASE_SECONDS", "-1"),
+            ("MAX_RECEIVE_COUNT", "0"),
+            ("REJECT_AFTER_RECEIVES", "many"),
+        ] {
+            let mut pairs = WORKER.to_vec();
+            pairs.push((var, value));
+            let err = env(&pairs).worker().unwrap_err();
+            assert!(
+                matches!(err, ConfigError::Invalid { var: v, .. } if v == var),
+                "{var}={value}: {err}"
+            );
+        }
+        let mut pairs = WORKER.to_vec();
+        pairs.extend([("RETRY_BASE_SECONDS", "600"), ("RETRY_MAX_SECONDS", "60")]);
+        assert!(matches!(
+            env(&pairs).worker().unwrap_err(),
+            ConfigError::Invalid {
+                var: "RETRY_MAX_SECONDS",
+                ..
+            }
+        ));
+        let cfg = env(WORKER).worker().unwrap();
+        assert_eq!((cfg.retry_base_secs, cfg.retry_max_secs), (30, 3_600));
+        assert_eq!((cfg.max_receive_count, cfg.reject_after_receives), (30, 5));
     }
 }

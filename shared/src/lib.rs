@@ -1,9 +1,16 @@
 //! glase-invoices core: the domain (no AWS, no HTTP), the ports the handlers use, their
-//! adapters, configuration and in-memory fakes for tests.
+//! adapters (each behind a cargo feature), configuration and, for tests, in-memory fakes.
 
+#[cfg(any(
+    feature = "sqs",
+    feature = "dynamodb",
+    feature = "ssm",
+    feature = "glase-http"
+))]
 pub mod adapters;
 pub mod config;
 pub mod domain;
+#[cfg(feature = "test-util")]
 pub mod memory;
 pub mod ports;
 pub mod telemetry;

@@ -29,12 +29,9 @@ impl MemoryQueue {
 }
 
 impl NotificationQueue for MemoryQueue {
-    async fn enqueue(&self, id: InvoiceId) -> Result<(), QueueError> {
+    async fn enqueue(&self, id: InvoiceId) -> Result<(), AdapterError> {
         if self.fail.load(Ordering::SeqCst) {
-            return Err(QueueError {
-                message: "memory queue set to fail".into(),
-                source: None,
-            });
+            return Err(AdapterError::msg("memory queue set to fail"));
         }
         lock(&self.sent).push(id);
         Ok(())
@@ -59,12 +56,17 @@ impl MemoryWorkQueue {
 }
 
 impl WorkQueue for MemoryWorkQueue {
-    async fn postpone(&self, receipt_handle: &str, delay_secs: i32) -> Result<(), QueueError> {
+    async fn postpone(&self, receipt_handle: &str, delay_secs: i32) -> Result<(), AdapterError> {
         lock(&self.postponed).push((receipt_handle.to_owned(), delay_secs));
         Ok(())
     }
 
-    async fn quarantine(&self, body: &str, reason: &str) -> Result<bool, QueueError> {
+    async fn quarantine(
+        &self,
+        body: &str,
+        reason: &str,
+        _source: &QueuedMessage<'_>,
+    ) -> Result<bool, AdapterError> {
         if !self.has_dlq {
             return Ok(false);
         }
@@ -143,9 +145,9 @@ pub struct MemoryStore {
 }
 
 impl MemoryStore {
-    fn check(&self) -> Result<(), StoreError> {
+    fn check(&self) -> Result<(), AdapterError> {
         if self.fail.load(Ordering::SeqCst) {
-            return Err(StoreError::msg("memory store set to fail"));
+            return Err(AdapterError::msg("memory store set to fail"));
         }
         Ok(())
     }
@@ -161,10 +163,23 @@ impl MemoryStore {
     fn owns(row: Option<&Row>, lease: &Lease) -> bool {
         matches!(row, Some(Row { record: InvoiceRecord::Processing { .. }, lease_owner: Some(o) }) if *o == lease.owner)
     }
+
+    /// What a refused completing write means, as the DynamoDB adapter decides it.
+    fn refused(row: Option<&Row>) -> Completion {
+        match row.map(|r| &r.record) {
+            Some(InvoiceRecord::Stored { .. }) => Completion::Superseded,
+            _ => Completion::LeaseLost,
+        }
+    }
+
+    /// Reads the record for `id`.
+    pub fn get(&self, id: InvoiceId) -> Option<InvoiceRecord> {
+        lock(&self.rows).get(&id).map(|r| r.record.clone())
+    }
 }
 
 impl InvoiceStore for MemoryStore {
-    async fn claim(&self, id: InvoiceId, lease: &Lease) -> Result<Claim, StoreError> {
+    async fn claim(&self, id: InvoiceId, lease: &Lease) -> Result<Claim, AdapterError> {
         self.check()?;
         let mut rows = lock(&self.rows);
         let attempts = match rows.get(&id).map(|r| &r.record) {
@@ -177,7 +192,20 @@ impl InvoiceStore for MemoryStore {
                 })
             }
             Some(InvoiceRecord::Processing { attempts, .. }) => attempts + 1,
-            Some(InvoiceRecord::Rejected { .. }) | None => 1,
+            Some(InvoiceRecord::Rejected {
+                rejected_at,
+                attempts,
+                ..
+            }) => {
+                let cooling = lease
+                    .rejected_before_ms
+                    .is_some_and(|before| rejected_at.as_millisecond() >= before);
+                if cooling {
+                    return Ok(Claim::RecentlyRejected);
+                }
+                attempts + 1
+            }
+            None => 1,
         };
         let last_error = match rows.get(&id).map(|r| &r.record) {
             Some(InvoiceRecord::Processing { last_error, .. }) => last_error.clone(),
@@ -202,11 +230,11 @@ impl InvoiceStore for MemoryStore {
         invoice: &Invoice,
         lease: &Lease,
         stored_at: Timestamp,
-    ) -> Result<Completion, StoreError> {
+    ) -> Result<Completion, AdapterError> {
         self.check()?;
         let mut rows = lock(&self.rows);
         if !Self::owns(rows.get(&invoice.id), lease) {
-            return Ok(Completion::LeaseLost);
+            return Ok(Self::refused(rows.get(&invoice.id)));
         }
         let record = InvoiceRecord::Stored {
             invoice: invoice.clone(),
@@ -228,15 +256,20 @@ impl InvoiceStore for MemoryStore {
         lease: &Lease,
         rejection: &Rejection,
         at: Timestamp,
-    ) -> Result<Completion, StoreError> {
+    ) -> Result<Completion, AdapterError> {
         self.check()?;
         let mut rows = lock(&self.rows);
         if !Self::owns(rows.get(&id), lease) {
-            return Ok(Completion::LeaseLost);
+            return Ok(Self::refused(rows.get(&id)));
         }
+        let attempts = match rows.get(&id).map(|r| &r.record) {
+            Some(InvoiceRecord::Processing { attempts, .. }) => *attempts,
+            _ => 0,
+        };
         let record = InvoiceRecord::Rejected {
             rejection: rejection.clone(),
             rejected_at: at,
+            attempts,
         };
         rows.insert(
             id,
@@ -248,7 +281,13 @@ impl InvoiceStore for MemoryStore {
         Ok(Completion::Done)
     }
 
-    async fn release(&self, id: InvoiceId, lease: &Lease, error: &str) -> Result<(), StoreError> {
+    async fn release(
+        &self,
+        id: InvoiceId,
+        lease: &Lease,
+        error: &str,
+        _at: Timestamp,
+    ) -> Result<(), AdapterError> {
         self.check()?;
         let mut rows = lock(&self.rows);
         if let Some(row) = rows.get_mut(&id).filter(|r| Self::owns(Some(r), lease)) {
@@ -264,11 +303,6 @@ impl InvoiceStore for MemoryStore {
             row.lease_owner = None;
         }
         Ok(())
-    }
-
-    async fn get(&self, id: InvoiceId) -> Result<Option<InvoiceRecord>, StoreError> {
-        self.check()?;
-        Ok(lock(&self.rows).get(&id).map(|r| r.record.clone()))
     }
 }
 

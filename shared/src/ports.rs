@@ -1,95 +1,23 @@
 //! The small traits the handlers are written against. Adapters (DynamoDB, SQS, Glase over
 //! HTTP) implement them for production; `crate::memory` implements them for unit tests.
+//! The webhook needs only `NotificationQueue`; the worker's ports are behind `invoice`.
 
 use std::future::Future;
 
-use jiff::Timestamp;
+use crate::domain::InvoiceId;
 
-use crate::domain::{InvalidInvoice, Invoice, InvoiceId};
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-// ---------------------------------------------------------------- queue (webhook side)
-
+/// A call to a backing service (SQS, DynamoDB) failed. The source error is kept for the logs.
 #[derive(Debug, thiserror::Error)]
-#[error("queue did not accept the message: {message}")]
-pub struct QueueError {
+#[error("{message}")]
+pub struct AdapterError {
     pub message: String,
     #[source]
-    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
+    pub source: Option<BoxError>,
 }
 
-impl QueueError {
-    pub fn new(
-        message: impl Into<String>,
-        source: impl std::error::Error + Send + Sync + 'static,
-    ) -> Self {
-        Self {
-            message: message.into(),
-            source: Some(Box::new(source)),
-        }
-    }
-}
-
-/// Durably queues a paid invoice id for the worker. `Ok` means the queue has it.
-pub trait NotificationQueue: Send + Sync + 'static {
-    fn enqueue(&self, id: InvoiceId) -> impl Future<Output = Result<(), QueueError>> + Send;
-}
-
-// ---------------------------------------------------------------- queue (worker side)
-
-/// What the worker asks of the queue besides receiving: backing off, and setting aside
-/// messages that can never be processed.
-pub trait WorkQueue: Send + Sync + 'static {
-    /// Keeps a failed message invisible for `delay_secs` before SQS offers it again.
-    fn postpone(
-        &self,
-        receipt_handle: &str,
-        delay_secs: i32,
-    ) -> impl Future<Output = Result<(), QueueError>> + Send;
-    /// Moves an unparseable message body to the dead-letter queue with the reason.
-    /// `Ok(false)` means there is no dead-letter queue configured to send it to.
-    fn quarantine(
-        &self,
-        body: &str,
-        reason: &str,
-    ) -> impl Future<Output = Result<bool, QueueError>> + Send;
-}
-
-// ---------------------------------------------------------------- Glase
-
-/// How a details fetch failed, classified by what the worker must do about it.
-#[derive(Debug, thiserror::Error)]
-pub enum FetchError {
-    /// 404: unknown invoice, or another issuer's. Permanent.
-    #[error("Glase does not know invoice (404): unknown id or another issuer's invoice")]
-    NotFound,
-    /// 200 with a body we cannot accept. Permanent.
-    #[error("Glase returned invoice details we cannot accept: {0}")]
-    Invalid(#[from] InvalidInvoice),
-    /// 401/403: our issuer name or secret is wrong. Retried: a config mistake must not
-    /// discard paid invoices.
-    #[error("Glase refused our credentials (HTTP {0}): check GLASE_ISSUER and the issuer secret")]
-    Unauthorized(u16),
-    /// 408/429/5xx, timeouts, connection errors, and statuses Glase does not document.
-    #[error("Glase fetch failed transiently: {0}")]
-    Transient(String),
-}
-
-/// Fetches a paid invoice's details from Glase.
-pub trait InvoiceSource: Send + Sync + 'static {
-    fn fetch(&self, id: InvoiceId) -> impl Future<Output = Result<Invoice, FetchError>> + Send;
-}
-
-// ---------------------------------------------------------------- store
-
-#[derive(Debug, thiserror::Error)]
-#[error("invoice store failed: {message}")]
-pub struct StoreError {
-    pub message: String,
-    #[source]
-    pub source: Option<Box<dyn std::error::Error + Send + Sync>>,
-}
-
-impl StoreError {
+impl AdapterError {
     pub fn new(
         message: impl Into<String>,
         source: impl std::error::Error + Send + Sync + 'static,
@@ -108,114 +36,210 @@ impl StoreError {
     }
 }
 
-/// A time-limited claim on one invoice id, held by one worker invocation.
-#[derive(Debug, Clone)]
-pub struct Lease {
-    /// Unique per attempt, so only the holder can complete or release the claim.
-    pub owner: String,
-    /// Now, in epoch milliseconds.
-    pub now_ms: i64,
-    /// When the claim lapses if its holder dies (the invocation's deadline).
-    pub until_ms: i64,
+// ---------------------------------------------------------------- queue (webhook side)
+
+/// Durably queues a paid invoice id for the worker. `Ok` means the queue has it.
+pub trait NotificationQueue: Send + Sync + 'static {
+    fn enqueue(&self, id: InvoiceId) -> impl Future<Output = Result<(), AdapterError>> + Send;
 }
 
-/// The answer to a claim attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// We hold the lease: fetch and complete.
-    Acquired,
-    /// The invoice is stored already: nothing to do.
-    AlreadyStored,
-    /// Another invocation holds a live lease until `until_ms`: try again after that.
-    InProgress { until_ms: i64 },
-}
+#[cfg(feature = "invoice")]
+pub use worker::*;
 
-/// Whether a completing write went through.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Completion {
-    Done,
-    /// Our lease lapsed and someone else took the claim; the message is retried.
-    LeaseLost,
-}
+/// The worker's ports: they speak of invoices, so they need the `invoice` side of the domain.
+#[cfg(feature = "invoice")]
+mod worker {
+    use std::future::Future;
 
-/// A permanent refusal, recorded in the table where an operator can find it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    /// Stable code: UNKNOWN_INVOICE, INVALID_RESPONSE, ID_MISMATCH, NOT_PAID.
-    pub code: String,
-    pub reason: String,
-}
+    use jiff::Timestamp;
 
-/// What the table holds for one invoice id.
-// Records are read one at a time, never stored in bulk: boxing the invoice would buy nothing.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InvoiceRecord {
-    Processing {
-        lease_until_ms: i64,
-        attempts: u32,
-        last_error: Option<String>,
-    },
-    Stored {
-        invoice: Invoice,
-        stored_at: Timestamp,
-    },
-    Rejected {
-        rejection: Rejection,
-        rejected_at: Timestamp,
-    },
-}
+    use super::AdapterError;
+    use crate::domain::{InvalidInvoice, Invoice, InvoiceId, RejectionCode};
 
-/// The invoices table. Every write is conditional: together they make processing idempotent.
-pub trait InvoiceStore: Send + Sync + 'static {
-    /// Takes the lease on `id` unless the invoice is stored or someone holds a live lease.
-    /// A recorded rejection can be claimed again: a later successful fetch replaces it.
-    fn claim(
-        &self,
-        id: InvoiceId,
-        lease: &Lease,
-    ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
-    /// Writes the complete invoice, if we still hold the lease.
-    fn store(
-        &self,
-        invoice: &Invoice,
-        lease: &Lease,
-        stored_at: Timestamp,
-    ) -> impl Future<Output = Result<Completion, StoreError>> + Send;
-    /// Records a permanent rejection, if we still hold the lease.
-    fn reject(
-        &self,
-        id: InvoiceId,
-        lease: &Lease,
-        rejection: &Rejection,
-        at: Timestamp,
-    ) -> impl Future<Output = Result<Completion, StoreError>> + Send;
-    /// Gives the lease up after a transient failure, noting the error for operators.
-    fn release(
-        &self,
-        id: InvoiceId,
-        lease: &Lease,
-        error: &str,
-    ) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Reads the record for `id` (strongly consistent).
-    fn get(
-        &self,
-        id: InvoiceId,
-    ) -> impl Future<Output = Result<Option<InvoiceRecord>, StoreError>> + Send;
-}
+    // ---------------------------------------------------------------- queue (worker side)
 
-// ---------------------------------------------------------------- clock
+    /// What the worker asks of the queue besides receiving: backing off, and setting aside
+    /// messages that can never be processed.
+    pub trait WorkQueue: Send + Sync + 'static {
+        /// Keeps a failed message invisible for `delay_secs` before SQS offers it again.
+        fn postpone(
+            &self,
+            receipt_handle: &str,
+            delay_secs: i32,
+        ) -> impl Future<Output = Result<(), AdapterError>> + Send;
+        /// Moves an unparseable message to the dead-letter queue with the reason, and deletes
+        /// the original. `Ok(false)` means there is no dead-letter queue to send it to.
+        fn quarantine(
+            &self,
+            body: &str,
+            reason: &str,
+            source: &QueuedMessage<'_>,
+        ) -> impl Future<Output = Result<bool, AdapterError>> + Send;
+    }
 
-/// Wall-clock time, injectable so lease expiry can be tested.
-pub trait Clock: Send + Sync + 'static {
-    fn now(&self) -> Timestamp;
-}
+    /// Which received message an operation is about.
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct QueuedMessage<'a> {
+        pub message_id: Option<&'a str>,
+        pub receipt_handle: Option<&'a str>,
+    }
 
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SystemClock;
+    // ---------------------------------------------------------------- Glase
 
-impl Clock for SystemClock {
-    fn now(&self) -> Timestamp {
-        Timestamp::now()
+    /// How a details fetch failed, classified by what the worker must do about it.
+    #[derive(Debug, thiserror::Error)]
+    pub enum FetchError {
+        /// 404: unknown invoice, or another issuer's. Permanent.
+        #[error("Glase does not know invoice (404): unknown id or another issuer's invoice")]
+        NotFound,
+        /// 200 with a body we cannot accept. Permanent.
+        #[error("Glase returned invoice details we cannot accept: {0}")]
+        Invalid(#[from] InvalidInvoice),
+        /// 401/403: our issuer name or secret is wrong. Retried: a config mistake must not
+        /// discard paid invoices.
+        #[error(
+            "Glase refused our credentials (HTTP {0}): check GLASE_ISSUER and the issuer secret"
+        )]
+        Unauthorized(u16),
+        /// 408/429/5xx, timeouts, connection errors, and statuses Glase does not document.
+        #[error("Glase fetch failed transiently: {message}")]
+        Transient {
+            message: String,
+            #[source]
+            source: Option<Box<dyn std::error::Error + Send + Sync>>,
+        },
+    }
+
+    impl FetchError {
+        pub fn transient(message: impl Into<String>) -> Self {
+            Self::Transient {
+                message: message.into(),
+                source: None,
+            }
+        }
+    }
+
+    /// Fetches a paid invoice's details from Glase.
+    pub trait InvoiceSource: Send + Sync + 'static {
+        fn fetch(&self, id: InvoiceId) -> impl Future<Output = Result<Invoice, FetchError>> + Send;
+    }
+
+    // ---------------------------------------------------------------- store
+
+    /// A time-limited claim on one invoice id, held by one worker invocation.
+    #[derive(Debug, Clone)]
+    pub struct Lease {
+        /// Unique per attempt, so only the holder can complete or release the claim.
+        pub owner: String,
+        /// Now, in epoch milliseconds.
+        pub now_ms: i64,
+        /// When the claim lapses if its holder dies (the invocation's deadline).
+        pub until_ms: i64,
+        /// A `REJECTED` item is claimed again only if it was rejected before this instant (epoch
+        /// ms): the re-claim cool-down. `None` lifts it (an operator's or reconciliation's re-queue).
+        pub rejected_before_ms: Option<i64>,
+    }
+
+    /// The answer to a claim attempt.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum Claim {
+        /// We hold the lease: fetch and complete.
+        Acquired,
+        /// The invoice is stored already: nothing to do.
+        AlreadyStored,
+        /// Another invocation holds a live lease until `until_ms`: try again after that.
+        InProgress { until_ms: i64 },
+        /// Rejected within the cool-down: not fetched again for a plain notification.
+        RecentlyRejected,
+    }
+
+    /// Whether a completing write went through.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Completion {
+        /// Our write is in the table (also when an SDK retry found it applied already).
+        Done,
+        /// Someone else stored the invoice meanwhile: nothing left to do.
+        Superseded,
+        /// Our lease lapsed and someone else took the claim; the message is retried.
+        LeaseLost,
+    }
+
+    /// A permanent refusal, recorded in the table where an operator can find it.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Rejection {
+        pub code: RejectionCode,
+        pub reason: String,
+    }
+
+    /// What the table holds for one invoice id.
+    // Records are read one at a time, never stored in bulk: boxing the invoice would buy nothing.
+    #[allow(clippy::large_enum_variant)]
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub enum InvoiceRecord {
+        Processing {
+            lease_until_ms: i64,
+            attempts: u32,
+            last_error: Option<String>,
+        },
+        Stored {
+            invoice: Invoice,
+            stored_at: Timestamp,
+        },
+        Rejected {
+            rejection: Rejection,
+            rejected_at: Timestamp,
+            attempts: u32,
+        },
+    }
+
+    /// The invoices table. Every write is conditional: together they make processing idempotent.
+    pub trait InvoiceStore: Send + Sync + 'static {
+        /// Takes the lease on `id` unless the invoice is stored or someone holds a live lease.
+        /// A recorded rejection can be claimed again: a later successful fetch replaces it.
+        fn claim(
+            &self,
+            id: InvoiceId,
+            lease: &Lease,
+        ) -> impl Future<Output = Result<Claim, AdapterError>> + Send;
+        /// Writes the complete invoice, if we still hold the lease.
+        fn store(
+            &self,
+            invoice: &Invoice,
+            lease: &Lease,
+            stored_at: Timestamp,
+        ) -> impl Future<Output = Result<Completion, AdapterError>> + Send;
+        /// Records a permanent rejection, if we still hold the lease.
+        fn reject(
+            &self,
+            id: InvoiceId,
+            lease: &Lease,
+            rejection: &Rejection,
+            at: Timestamp,
+        ) -> impl Future<Output = Result<Completion, AdapterError>> + Send;
+        /// Gives the lease up after a transient failure, noting the error (and when it
+        /// happened) for operators.
+        fn release(
+            &self,
+            id: InvoiceId,
+            lease: &Lease,
+            error: &str,
+            at: Timestamp,
+        ) -> impl Future<Output = Result<(), AdapterError>> + Send;
+    }
+
+    // ---------------------------------------------------------------- clock
+
+    /// Wall-clock time, injectable so lease expiry can be tested.
+    pub trait Clock: Send + Sync + 'static {
+        fn now(&self) -> Timestamp;
+    }
+
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct SystemClock;
+
+    impl Clock for SystemClock {
+        fn now(&self) -> Timestamp {
+            Timestamp::now()
+        }
     }
 }

@@ -5,21 +5,25 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use glase_local::poller::{poll_once, PollerConfig};
-use glase_shared::adapters::{DynamoStore, GlaseHttp, SqsQueue, SqsWorkQueue};
-use glase_shared::config::{GlaseConfig, SecretSource};
-use glase_shared::ports::{InvoiceRecord, InvoiceStore};
-use glase_shared::{AuthToken, InvoiceId, IssuerName, SystemClock};
+use std::collections::HashMap;
+
+use glase_shared::adapters::dynamo::{ensure_table, DynamoStore};
+use glase_shared::adapters::sqs::SqsQueue;
+use glase_shared::config::Env;
+use glase_shared::ports::InvoiceRecord;
+use glase_shared::InvoiceId;
 use glase_webhook::Webhook;
-use glase_worker::{RetryPolicy, Worker};
-use jiff::tz::TimeZone;
-use secrecy::SecretString;
+use glase_worker::LambdaWorker;
 use serde_json::Value;
 
 use crate::services::{services, unique};
 
 const APIGW_FIXTURE: &str = include_str!("../../events/apigw-notification.json");
 
-pub type LocalWorker = Worker<DynamoStore, GlaseHttp, SqsWorkQueue, SystemClock>;
+pub type LocalWorker = LambdaWorker;
+
+/// The webhook token the fixture's path carries (events/apigw-notification.json).
+pub const FIXTURE_TOKEN: &str = "example-token-0123456789";
 
 pub struct Pipeline {
     pub sqs: aws_sdk_sqs::Client,
@@ -44,40 +48,45 @@ impl Pipeline {
     /// A fresh table and queue pair on the shared local services.
     pub async fn start(glase: GlaseTarget<'_>) -> Self {
         let svc = services();
-        let sqs = glase_local::aws::sqs(&svc.sqs_endpoint);
-        let ddb = glase_local::aws::dynamodb(&svc.dynamodb_endpoint);
+        let aws = glase_local::aws::local_config(&svc.dynamodb_endpoint, &svc.sqs_endpoint);
+        let sqs = aws_sdk_sqs::Client::new(&aws);
+        let ddb = aws_sdk_dynamodb::Client::new(&aws);
         let table = unique("invoices");
+        ensure_table(&ddb, &table).await.expect("create table");
         let store = DynamoStore::new(ddb.clone(), &table);
-        store.ensure_table().await.expect("create table");
         let (queue_url, dlq_url) =
             glase_local::aws::create_queues(&sqs, &unique("notifications"), 30, 5)
                 .await
                 .expect("create queues");
 
-        let glase_config = GlaseConfig {
-            base_url: glase.base_url.trim_end_matches('/').to_owned(),
-            issuer: IssuerName::parse(glase.issuer).expect("issuer"),
-            secret: SecretSource::Plain(SecretString::from(glase.secret.to_owned())),
-            time_zone: TimeZone::UTC,
-            connect_timeout: Duration::from_secs(1),
-            request_timeout: Duration::from_secs(2),
-        };
-        let token = AuthToken::derive(
-            &glase_config.issuer,
-            &SecretString::from(glase.secret.to_owned()),
-        );
-        let worker = Arc::new(Worker {
-            store: store.clone(),
-            glase: GlaseHttp::new(&glase_config, token).expect("http client"),
-            queue: SqsWorkQueue::new(sqs.clone(), &queue_url, Some(dlq_url.clone())),
-            clock: SystemClock,
-            // Immediate retries keep the tests fast; the policy itself is unit-tested.
-            retry: RetryPolicy {
-                base_secs: 0,
-                max_secs: 0,
-            },
-        });
-        let webhook = Webhook::new(SqsQueue::new(sqs.clone(), &queue_url), None);
+        // Configured the way Lambda is: the functions' variables, through their own parser.
+        let env = HashMap::from([
+            ("TABLE_NAME", table.clone()),
+            ("QUEUE_URL", queue_url.clone()),
+            ("DEAD_LETTER_QUEUE_URL", dlq_url.clone()),
+            ("GLASE_BASE_URL", glase.base_url.to_owned()),
+            ("GLASE_ISSUER", glase.issuer.to_owned()),
+            ("GLASE_SECRET", glase.secret.to_owned()),
+            ("GLASE_CONNECT_TIMEOUT_MS", "1000".to_owned()),
+            ("GLASE_TIMEOUT_MS", "2000".to_owned()),
+            ("MAX_RECEIVE_COUNT", "5".to_owned()),
+            ("WEBHOOK_TOKEN", FIXTURE_TOKEN.to_owned()),
+            ("PRIME_CONNECTIONS", "false".to_owned()),
+        ]);
+        let env = Env(|name: &str| env.get(name).cloned());
+        let mut worker = LambdaWorker::from_config(&env.worker().expect("worker config"), &aws)
+            .await
+            .expect("worker");
+        // Immediate retries keep the tests fast, and a 404 is final at once here; the policy
+        // itself (back-off, bounded 404 window, cool-down) is unit-tested.
+        worker.policy.base_secs = 0;
+        worker.policy.max_secs = 0;
+        worker.policy.reject_after_receives = 1;
+        // A re-notification may re-fetch a rejection at once (the cool-down is tested on the
+        // adapter directly).
+        worker.policy.rejected_cooldown_secs = 0;
+        let worker = Arc::new(worker);
+        let webhook = Webhook::from_config(&env.webhook().expect("webhook config"), &aws).await;
         let poller = PollerConfig {
             queue_url: queue_url.clone(),
             batch_size: 10,

@@ -8,11 +8,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use glase_local::stack::{Endpoint, GlaseChoice, Stack, StackConfig};
-use glase_shared::ports::{InvoiceRecord, InvoiceStore};
+use glase_shared::ports::InvoiceRecord;
 use glase_shared::{InvoiceId, Payer};
 use glase_sim::{EndpointFaults, Faults, IssuerConfig, NewInvoice, Sim, SimConfig};
 use glase_tests::services::{services, unique};
-use glase_worker::RetryPolicy;
+use glase_worker::Policy;
 
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -46,10 +46,11 @@ async fn stack(sim: SimConfig) -> Stack {
         visibility_timeout_secs: 60,
         // As deployed: with 28 % of fetches failing, 5 receives would dead-letter ~0.2 % of
         // invoices, which is what the redrive policy is for, not what these tests check.
-        max_receive_count: 30,
-        retry: RetryPolicy {
+        policy: Policy {
             base_secs: 0,
             max_secs: 1,
+            max_receive_count: 30,
+            ..StackConfig::default().policy
         },
         pollers: 2,
         wait_time_secs: 1,
@@ -240,7 +241,7 @@ async fn glase_retries_a_failing_webhook_on_its_schedule_and_the_invoice_is_stor
     let time_scale = 0.01;
     let stack = stack(sim_config(time_scale, Faults::default())).await;
     let sim = sim(&stack);
-    let (front, seen) = faulty_front(stack.webhook_url.clone()).await;
+    let (front, seen) = faulty_front(stack.notify_url.clone()).await;
 
     let id = sim
         .pay(NewInvoice {
@@ -343,7 +344,7 @@ async fn each_notification_sent_three_times_gives_one_item_and_at_most_one_succe
         ids.push(id);
         let body = format!(r#"{{"invoiceId": {id}}}"#);
         let post = || {
-            http.post(&stack.webhook_url)
+            http.post(&stack.notify_url)
                 .header("content-type", "application/json")
                 .body(body.clone())
                 .send()
@@ -395,7 +396,7 @@ async fn a_notification_for_another_issuers_invoice_ends_as_a_recorded_rejection
 
     match record(&stack, theirs).await {
         Some(InvoiceRecord::Rejected { rejection, .. }) => {
-            assert_eq!(rejection.code, "UNKNOWN_INVOICE")
+            assert_eq!(rejection.code, glase_shared::RejectionCode::UnknownInvoice)
         }
         other => panic!("expected a rejection, got {other:?}"),
     }

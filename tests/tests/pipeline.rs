@@ -287,8 +287,8 @@ async fn webhook_replies_503_when_queue_is_down() {
     let dead_port = glase_local::services::free_port().unwrap();
     let down = glase_local::aws::sqs(&format!("http://127.0.0.1:{dead_port}"));
     let missing_queue = format!("{}-does-not-exist", p.queue_url);
-    let unreachable = Webhook::new(SqsQueue::new(down, &p.queue_url), None);
-    let no_such_queue = Webhook::new(SqsQueue::new(p.sqs.clone(), missing_queue), None);
+    let unreachable = Webhook::new(SqsQueue::new(down, &p.queue_url), fixture_token());
+    let no_such_queue = Webhook::new(SqsQueue::new(p.sqs.clone(), missing_queue), fixture_token());
     let request = || {
         let mut event: serde_json::Value =
             serde_json::from_str(include_str!("../../events/apigw-notification.json")).unwrap();
@@ -352,16 +352,19 @@ async fn dynamodb_leases_exclude_each_other_until_they_lapse() {
         owner: "a".into(),
         now_ms: now,
         until_ms: now + 5_000,
+        rejected_before_ms: None,
     };
     let second = Lease {
         owner: "b".into(),
         now_ms: now + 1,
         until_ms: now + 5_000,
+        rejected_before_ms: None,
     };
     let later = Lease {
         owner: "c".into(),
         now_ms: now + 6_000,
         until_ms: now + 20_000,
+        rejected_before_ms: None,
     };
 
     assert_eq!(p.store.claim(id, &first).await.unwrap(), Claim::Acquired);
@@ -378,7 +381,7 @@ async fn dynamodb_leases_exclude_each_other_until_they_lapse() {
     );
     // The first holder woke up late: it can no longer complete or release.
     let rejection = glase_shared::Rejection {
-        code: "X".into(),
+        code: glase_shared::RejectionCode::InvalidResponse,
         reason: "y".into(),
     };
     assert_eq!(
@@ -388,7 +391,10 @@ async fn dynamodb_leases_exclude_each_other_until_they_lapse() {
             .unwrap(),
         glase_shared::Completion::LeaseLost
     );
-    p.store.release(id, &first, "late").await.unwrap();
+    p.store
+        .release(id, &first, "late", jiff::Timestamp::now())
+        .await
+        .unwrap();
     assert!(
         matches!(p.record(31).await, Some(InvoiceRecord::Processing { lease_until_ms, .. }) if lease_until_ms == now + 20_000)
     );
@@ -408,7 +414,7 @@ async fn a_fifo_queue_gets_group_and_deduplication_ids_so_a_quick_duplicate_is_d
         .queue_url()
         .unwrap()
         .to_owned();
-    let webhook = Webhook::new(SqsQueue::new(sqs.clone(), &url), None);
+    let webhook = Webhook::new(SqsQueue::new(sqs.clone(), &url), fixture_token());
     let request = |id: u64| {
         let mut event: serde_json::Value =
             serde_json::from_str(include_str!("../../events/apigw-notification.json")).unwrap();
@@ -443,7 +449,10 @@ async fn a_fifo_queue_gets_group_and_deduplication_ids_so_a_quick_duplicate_is_d
 #[tokio::test]
 async fn the_issuer_secret_is_read_from_an_ssm_secure_string() {
     // moto's server also speaks SSM, so the cold-start read runs against a real API.
-    let aws = glase_local::aws::local_config(&glase_tests::services().sqs_endpoint);
+    let aws = glase_local::aws::local_config(
+        &glase_tests::services().dynamodb_endpoint,
+        &glase_tests::services().sqs_endpoint,
+    );
     let name = format!("/{}/issuer-secret", glase_tests::services::unique("glase"));
     aws_sdk_ssm::Client::new(&aws)
         .put_parameter()
@@ -466,10 +475,10 @@ async fn the_issuer_secret_is_read_from_an_ssm_secure_string() {
         ..config.clone()
     };
 
-    let token = glase_shared::adapters::auth_token(&config, &aws)
+    let token = glase_shared::adapters::ssm::auth_token(&config, &aws)
         .await
         .unwrap();
-    let error = glase_shared::adapters::auth_token(&missing, &aws)
+    let error = glase_shared::adapters::ssm::auth_token(&missing, &aws)
         .await
         .unwrap_err();
 
@@ -478,4 +487,99 @@ async fn the_issuer_secret_is_read_from_an_ssm_secure_string() {
         "1be46a9bb3efac8e7b691c06cb6d7bea43c5522a64a1cbfd5f511e67de6440c0"
     );
     assert!(error.to_string().contains("/no/such/parameter"), "{error}");
+}
+
+fn fixture_token() -> glase_shared::WebhookToken {
+    glase_shared::WebhookToken::plain(glase_tests::pipeline::FIXTURE_TOKEN).unwrap()
+}
+
+#[tokio::test]
+async fn dynamodb_refuses_to_re_claim_a_rejection_within_its_cool_down_unless_lifted() {
+    let (p, _glase) = pipeline_with_stub().await;
+    let id = InvoiceId::new(61).unwrap();
+    let now = jiff::Timestamp::now().as_millisecond();
+    let lease = |owner: &str, at: i64, cooldown_ms: Option<i64>| Lease {
+        owner: owner.into(),
+        now_ms: at,
+        until_ms: at + 10_000,
+        rejected_before_ms: cooldown_ms.map(|c| at - c),
+    };
+    let first = lease("a", now, Some(3_600_000));
+    assert_eq!(p.store.claim(id, &first).await.unwrap(), Claim::Acquired);
+    let rejection = glase_shared::Rejection {
+        code: glase_shared::RejectionCode::UnknownInvoice,
+        reason: "404".into(),
+    };
+    let at = jiff::Timestamp::from_millisecond(now).unwrap();
+    assert_eq!(
+        p.store.reject(id, &first, &rejection, at).await.unwrap(),
+        glase_shared::Completion::Done
+    );
+    // An SDK retry of the applied write is our own success, not a lost lease.
+    assert_eq!(
+        p.store.reject(id, &first, &rejection, at).await.unwrap(),
+        glase_shared::Completion::Done
+    );
+
+    let cooling = p
+        .store
+        .claim(id, &lease("b", now + 1_000, Some(3_600_000)))
+        .await
+        .unwrap();
+    let lifted = p
+        .store
+        .claim(id, &lease("c", now + 2_000, None))
+        .await
+        .unwrap();
+
+    assert_eq!(cooling, Claim::RecentlyRejected);
+    assert_eq!(lifted, Claim::Acquired);
+    let item = raw_item(&p, 61).await;
+    assert_eq!(item["state"], s("PROCESSING"));
+    assert_eq!(item["openState"], s("PROCESSING"));
+    for gone in [
+        "rejectionCode",
+        "rejectionReason",
+        "rejectedAt",
+        "rejectedAtMs",
+    ] {
+        assert!(
+            !item.contains_key(gone),
+            "{gone} left over from the old rejection"
+        );
+    }
+}
+
+#[tokio::test]
+async fn dynamodb_takes_a_retried_store_that_already_applied_as_done() {
+    let (p, _glase) = pipeline_with_stub().await;
+    let id = InvoiceId::new(62).unwrap();
+    let now = jiff::Timestamp::now().as_millisecond();
+    let ours = Lease {
+        owner: "ours".into(),
+        now_ms: now,
+        until_ms: now + 10_000,
+        rejected_before_ms: None,
+    };
+    let invoice = glase_shared::Invoice::from_glase_json(
+        invoice_json(62, "6.20", "r-62").as_bytes(),
+        id,
+        &jiff::tz::TimeZone::UTC,
+    )
+    .unwrap();
+    assert_eq!(p.store.claim(id, &ours).await.unwrap(), Claim::Acquired);
+    let stored_at = jiff::Timestamp::now();
+    assert_eq!(
+        p.store.store(&invoice, &ours, stored_at).await.unwrap(),
+        glase_shared::Completion::Done
+    );
+
+    let again = p.store.store(&invoice, &ours, stored_at).await.unwrap();
+
+    assert_eq!(again, glase_shared::Completion::Done);
+    let item = raw_item(&p, 62).await;
+    assert!(
+        !item.contains_key("openState"),
+        "a stored invoice leaves the open-items index"
+    );
 }

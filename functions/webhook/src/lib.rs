@@ -5,30 +5,60 @@
 
 use std::time::Instant;
 
+use glase_shared::adapters::sqs::SqsQueue;
+use glase_shared::adapters::SdkConfig;
+use glase_shared::config::WebhookConfig;
 use glase_shared::ports::NotificationQueue;
 use glase_shared::telemetry::error_chain;
-use glase_shared::InvoiceId;
+use glase_shared::{InvoiceId, WebhookToken};
 use http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
-use subtle::ConstantTimeEq;
 
 /// Glase's notification is ~20 bytes; anything this large is not from Glase.
 pub const MAX_BODY_BYTES: usize = 4 * 1024;
 
+/// The route is `POST /notifications/{token}`, as API Gateway routes it.
 pub const PATH: &str = "notifications";
+
+/// The EMF metric names the alarms use (see README "When an alarm fires").
+pub mod metric {
+    pub const ACCEPTED: &str = "NotificationsAccepted";
+    /// Any 4xx: nothing was queued.
+    pub const REFUSED: &str = "NotificationsRefused";
+    /// 401: a changed token or a wrong URL at Glase loses every payment unless someone looks.
+    pub const UNAUTHORIZED: &str = "NotificationsUnauthorized";
+    /// 400/413: a body that can never be a notification.
+    pub const INVALID: &str = "NotificationsInvalid";
+    /// 503: the queue refused; Glase retries.
+    pub const UNAVAILABLE: &str = "NotificationsUnavailable";
+}
 
 pub struct Webhook<Q> {
     queue: Q,
-    token: Option<SecretString>,
+    token: WebhookToken,
+}
+
+impl Webhook<SqsQueue> {
+    /// The webhook as deployed, used by `main`, `make dev`, the tests and the bench alike:
+    /// SQS from the shared AWS config, its connection opened during init when
+    /// `PRIME_CONNECTIONS` says so.
+    pub async fn from_config(config: &WebhookConfig, aws: &SdkConfig) -> Self {
+        let queue = SqsQueue::new(aws_sdk_sqs::Client::new(aws), config.queue_url.clone());
+        if config.prime_connections {
+            queue.prime().await;
+        }
+        Self::new(queue, config.webhook_token.clone())
+    }
 }
 
 impl<Q: NotificationQueue> Webhook<Q> {
-    pub fn new(queue: Q, token: Option<SecretString>) -> Self {
+    pub fn new(queue: Q, token: WebhookToken) -> Self {
         Self { queue, token }
     }
 
+    /// The queue, for tests that look at what was sent.
+    #[cfg(any(test, feature = "test-util"))]
     pub fn queue(&self) -> &Q {
         &self.queue
     }
@@ -38,22 +68,26 @@ impl<Q: NotificationQueue> Webhook<Q> {
         let started = Instant::now();
         let (reply, invoice_id) = self.route(&req).await;
         let status = reply.status.as_u16();
-        // One line per request. The path is not logged: it may carry the webhook token.
+        count(reply.status);
+        // One line per request. The path is not logged: it carries the webhook token.
         tracing::info!(
             invoice_id = invoice_id.map(InvoiceId::get),
             status,
             outcome = reply.outcome,
             reason = reply.reason.as_deref(),
-            latency_ms = started.elapsed().as_secs_f64() * 1000.0,
+            latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             "notification"
         );
         reply.into_response()
     }
 
     async fn route(&self, req: &Request) -> (Reply, Option<InvoiceId>) {
-        let mut segments = req.uri().path().trim_matches('/').split('/');
+        // Exactly `/notifications/{token}` (or `/notifications`, refused below): API Gateway
+        // does not route a trailing slash or deeper paths, and neither do we.
+        let path = req.uri().path();
+        let mut segments = path.strip_prefix('/').unwrap_or(path).split('/');
         let (first, presented, rest) = (segments.next(), segments.next(), segments.next());
-        if first != Some(PATH) || rest.is_some() {
+        if first != Some(PATH) || rest.is_some() || presented == Some("") {
             return (
                 Reply::error(StatusCode::NOT_FOUND, "not_found", "no such resource"),
                 None,
@@ -115,17 +149,23 @@ impl<Q: NotificationQueue> Webhook<Q> {
     }
 
     fn token_ok(&self, presented: Option<&str>) -> bool {
-        match (&self.token, presented) {
-            (None, None) => true,
-            // Without a configured token, /notifications/{anything} is not a route.
-            (None, Some(_)) => false,
-            (Some(_), None) => false,
-            (Some(expected), Some(given)) => expected
-                .expose_secret()
-                .as_bytes()
-                .ct_eq(given.as_bytes())
-                .into(),
-        }
+        presented.is_some_and(|given| self.token.matches(given))
+    }
+}
+
+fn count(status: StatusCode) {
+    let name = match status.as_u16() {
+        200 => metric::ACCEPTED,
+        401 => metric::UNAUTHORIZED,
+        400 | 413 => metric::INVALID,
+        503 => metric::UNAVAILABLE,
+        _ => "",
+    };
+    if status.is_client_error() {
+        metrics::counter!(metric::REFUSED).increment(1);
+    }
+    if !name.is_empty() {
+        metrics::counter!(name).increment(1);
     }
 }
 

@@ -2,11 +2,16 @@ use std::sync::atomic::Ordering;
 
 use glase_shared::memory::MemoryQueue;
 use glase_shared::InvoiceId;
+use glase_shared::WebhookToken;
 use lambda_http::{Body, Request, Response};
 use secrecy::SecretString;
 use serde_json::Value;
 
 use crate::{Webhook, MAX_BODY_BYTES};
+
+/// The token in the fixtures' path.
+const TOKEN: &str = "example-token-0123456789";
+const NOTIFY: &str = "/notifications/example-token-0123456789";
 
 const FIXTURE: &str = include_str!("../../../events/apigw-notification.json");
 const FIXTURE_BASE64: &str = include_str!("../../../events/apigw-notification-base64.json");
@@ -22,9 +27,10 @@ fn request(method: &str, path: &str, body: &str) -> Request {
 }
 
 fn webhook(token: Option<&str>) -> Webhook<MemoryQueue> {
+    let token = token.unwrap_or(TOKEN);
     Webhook::new(
         MemoryQueue::default(),
-        token.map(|t| SecretString::from(t.to_owned())),
+        WebhookToken::Plain(SecretString::from(token.to_owned())),
     )
 }
 
@@ -70,7 +76,7 @@ async fn webhook_ignores_unknown_fields() {
     let resp = app
         .handle(request(
             "POST",
-            "/notifications",
+            NOTIFY,
             r#"{"invoiceId": 7, "issuer": "x"}"#,
         ))
         .await;
@@ -95,7 +101,7 @@ async fn webhook_replies_400_with_a_reason_for_bad_input_and_queues_nothing() {
         ("", "not valid JSON"),
     ];
     for (body, reason) in cases {
-        let resp = app.handle(request("POST", "/notifications", body)).await;
+        let resp = app.handle(request("POST", NOTIFY, body)).await;
 
         assert_eq!(resp.status(), 400, "{body}");
         let json = json_body(&resp);
@@ -116,7 +122,7 @@ async fn webhook_replies_413_for_a_body_over_4_kib() {
         "x".repeat(MAX_BODY_BYTES)
     );
 
-    let resp = app.handle(request("POST", "/notifications", &body)).await;
+    let resp = app.handle(request("POST", NOTIFY, &body)).await;
 
     assert_eq!(resp.status(), 413);
     assert!(ids(&app).is_empty());
@@ -126,7 +132,7 @@ async fn webhook_replies_413_for_a_body_over_4_kib() {
 async fn webhook_replies_405_for_other_methods_and_404_for_other_paths() {
     let app = webhook(None);
 
-    let get = app.handle(request("GET", "/notifications", "")).await;
+    let get = app.handle(request("GET", NOTIFY, "")).await;
     let other = app
         .handle(request("POST", "/invoices", r#"{"invoiceId": 1}"#))
         .await;
@@ -148,7 +154,7 @@ async fn webhook_replies_503_when_queue_is_down() {
     app.queue().fail.store(true, Ordering::SeqCst);
 
     let resp = app
-        .handle(request("POST", "/notifications", r#"{"invoiceId": 25153}"#))
+        .handle(request("POST", NOTIFY, r#"{"invoiceId": 25153}"#))
         .await;
 
     assert_eq!(resp.status(), 503);
@@ -180,7 +186,7 @@ async fn webhook_with_a_token_accepts_only_the_token_path() {
 }
 
 #[tokio::test]
-async fn webhook_without_a_token_does_not_route_token_paths() {
+async fn webhook_refuses_any_token_but_the_configured_one() {
     let app = webhook(None);
 
     let resp = app
@@ -193,4 +199,49 @@ async fn webhook_without_a_token_does_not_route_token_paths() {
 
     assert_eq!(resp.status(), 401);
     assert!(ids(&app).is_empty());
+}
+
+#[tokio::test]
+async fn webhook_routes_exactly_as_api_gateway_does_no_trailing_slash() {
+    let app = webhook(None);
+    let body = r#"{"invoiceId": 9}"#;
+
+    let trailing = app
+        .handle(request("POST", &format!("{NOTIFY}/"), body))
+        .await;
+    let empty_token = app.handle(request("POST", "/notifications/", body)).await;
+    let double = app
+        .handle(request("POST", &format!("/{NOTIFY}"), body))
+        .await;
+
+    assert_eq!(trailing.status(), 404);
+    assert_eq!(empty_token.status(), 404);
+    assert_eq!(double.status(), 404);
+    assert!(ids(&app).is_empty());
+}
+
+#[tokio::test]
+async fn webhook_accepts_a_token_given_only_as_its_sha256() {
+    let hashed = |token: &str| {
+        use sha2::Digest;
+        let digest = hex::encode(sha2::Sha256::digest(token.as_bytes()));
+        Webhook::new(
+            MemoryQueue::default(),
+            WebhookToken::sha256_hex(&digest).unwrap(),
+        )
+    };
+    let right = hashed(TOKEN);
+    let wrong = hashed("another-token-0123456789");
+
+    let accepted = right
+        .handle(request("POST", NOTIFY, r#"{"invoiceId": 9}"#))
+        .await;
+    let refused = wrong
+        .handle(request("POST", NOTIFY, r#"{"invoiceId": 9}"#))
+        .await;
+
+    assert_eq!(accepted.status(), 200);
+    assert_eq!(refused.status(), 401);
+    assert_eq!(ids(&right), vec![9]);
+    assert!(ids(&wrong).is_empty());
 }

@@ -1,8 +1,8 @@
 //! The worker: for each queued invoice id, fetch the details from Glase once and store them.
 //!
 //! Records of a batch run as separate tasks, each parsing its own body, so a poison message
-//! (or even a panic) fails alone; the reply lists only the failed message ids
-//! (`ReportBatchItemFailures`), which SQS retries and finally dead-letters.
+//! (or even a panic: the release profile unwinds) fails alone; the reply lists only the failed
+//! message ids (`ReportBatchItemFailures`), which SQS retries and finally dead-letters.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -11,17 +11,32 @@ use std::time::Instant;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use glase_shared::ports::*;
 use glase_shared::telemetry::error_chain;
-use glase_shared::InvoiceId;
+use glase_shared::{InvoiceId, RejectionCode};
 use tokio::task::JoinSet;
 
-/// How long a failed message waits before SQS offers it again.
+mod wiring;
+pub use wiring::{InitError, LambdaWorker, Service};
+
+/// The message attribute that marks an operator's or reconciliation's re-queue: such a
+/// message may re-fetch a recently rejected invoice (see `Policy::rejected_cooldown_secs`).
+pub const REQUEUED_ATTRIBUTE: &str = "Requeued";
+
+/// How the worker retries, rejects and gives up. Read from the config once.
 #[derive(Debug, Clone, Copy)]
-pub struct RetryPolicy {
+pub struct Policy {
+    /// First back-off after a failure (seconds); doubles with each receive.
     pub base_secs: u32,
+    /// The back-off's cap (seconds, ≤ 12 h: SQS's limit).
     pub max_secs: u32,
+    /// The queue's `maxReceiveCount`: a failure on this receive dead-letters the message.
+    pub max_receive_count: u32,
+    /// A 404 or unacceptable body is retried until this receive, then rejected.
+    pub reject_after_receives: u32,
+    /// A plain notification does not re-fetch an invoice rejected less than this long ago.
+    pub rejected_cooldown_secs: u32,
 }
 
-impl RetryPolicy {
+impl Policy {
     /// Exponential back-off by receive count: base, 2·base, 4·base, … capped at max.
     pub fn delay_secs(&self, receive_count: u32) -> i32 {
         let doublings = receive_count.saturating_sub(1).min(20);
@@ -32,11 +47,14 @@ impl RetryPolicy {
     }
 }
 
-impl Default for RetryPolicy {
+impl Default for Policy {
     fn default() -> Self {
         Self {
             base_secs: 30,
             max_secs: 3_600,
+            max_receive_count: 30,
+            reject_after_receives: 5,
+            rejected_cooldown_secs: 3_600,
         }
     }
 }
@@ -46,7 +64,7 @@ pub struct Worker<S, G, Q, C> {
     pub glase: G,
     pub queue: Q,
     pub clock: C,
-    pub retry: RetryPolicy,
+    pub policy: Policy,
 }
 
 /// What became of one message.
@@ -56,8 +74,10 @@ pub enum Outcome {
     Stored,
     /// Stored before: acknowledged without calling Glase.
     Duplicate,
+    /// Rejected within the cool-down: acknowledged without calling Glase.
+    RecentlyRejected,
     /// Permanently refused; recorded in the table with its code.
-    Rejected { code: String },
+    Rejected { code: RejectionCode },
     /// Unparseable message moved to the dead-letter queue with its reason.
     Quarantined,
     /// Left on the queue to be retried (and dead-lettered after maxReceiveCount).
@@ -72,10 +92,11 @@ impl Outcome {
         matches!(self, Outcome::Retry { .. })
     }
 
-    fn label(&self) -> &'static str {
+    pub fn label(&self) -> &'static str {
         match self {
             Outcome::Stored => "stored",
             Outcome::Duplicate => "duplicate",
+            Outcome::RecentlyRejected => "recently_rejected",
             Outcome::Rejected { .. } => "rejected",
             Outcome::Quarantined => "quarantined",
             Outcome::Retry { .. } => "retry",
@@ -83,228 +104,356 @@ impl Outcome {
     }
 }
 
-/// Handles one SQS batch. `deadline_ms` is the invocation's deadline (epoch ms): a lease
-/// taken now lapses then, so a worker that dies mid-way blocks nobody for longer.
-pub async fn handle_batch<S, G, Q, C>(
-    worker: Arc<Worker<S, G, Q, C>>,
-    event: SqsEvent,
-    deadline_ms: i64,
-) -> SqsBatchResponse
-where
-    S: InvoiceStore,
-    G: InvoiceSource,
-    Q: WorkQueue,
-    C: Clock,
-{
-    let mut tasks = JoinSet::new();
-    let mut ids_by_task = HashMap::new();
-    for message in event.records {
-        let message_id = message.message_id.clone().unwrap_or_default();
-        let worker = Arc::clone(&worker);
-        let handle =
-            tasks.spawn(async move { (process(&worker, &message, deadline_ms).await, message) });
-        ids_by_task.insert(handle.id(), message_id);
-    }
-
-    let mut response = SqsBatchResponse::default();
-    while let Some(joined) = tasks.join_next_with_id().await {
-        match joined {
-            Ok((_, (outcome, message))) => {
-                if outcome.is_failure() {
-                    response.add_failure(message.message_id.unwrap_or_default());
-                }
-            }
-            Err(e) => {
-                let message_id = ids_by_task.remove(&e.id()).unwrap_or_default();
-                tracing::error!(message_id, error = %e, "record task panicked; the message will be retried");
-                response.add_failure(message_id);
-            }
-        }
-    }
-    response
+/// The EMF metric names (see README "When an alarm fires"): one place, used by the alarms.
+pub mod metric {
+    pub const STORED: &str = "InvoicesStored";
+    pub const DUPLICATE: &str = "InvoicesDuplicate";
+    pub const REJECTED: &str = "InvoicesRejected";
+    pub const RETRIED: &str = "InvoicesRetried";
+    pub const QUARANTINED: &str = "InvoicesQuarantined";
+    pub const DEAD_LETTERED: &str = "InvoicesDeadLettered";
+    pub const GLASE_UNAUTHORIZED: &str = "GlaseUnauthorized";
+    pub const GLASE_FETCH_LATENCY: &str = "GlaseFetchLatency";
+    pub const INIT_FAILED: &str = "WorkerInitFailed";
 }
 
-/// Processes one message and logs one line about it.
-pub async fn process<S, G, Q, C>(
-    worker: &Worker<S, G, Q, C>,
-    message: &SqsMessage,
-    deadline_ms: i64,
-) -> Outcome
-where
-    S: InvoiceStore,
-    G: InvoiceSource,
-    Q: WorkQueue,
-    C: Clock,
-{
-    let started = Instant::now();
-    let receive_count: u32 = message
+/// One received message, as the worker reads it.
+struct Received<'a> {
+    message: &'a SqsMessage,
+    receive_count: u32,
+    requeued: bool,
+}
+
+impl<'a> Received<'a> {
+    fn new(message: &'a SqsMessage) -> Self {
+        Self {
+            message,
+            receive_count: receive_count(message),
+            requeued: message.message_attributes.contains_key(REQUEUED_ATTRIBUTE),
+        }
+    }
+
+    fn queued(&self) -> QueuedMessage<'a> {
+        QueuedMessage {
+            message_id: self.message.message_id.as_deref(),
+            receipt_handle: self.message.receipt_handle.as_deref(),
+        }
+    }
+}
+
+fn receive_count(message: &SqsMessage) -> u32 {
+    message
         .attributes
         .get("ApproximateReceiveCount")
         .and_then(|c| c.parse().ok())
-        .unwrap_or(1);
-    let body = message.body.as_deref().unwrap_or("");
-
-    let (outcome, id) = match InvoiceId::from_notification(body.as_bytes()) {
-        Ok(id) => (
-            process_invoice(worker, id, receive_count, deadline_ms).await,
-            Some(id),
-        ),
-        Err(e) => (
-            quarantine(worker, body, &format!("malformed message: {e}")).await,
-            None,
-        ),
-    };
-
-    if let (
-        Outcome::Retry {
-            delay_secs: Some(delay),
-            ..
-        },
-        Some(receipt),
-    ) = (&outcome, &message.receipt_handle)
-    {
-        if let Err(e) = worker.queue.postpone(receipt, *delay).await {
-            tracing::warn!(error = %error_chain(&e), "could not postpone the retry; the queue's visibility timeout applies");
-        }
-    }
-
-    let (reason, code) = match &outcome {
-        Outcome::Retry { reason, .. } => (Some(reason.as_str()), None),
-        Outcome::Rejected { code } => (None, Some(code.as_str())),
-        _ => (None, None),
-    };
-    tracing::info!(
-        message_id = message.message_id.as_deref(),
-        invoice_id = id.map(InvoiceId::get),
-        receive_count,
-        outcome = outcome.label(),
-        rejection_code = code,
-        reason,
-        latency_ms = started.elapsed().as_secs_f64() * 1000.0,
-        "record"
-    );
-    outcome
+        .unwrap_or(1)
 }
 
-async fn quarantine<S, G, Q: WorkQueue, C>(
-    worker: &Worker<S, G, Q, C>,
-    body: &str,
-    reason: &str,
-) -> Outcome {
-    match worker.queue.quarantine(body, reason).await {
-        Ok(true) => {
-            tracing::error!(reason, "malformed message moved to the dead-letter queue");
-            Outcome::Quarantined
-        }
-        // No DLQ to move it to (or it failed): fail it, and the redrive policy moves it.
-        Ok(false) => Outcome::Retry {
-            reason: reason.to_owned(),
-            delay_secs: None,
-        },
-        Err(e) => Outcome::Retry {
-            reason: format!("{reason}; quarantine failed: {}", error_chain(&e)),
-            delay_secs: None,
-        },
-    }
-}
-
-async fn process_invoice<S, G, Q, C>(
-    worker: &Worker<S, G, Q, C>,
-    id: InvoiceId,
-    receive_count: u32,
-    deadline_ms: i64,
-) -> Outcome
+impl<S, G, Q, C> Worker<S, G, Q, C>
 where
     S: InvoiceStore,
     G: InvoiceSource,
     Q: WorkQueue,
     C: Clock,
 {
-    let backoff = worker.retry.delay_secs(receive_count);
-    let store_failed = |e: StoreError| Outcome::Retry {
-        reason: error_chain(&e),
-        delay_secs: Some(backoff),
-    };
-    let now_ms = worker.clock.now().as_millisecond();
-    let lease = Lease {
-        owner: uuid::Uuid::new_v4().to_string(),
-        now_ms,
-        // The lease lapses with the invocation; a deadline already past is taken as bogus.
-        until_ms: if deadline_ms > now_ms {
-            deadline_ms
-        } else {
-            now_ms + 60_000
-        },
-    };
-
-    match worker.store.claim(id, &lease).await {
-        Ok(Claim::Acquired) => {}
-        Ok(Claim::AlreadyStored) => return Outcome::Duplicate,
-        Ok(Claim::InProgress { until_ms }) => {
-            // Someone else is fetching it: look again after the usual back-off (the holder is
-            // normally done by then), and no later than when its lease could have lapsed.
-            let lease_left = i32::try_from((until_ms - now_ms) / 1000 + 1).unwrap_or(i32::MAX);
-            let wait = lease_left.min(backoff).max(1);
-            return Outcome::Retry {
-                reason: "another worker holds the lease".into(),
-                delay_secs: Some(wait),
-            };
+    /// Handles one SQS batch. `deadline_ms` is the invocation's deadline (epoch ms): a lease
+    /// taken now lapses then, so a worker that dies mid-way blocks nobody for longer.
+    pub async fn handle_batch(
+        self: Arc<Self>,
+        event: SqsEvent,
+        deadline_ms: i64,
+    ) -> SqsBatchResponse {
+        let mut tasks = JoinSet::new();
+        let mut ids_by_task = HashMap::new();
+        for message in event.records {
+            let message_id = message.message_id.clone().unwrap_or_default();
+            let worker = Arc::clone(&self);
+            let handle = tasks.spawn(async move {
+                let outcome = worker.process(&message, deadline_ms).await;
+                (outcome, message)
+            });
+            ids_by_task.insert(handle.id(), message_id);
         }
-        Err(e) => return store_failed(e),
+
+        let mut response = SqsBatchResponse::default();
+        while let Some(joined) = tasks.join_next_with_id().await {
+            match joined {
+                Ok((_, (outcome, message))) => {
+                    if outcome.is_failure() {
+                        response.add_failure(message.message_id.unwrap_or_default());
+                    }
+                }
+                Err(e) => {
+                    let message_id = ids_by_task.remove(&e.id()).unwrap_or_default();
+                    tracing::error!(message_id, error = %e, "record task panicked; the message will be retried");
+                    metrics::counter!(metric::RETRIED).increment(1);
+                    response.add_failure(message_id);
+                }
+            }
+        }
+        response
     }
 
-    let rejection = match worker.glase.fetch(id).await {
-        Ok(invoice) => {
-            return match worker
-                .store
-                .store(&invoice, &lease, worker.clock.now())
+    /// Processes one message and logs one line about it.
+    pub async fn process(&self, message: &SqsMessage, deadline_ms: i64) -> Outcome {
+        let started = Instant::now();
+        let received = Received::new(message);
+        let body = message.body.as_deref().unwrap_or("");
+
+        let (outcome, id) = match InvoiceId::from_notification(body.as_bytes()) {
+            Ok(id) => (
+                self.process_invoice(id, &received, deadline_ms).await,
+                Some(id),
+            ),
+            Err(e) => {
+                let reason = format!("malformed message: {e}");
+                (self.quarantine(body, &reason, &received).await, None)
+            }
+        };
+
+        if let (
+            Outcome::Retry {
+                delay_secs: Some(delay),
+                ..
+            },
+            Some(receipt),
+        ) = (&outcome, &message.receipt_handle)
+        {
+            if let Err(e) = self.queue.postpone(receipt, *delay).await {
+                tracing::warn!(error = %error_chain(&e), "could not postpone the retry; the queue's visibility timeout applies");
+            }
+        }
+
+        self.count(&outcome, received.receive_count, id);
+        let (reason, code) = match &outcome {
+            Outcome::Retry { reason, .. } => (Some(reason.as_str()), None),
+            Outcome::Rejected { code } => (None, Some(code.as_str())),
+            _ => (None, None),
+        };
+        tracing::info!(
+            message_id = message.message_id.as_deref(),
+            invoice_id = id.map(InvoiceId::get),
+            receive_count = received.receive_count,
+            outcome = outcome.label(),
+            rejection_code = code,
+            reason,
+            latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            "record"
+        );
+        outcome
+    }
+
+    fn count(&self, outcome: &Outcome, receive_count: u32, id: Option<InvoiceId>) {
+        let name = match outcome {
+            Outcome::Stored => metric::STORED,
+            Outcome::Duplicate | Outcome::RecentlyRejected => metric::DUPLICATE,
+            Outcome::Rejected { code } => {
+                metrics::counter!(metric::REJECTED, "RejectionCode" => code.as_str()).increment(1);
+                metric::REJECTED
+            }
+            Outcome::Quarantined => metric::QUARANTINED,
+            Outcome::Retry { reason, .. } => {
+                if receive_count >= self.policy.max_receive_count {
+                    // SQS moves it to the dead-letter queue now: say so loudly, with the reason.
+                    tracing::error!(
+                        invoice_id = id.map(InvoiceId::get),
+                        receive_count,
+                        reason = reason.as_str(),
+                        "last receive failed: the message goes to the dead-letter queue"
+                    );
+                    metrics::counter!(metric::DEAD_LETTERED).increment(1);
+                }
+                metric::RETRIED
+            }
+        };
+        metrics::counter!(name).increment(1);
+    }
+
+    async fn quarantine(&self, body: &str, reason: &str, received: &Received<'_>) -> Outcome {
+        match self
+            .queue
+            .quarantine(body, reason, &received.queued())
+            .await
+        {
+            Ok(true) => {
+                tracing::error!(reason, "malformed message moved to the dead-letter queue");
+                Outcome::Quarantined
+            }
+            // No DLQ to move it to: fail it, and the redrive policy moves it.
+            Ok(false) => Outcome::Retry {
+                reason: reason.to_owned(),
+                delay_secs: None,
+            },
+            Err(e) => Outcome::Retry {
+                reason: format!("{reason}; quarantine failed: {}", error_chain(&e)),
+                delay_secs: None,
+            },
+        }
+    }
+
+    fn lease(&self, received: &Received<'_>, deadline_ms: i64) -> Lease {
+        let now_ms = self.clock.now().as_millisecond();
+        let cooldown_ms = i64::from(self.policy.rejected_cooldown_secs) * 1000;
+        Lease {
+            owner: uuid::Uuid::new_v4().to_string(),
+            now_ms,
+            // The lease lapses with the invocation; a deadline already past is taken as bogus.
+            until_ms: if deadline_ms > now_ms {
+                deadline_ms
+            } else {
+                now_ms + 60_000
+            },
+            rejected_before_ms: (!received.requeued).then_some(now_ms - cooldown_ms),
+        }
+    }
+
+    async fn process_invoice(
+        &self,
+        id: InvoiceId,
+        received: &Received<'_>,
+        deadline_ms: i64,
+    ) -> Outcome {
+        let backoff = self.policy.delay_secs(received.receive_count);
+        let retry = |reason: String| Outcome::Retry {
+            reason,
+            delay_secs: Some(backoff),
+        };
+        let lease = self.lease(received, deadline_ms);
+
+        match self.store.claim(id, &lease).await {
+            Ok(Claim::Acquired) => {}
+            Ok(Claim::AlreadyStored) => return Outcome::Duplicate,
+            Ok(Claim::RecentlyRejected) => return Outcome::RecentlyRejected,
+            Ok(Claim::InProgress { until_ms }) => {
+                // Someone else is fetching it: look again after the usual back-off (the holder
+                // is normally done by then), and no later than when its lease could lapse.
+                let lease_left =
+                    i32::try_from((until_ms - lease.now_ms) / 1000 + 1).unwrap_or(i32::MAX);
+                return Outcome::Retry {
+                    reason: "another worker holds the lease".into(),
+                    delay_secs: Some(lease_left.min(backoff).max(1)),
+                };
+            }
+            Err(e) => return retry(error_chain(&e)),
+        }
+
+        let fetch_started = Instant::now();
+        let fetched = self.glase.fetch(id).await;
+        metrics::histogram!(metric::GLASE_FETCH_LATENCY)
+            .record(fetch_started.elapsed().as_secs_f64() * 1000.0);
+
+        let rejection = match fetched {
+            Ok(invoice) => {
+                return match self.store.store(&invoice, &lease, self.clock.now()).await {
+                    Ok(Completion::Done) => Outcome::Stored,
+                    Ok(Completion::Superseded) => Outcome::Duplicate,
+                    Ok(Completion::LeaseLost) => Outcome::Retry {
+                        reason: "lease lapsed before the invoice was stored".into(),
+                        delay_secs: None,
+                    },
+                    Err(e) => retry(error_chain(&e)),
+                };
+            }
+            Err(e @ FetchError::NotFound) => Rejection {
+                code: RejectionCode::UnknownInvoice,
+                reason: e.to_string(),
+            },
+            Err(FetchError::Invalid(e)) => Rejection {
+                code: e.code(),
+                reason: e.to_string(),
+            },
+            Err(e) => {
+                if matches!(e, FetchError::Unauthorized(_)) {
+                    metrics::counter!(metric::GLASE_UNAUTHORIZED).increment(1);
+                    tracing::error!(invoice_id = id.get(), error = %e, "Glase refused our credentials; the invoice is kept and retried");
+                }
+                return self.release(id, &lease, error_chain(&e), backoff).await;
+            }
+        };
+
+        // A 404 or a bad body may be passing (Glase's read side lagging its notification, a
+        // proxy's error page): retried for a bounded window before it is taken as final.
+        if received.receive_count < self.policy.reject_after_receives {
+            let reason = format!(
+                "{} (retried until receive {} before rejecting as {})",
+                rejection.reason, self.policy.reject_after_receives, rejection.code
+            );
+            return self.release(id, &lease, reason, backoff).await;
+        }
+
+        match self
+            .store
+            .reject(id, &lease, &rejection, self.clock.now())
+            .await
+        {
+            Ok(Completion::Done) => {
+                tracing::warn!(
+                    invoice_id = id.get(),
+                    code = rejection.code.as_str(),
+                    reason = rejection.reason.as_str(),
+                    "invoice rejected"
+                );
+                Outcome::Rejected {
+                    code: rejection.code,
+                }
+            }
+            Ok(Completion::Superseded) => Outcome::Duplicate,
+            Ok(Completion::LeaseLost) => Outcome::Retry {
+                reason: "lease lapsed before the rejection was recorded".into(),
+                delay_secs: None,
+            },
+            Err(e) => retry(error_chain(&e)),
+        }
+    }
+
+    /// Gives the lease up after a failure worth retrying and backs the message off.
+    async fn release(&self, id: InvoiceId, lease: &Lease, reason: String, backoff: i32) -> Outcome {
+        if let Err(e) = self
+            .store
+            .release(id, lease, &reason, self.clock.now())
+            .await
+        {
+            tracing::warn!(invoice_id = id.get(), error = %error_chain(&e), "could not release the lease; it lapses at the deadline");
+        }
+        Outcome::Retry {
+            reason,
+            delay_secs: Some(backoff),
+        }
+    }
+}
+
+/// When the worker cannot be built (its secret unreadable, say), each record still takes the
+/// normal back-off path: postponed by its receive count and reported failed, so the retry
+/// budget stays ~24 h instead of maxReceiveCount × the visibility timeout (~95 min).
+pub async fn postpone_all<Q: WorkQueue>(
+    queue: &Q,
+    policy: &Policy,
+    event: &SqsEvent,
+    reason: &str,
+) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for message in &event.records {
+        let receive_count = receive_count(message);
+        if let Some(receipt) = &message.receipt_handle {
+            if let Err(e) = queue
+                .postpone(receipt, policy.delay_secs(receive_count))
                 .await
             {
-                Ok(Completion::Done) => Outcome::Stored,
-                Ok(Completion::LeaseLost) => Outcome::Retry {
-                    reason: "lease lapsed before the invoice was stored".into(),
-                    delay_secs: None,
-                },
-                Err(e) => store_failed(e),
-            };
+                tracing::warn!(error = %error_chain(&e), "could not postpone the retry; the queue's visibility timeout applies");
+            }
         }
-        Err(FetchError::NotFound) => Rejection {
-            code: "UNKNOWN_INVOICE".into(),
-            reason: FetchError::NotFound.to_string(),
-        },
-        Err(FetchError::Invalid(e)) => Rejection {
-            code: e.code().into(),
-            reason: e.to_string(),
-        },
-        Err(e @ (FetchError::Unauthorized(_) | FetchError::Transient(_))) => {
-            let reason = e.to_string();
-            if matches!(e, FetchError::Unauthorized(_)) {
-                tracing::error!(invoice_id = id.get(), error = %reason, "Glase refused our credentials; the invoice is kept and retried");
-            }
-            if let Err(se) = worker.store.release(id, &lease, &reason).await {
-                tracing::warn!(invoice_id = id.get(), error = %error_chain(&se), "could not release the lease; it lapses at the deadline");
-            }
-            return Outcome::Retry {
+        metrics::counter!(metric::RETRIED).increment(1);
+        if receive_count >= policy.max_receive_count {
+            tracing::error!(
+                message_id = message.message_id.as_deref(),
                 reason,
-                delay_secs: Some(backoff),
-            };
+                "last receive failed: the message goes to the dead-letter queue"
+            );
+            metrics::counter!(metric::DEAD_LETTERED).increment(1);
         }
-    };
-
-    match worker
-        .store
-        .reject(id, &lease, &rejection, worker.clock.now())
-        .await
-    {
-        Ok(Completion::Done) => Outcome::Rejected {
-            code: rejection.code,
-        },
-        Ok(Completion::LeaseLost) => Outcome::Retry {
-            reason: "lease lapsed before the rejection was recorded".into(),
-            delay_secs: None,
-        },
-        Err(e) => store_failed(e),
+        response.add_failure(message.message_id.clone().unwrap_or_default());
     }
+    response
 }
 
 #[cfg(test)]

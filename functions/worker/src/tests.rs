@@ -5,10 +5,10 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use glase_shared::memory::{FakeGlase, ManualClock, MemoryStore, MemoryWorkQueue};
 use glase_shared::ports::*;
-use glase_shared::{Invoice, InvoiceId};
+use glase_shared::{Invoice, InvoiceId, RejectionCode};
 use jiff::tz::TimeZone;
 
-use crate::{handle_batch, process, Outcome, RetryPolicy, Worker};
+use crate::{postpone_all, Outcome, Policy, Worker};
 
 const BATCH_FIXTURE: &str = include_str!("../../../events/sqs-batch.json");
 const INVOICE_576: &str = include_str!("../../../events/glase-invoice-576.json");
@@ -27,16 +27,28 @@ fn invoice(n: u64) -> Invoice {
 }
 
 fn worker(glase: FakeGlase, queue: MemoryWorkQueue) -> Arc<TestWorker> {
+    worker_with(glase, queue, Policy::default())
+}
+
+fn worker_with(glase: FakeGlase, queue: MemoryWorkQueue, policy: Policy) -> Arc<TestWorker> {
     Arc::new(Worker {
         store: MemoryStore::default(),
         glase,
         queue,
         clock: ManualClock::at_ms(T0),
-        retry: RetryPolicy {
-            base_secs: 30,
-            max_secs: 3600,
-        },
+        policy,
     })
+}
+
+/// The receive at which a 404 or a bad body is final (`Policy::default`).
+const FINAL: u32 = 5;
+
+/// A message re-queued by an operator or by reconciliation.
+fn requeued(message_id: &str, body: &str, receive_count: u32) -> SqsMessage {
+    let mut m = message(message_id, body, receive_count);
+    m.message_attributes
+        .insert(crate::REQUEUED_ATTRIBUTE.into(), Default::default());
+    m
 }
 
 fn message(message_id: &str, body: &str, receive_count: u32) -> SqsMessage {
@@ -66,27 +78,32 @@ fn failed_ids(resp: &aws_lambda_events::event::sqs::SqsBatchResponse) -> Vec<Str
 }
 
 async fn record(w: &TestWorker, n: u64) -> Option<InvoiceRecord> {
-    w.store.get(id(n)).await.unwrap()
+    w.store.get(id(n))
 }
 
 const DEADLINE: i64 = T0 + 30_000;
 
 #[tokio::test]
 async fn worker_stores_rejects_and_quarantines_the_fixture_batch_reporting_no_failure() {
-    let w = worker(
+    // The fixture's messages are first receives: take a 404 as final at once here.
+    let w = worker_with(
         FakeGlase::default().with_invoice(invoice(576)),
         MemoryWorkQueue::with_dlq(),
+        Policy {
+            reject_after_receives: 1,
+            ..Policy::default()
+        },
     );
     let event: SqsEvent = serde_json::from_str(BATCH_FIXTURE).unwrap();
 
-    let resp = handle_batch(Arc::clone(&w), event, DEADLINE).await;
+    let resp = Arc::clone(&w).handle_batch(event, DEADLINE).await;
 
     assert!(failed_ids(&resp).is_empty());
     assert!(
         matches!(record(&w, 576).await, Some(InvoiceRecord::Stored { invoice: i, .. }) if i == invoice(576))
     );
     assert!(
-        matches!(record(&w, 577).await, Some(InvoiceRecord::Rejected { rejection, .. }) if rejection.code == "UNKNOWN_INVOICE")
+        matches!(record(&w, 577).await, Some(InvoiceRecord::Rejected { rejection, .. }) if rejection.code == RejectionCode::UnknownInvoice)
     );
     let quarantined = w.queue.quarantined.lock().unwrap().clone();
     assert_eq!(quarantined.len(), 1);
@@ -96,13 +113,17 @@ async fn worker_stores_rejects_and_quarantines_the_fixture_batch_reporting_no_fa
 
 #[tokio::test]
 async fn worker_fails_only_the_malformed_record_when_no_dead_letter_queue_is_configured() {
-    let w = worker(
+    let w = worker_with(
         FakeGlase::default().with_invoice(invoice(576)),
         MemoryWorkQueue::default(),
+        Policy {
+            reject_after_receives: 1,
+            ..Policy::default()
+        },
     );
     let event: SqsEvent = serde_json::from_str(BATCH_FIXTURE).unwrap();
 
-    let resp = handle_batch(Arc::clone(&w), event, DEADLINE).await;
+    let resp = Arc::clone(&w).handle_batch(event, DEADLINE).await;
 
     assert_eq!(
         failed_ids(&resp),
@@ -120,12 +141,12 @@ async fn worker_keeps_the_exact_amount() {
         MemoryWorkQueue::default(),
     );
 
-    handle_batch(
-        Arc::clone(&w),
-        batch(vec![message("m1", r#"{"invoiceId":42}"#, 1)]),
-        DEADLINE,
-    )
-    .await;
+    Arc::clone(&w)
+        .handle_batch(
+            batch(vec![message("m1", r#"{"invoiceId":42}"#, 1)]),
+            DEADLINE,
+        )
+        .await;
 
     let Some(InvoiceRecord::Stored { invoice, .. }) = record(&w, 42).await else {
         panic!("not stored")
@@ -140,9 +161,11 @@ async fn duplicate_after_storing_does_not_call_glase() {
         MemoryWorkQueue::default(),
     );
     let first = message("m1", r#"{"invoiceId":7}"#, 1);
-    assert_eq!(process(&w, &first, DEADLINE).await, Outcome::Stored);
+    assert_eq!(w.process(&first, DEADLINE).await, Outcome::Stored);
 
-    let again = process(&w, &message("m2", r#"{"invoiceId":7}"#, 1), DEADLINE).await;
+    let again = w
+        .process(&message("m2", r#"{"invoiceId":7}"#, 1), DEADLINE)
+        .await;
 
     assert_eq!(again, Outcome::Duplicate);
     assert_eq!(w.glase.calls(), 1);
@@ -161,7 +184,9 @@ async fn concurrent_duplicates_in_one_batch_call_glase_once() {
         .map(|i| message(&format!("m{i}"), r#"{"invoiceId":7}"#, 1))
         .collect();
 
-    let resp = handle_batch(Arc::clone(&w), batch(dupes.clone()), DEADLINE).await;
+    let resp = Arc::clone(&w)
+        .handle_batch(batch(dupes.clone()), DEADLINE)
+        .await;
 
     assert_eq!(w.glase.calls(), 1);
     assert_eq!(
@@ -177,7 +202,9 @@ async fn concurrent_duplicates_in_one_batch_call_glase_once() {
         .iter()
         .all(|(_, delay)| *delay >= 1));
     // Their retries find the invoice stored.
-    let resp = handle_batch(Arc::clone(&w), batch(dupes[1..].to_vec()), DEADLINE).await;
+    let resp = Arc::clone(&w)
+        .handle_batch(batch(dupes[1..].to_vec()), DEADLINE)
+        .await;
     assert!(resp.batch_item_failures.is_empty());
     assert_eq!(w.glase.calls(), 1);
     assert_eq!(w.store.len(), 1);
@@ -186,11 +213,13 @@ async fn concurrent_duplicates_in_one_batch_call_glase_once() {
 #[tokio::test]
 async fn transient_glase_failure_is_retried_with_backoff_then_stored_once() {
     let glase = FakeGlase::default()
-        .then(id(9), Err(FetchError::Transient("HTTP 500".into())))
+        .then(id(9), Err(FetchError::transient("HTTP 500")))
         .with_invoice(invoice(9));
     let w = worker(glase, MemoryWorkQueue::default());
 
-    let first = process(&w, &message("m1", r#"{"invoiceId":9}"#, 1), DEADLINE).await;
+    let first = w
+        .process(&message("m1", r#"{"invoiceId":9}"#, 1), DEADLINE)
+        .await;
     let Some(InvoiceRecord::Processing {
         last_error,
         lease_until_ms,
@@ -199,7 +228,9 @@ async fn transient_glase_failure_is_retried_with_backoff_then_stored_once() {
     else {
         panic!()
     };
-    let second = process(&w, &message("m1", r#"{"invoiceId":9}"#, 2), DEADLINE).await;
+    let second = w
+        .process(&message("m1", r#"{"invoiceId":9}"#, 2), DEADLINE)
+        .await;
 
     assert!(matches!(
         first,
@@ -229,7 +260,9 @@ async fn wrong_credentials_are_retried_never_rejected() {
     let glase = FakeGlase::default().then(id(9), Err(FetchError::Unauthorized(401)));
     let w = worker(glase, MemoryWorkQueue::default());
 
-    let outcome = process(&w, &message("m1", r#"{"invoiceId":9}"#, 3), DEADLINE).await;
+    let outcome = w
+        .process(&message("m1", r#"{"invoiceId":9}"#, 3), DEADLINE)
+        .await;
 
     assert!(
         matches!(
@@ -251,12 +284,14 @@ async fn wrong_credentials_are_retried_never_rejected() {
 async fn unknown_invoice_is_recorded_as_rejected_and_acknowledged() {
     let w = worker(FakeGlase::default(), MemoryWorkQueue::default());
 
-    let outcome = process(&w, &message("m1", r#"{"invoiceId":404}"#, 1), DEADLINE).await;
+    let outcome = w
+        .process(&message("m1", r#"{"invoiceId":404}"#, FINAL), DEADLINE)
+        .await;
 
     assert_eq!(
         outcome,
         Outcome::Rejected {
-            code: "UNKNOWN_INVOICE".into()
+            code: RejectionCode::UnknownInvoice
         }
     );
     let Some(InvoiceRecord::Rejected { rejection, .. }) = record(&w, 404).await else {
@@ -278,12 +313,14 @@ async fn a_response_for_another_invoice_is_rejected_with_id_mismatch() {
     );
     let w = worker(glase, MemoryWorkQueue::default());
 
-    let outcome = process(&w, &message("m1", r#"{"invoiceId":5}"#, 1), DEADLINE).await;
+    let outcome = w
+        .process(&message("m1", r#"{"invoiceId":5}"#, FINAL), DEADLINE)
+        .await;
 
     assert_eq!(
         outcome,
         Outcome::Rejected {
-            code: "ID_MISMATCH".into()
+            code: RejectionCode::IdMismatch
         }
     );
 }
@@ -294,9 +331,14 @@ async fn a_later_successful_fetch_replaces_a_rejection() {
         .then(id(11), Err(FetchError::NotFound))
         .with_invoice(invoice(11));
     let w = worker(glase, MemoryWorkQueue::default());
-    process(&w, &message("m1", r#"{"invoiceId":11}"#, 1), DEADLINE).await;
+    w.process(&message("m1", r#"{"invoiceId":11}"#, FINAL), DEADLINE)
+        .await;
 
-    let outcome = process(&w, &message("m2", r#"{"invoiceId":11}"#, 1), DEADLINE).await;
+    // An operator re-queues it once the cause is fixed (a plain notification would wait
+    // for the cool-down).
+    let outcome = w
+        .process(&requeued("m2", r#"{"invoiceId":11}"#, 1), DEADLINE)
+        .await;
 
     assert_eq!(outcome, Outcome::Stored);
     assert!(matches!(
@@ -316,12 +358,17 @@ async fn a_dead_workers_lease_lapses_and_the_invoice_is_then_stored() {
         owner: "dead".into(),
         now_ms: T0,
         until_ms: T0 + 60_000,
+        rejected_before_ms: None,
     };
     assert_eq!(w.store.claim(id(3), &dead).await.unwrap(), Claim::Acquired);
 
-    let blocked = process(&w, &message("m1", r#"{"invoiceId":3}"#, 1), DEADLINE).await;
+    let blocked = w
+        .process(&message("m1", r#"{"invoiceId":3}"#, 1), DEADLINE)
+        .await;
     w.clock.advance_ms(60_001);
-    let after = process(&w, &message("m1", r#"{"invoiceId":3}"#, 2), T0 + 120_000).await;
+    let after = w
+        .process(&message("m1", r#"{"invoiceId":3}"#, 2), T0 + 120_000)
+        .await;
 
     assert!(
         matches!(
@@ -335,12 +382,13 @@ async fn a_dead_workers_lease_lapses_and_the_invoice_is_then_stored() {
     );
     assert_eq!(after, Outcome::Stored);
     assert_eq!(w.glase.calls(), 1);
+    // The dead worker's late write does not go through: the invoice is someone else's now.
     assert_eq!(
         w.store
             .store(&invoice(3), &dead, w.clock.now())
             .await
             .unwrap(),
-        Completion::LeaseLost
+        Completion::Superseded
     );
 }
 
@@ -352,12 +400,12 @@ async fn store_outage_fails_the_record_for_retry() {
     );
     w.store.fail.store(true, Ordering::SeqCst);
 
-    let resp = handle_batch(
-        Arc::clone(&w),
-        batch(vec![message("m1", r#"{"invoiceId":8}"#, 1)]),
-        DEADLINE,
-    )
-    .await;
+    let resp = Arc::clone(&w)
+        .handle_batch(
+            batch(vec![message("m1", r#"{"invoiceId":8}"#, 1)]),
+            DEADLINE,
+        )
+        .await;
 
     assert_eq!(failed_ids(&resp), vec!["m1".to_string()]);
     assert_eq!(w.glase.calls(), 0);
@@ -381,38 +429,219 @@ async fn a_panicking_record_fails_alone() {
         glase: PanickingGlase,
         queue: MemoryWorkQueue::default(),
         clock: ManualClock::at_ms(T0),
-        retry: RetryPolicy::default(),
+        policy: Policy::default(),
     });
     let event = batch(vec![
         message("ok", r#"{"invoiceId":12}"#, 1),
         message("bad", r#"{"invoiceId":13}"#, 1),
     ]);
 
-    let resp = handle_batch(Arc::clone(&w), event, DEADLINE).await;
+    let resp = Arc::clone(&w).handle_batch(event, DEADLINE).await;
 
     assert_eq!(failed_ids(&resp), vec!["bad".to_string()]);
     assert!(matches!(
-        w.store.get(id(12)).await.unwrap(),
+        w.store.get(id(12)),
         Some(InvoiceRecord::Stored { .. })
     ));
 }
 
 #[test]
 fn retry_delay_doubles_with_each_receive_up_to_the_cap() {
-    let p = RetryPolicy {
+    let p = Policy {
         base_secs: 30,
         max_secs: 3600,
+        ..Policy::default()
     };
     let delays: Vec<_> = (1..=9).map(|n| p.delay_secs(n)).collect();
     assert_eq!(delays, vec![30, 60, 120, 240, 480, 960, 1920, 3600, 3600]);
     assert_eq!(p.delay_secs(0), 30);
     assert_eq!(p.delay_secs(u32::MAX), 3600);
     assert_eq!(
-        RetryPolicy {
+        Policy {
             base_secs: 0,
-            max_secs: 10
+            max_secs: 10,
+            ..Policy::default()
         }
         .delay_secs(5),
         0
     );
+}
+
+#[tokio::test]
+async fn a_404_is_retried_with_back_off_until_the_final_receive_then_rejected() {
+    let w = worker(FakeGlase::default(), MemoryWorkQueue::default());
+
+    let early: Vec<_> = (1..FINAL)
+        .map(|n| message("m1", r#"{"invoiceId":404}"#, n))
+        .collect();
+    let mut outcomes = Vec::new();
+    for m in &early {
+        outcomes.push(w.process(m, DEADLINE).await);
+    }
+    let last = w
+        .process(&message("m1", r#"{"invoiceId":404}"#, FINAL), DEADLINE)
+        .await;
+
+    assert!(outcomes.iter().all(Outcome::is_failure), "{outcomes:?}");
+    assert_eq!(
+        w.queue
+            .postponed
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, d)| *d)
+            .collect::<Vec<_>>(),
+        vec![30, 60, 120, 240]
+    );
+    assert_eq!(
+        last,
+        Outcome::Rejected {
+            code: RejectionCode::UnknownInvoice
+        }
+    );
+    assert_eq!(w.glase.calls(), FINAL as usize);
+}
+
+#[tokio::test]
+async fn an_invoice_glase_knows_only_later_is_stored_not_rejected() {
+    let glase = FakeGlase::default()
+        .then(id(21), Err(FetchError::NotFound))
+        .with_invoice(invoice(21));
+    let w = worker(glase, MemoryWorkQueue::default());
+
+    let first = w
+        .process(&message("m1", r#"{"invoiceId":21}"#, 1), DEADLINE)
+        .await;
+    let second = w
+        .process(&message("m1", r#"{"invoiceId":21}"#, 2), DEADLINE)
+        .await;
+
+    assert!(first.is_failure());
+    assert_eq!(second, Outcome::Stored);
+}
+
+#[tokio::test]
+async fn a_rejected_invoice_is_not_fetched_again_within_the_cool_down() {
+    let w = worker(FakeGlase::default(), MemoryWorkQueue::default());
+    w.process(&message("m1", r#"{"invoiceId":31}"#, FINAL), DEADLINE)
+        .await;
+
+    let flood: Vec<_> = (0..20)
+        .map(|i| message(&format!("f{i}"), r#"{"invoiceId":31}"#, 1))
+        .collect();
+    let resp = Arc::clone(&w).handle_batch(batch(flood), DEADLINE).await;
+
+    assert!(resp.batch_item_failures.is_empty());
+    assert_eq!(w.glase.calls(), 1, "only the first notification fetched");
+    assert!(matches!(
+        record(&w, 31).await,
+        Some(InvoiceRecord::Rejected { .. })
+    ));
+}
+
+#[tokio::test]
+async fn after_the_cool_down_or_when_re_queued_a_rejected_invoice_is_fetched_again() {
+    let w = worker(FakeGlase::default(), MemoryWorkQueue::default());
+    w.process(&message("m1", r#"{"invoiceId":32}"#, FINAL), DEADLINE)
+        .await;
+
+    let forced = w
+        .process(&requeued("r1", r#"{"invoiceId":32}"#, 1), DEADLINE)
+        .await;
+    w.clock.advance_ms(3_600_001);
+    let later = w
+        .process(&message("m2", r#"{"invoiceId":32}"#, 1), T0 + 3_700_000)
+        .await;
+
+    assert!(
+        forced.is_failure(),
+        "fetched again (and 404 again): {forced:?}"
+    );
+    assert!(later.is_failure(), "{later:?}");
+    assert_eq!(w.glase.calls(), 3);
+}
+
+#[tokio::test]
+async fn a_re_claimed_rejection_no_longer_shows_its_old_reason() {
+    let w = worker(FakeGlase::default(), MemoryWorkQueue::default());
+    w.process(&message("m1", r#"{"invoiceId":33}"#, FINAL), DEADLINE)
+        .await;
+
+    w.process(&requeued("r1", r#"{"invoiceId":33}"#, 1), DEADLINE)
+        .await;
+
+    assert!(
+        matches!(
+            record(&w, 33).await,
+            Some(InvoiceRecord::Processing { attempts: 2, .. })
+        ),
+        "{:?}",
+        record(&w, 33).await
+    );
+}
+
+#[tokio::test]
+async fn a_final_failed_receive_is_counted_as_dead_lettered_and_still_reported_failed() {
+    let glase = FakeGlase::default().then(id(41), Err(FetchError::transient("HTTP 503")));
+    let w = worker(glase, MemoryWorkQueue::default());
+
+    let resp = Arc::clone(&w)
+        .handle_batch(
+            batch(vec![message("m1", r#"{"invoiceId":41}"#, 30)]),
+            DEADLINE,
+        )
+        .await;
+
+    assert_eq!(failed_ids(&resp), vec!["m1".to_string()]);
+}
+
+#[tokio::test]
+async fn without_a_worker_every_record_backs_off_by_its_receive_count() {
+    let queue = MemoryWorkQueue::default();
+    let event = batch(vec![
+        message("a", r#"{"invoiceId":1}"#, 1),
+        message("b", r#"{"invoiceId":2}"#, 4),
+        message("c", "garbage", 2),
+    ]);
+
+    let resp = postpone_all(&queue, &Policy::default(), &event, "secret unreadable").await;
+
+    assert_eq!(failed_ids(&resp), vec!["a", "b", "c"]);
+    assert_eq!(
+        *queue.postponed.lock().unwrap(),
+        vec![
+            ("receipt-a".to_string(), 30),
+            ("receipt-b".to_string(), 240),
+            ("receipt-c".to_string(), 60)
+        ]
+    );
+}
+
+#[tokio::test]
+async fn an_invoice_stored_by_another_worker_meanwhile_is_a_duplicate_not_a_retry() {
+    let w = worker(
+        FakeGlase::default().with_invoice(invoice(51)),
+        MemoryWorkQueue::default(),
+    );
+    let ours = Lease {
+        owner: "ours".into(),
+        now_ms: T0,
+        until_ms: T0 + 1,
+        rejected_before_ms: None,
+    };
+    assert_eq!(w.store.claim(id(51), &ours).await.unwrap(), Claim::Acquired);
+    w.clock.advance_ms(10);
+    assert_eq!(
+        w.process(&message("m1", r#"{"invoiceId":51}"#, 1), DEADLINE + 10)
+            .await,
+        Outcome::Stored
+    );
+
+    let late = w
+        .store
+        .store(&invoice(51), &ours, w.clock.now())
+        .await
+        .unwrap();
+
+    assert_eq!(late, Completion::Superseded);
 }

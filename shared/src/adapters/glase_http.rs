@@ -7,6 +7,8 @@ use crate::config::GlaseConfig;
 use crate::domain::{AuthToken, Invoice, InvoiceId, IssuerName};
 use crate::ports::{FetchError, InvoiceSource};
 
+const AUTH_HEADER: &str = "X-Auth-Token";
+
 /// One client per process: its connection pool and TLS session survive across invocations.
 #[derive(Clone)]
 pub struct GlaseHttp {
@@ -37,6 +39,14 @@ impl GlaseHttp {
         })
     }
 
+    /// The token as a header value marked sensitive, so no HTTP layer ever logs or prints it.
+    fn auth_header(&self) -> Result<reqwest::header::HeaderValue, FetchError> {
+        let mut value = reqwest::header::HeaderValue::from_str(self.token.expose())
+            .map_err(|_| FetchError::transient("the derived X-Auth-Token is not a valid header"))?;
+        value.set_sensitive(true);
+        Ok(value)
+    }
+
     pub fn invoice_url(&self, id: InvoiceId) -> String {
         let issuer = utf8_percent_encode(self.issuer.as_str(), NON_ALPHANUMERIC);
         format!("{}/api/invoice/{id}?issuer={issuer}", self.base_url)
@@ -48,16 +58,13 @@ impl InvoiceSource for GlaseHttp {
         let response = self
             .http
             .get(self.invoice_url(id))
-            .header("X-Auth-Token", self.token.expose())
+            .header(AUTH_HEADER, self.auth_header()?)
             .header(reqwest::header::ACCEPT, "application/json")
             .send()
             .await
-            .map_err(|e| FetchError::Transient(describe(&e)))?;
+            .map_err(transient)?;
         let status = response.status().as_u16();
-        let body = response
-            .bytes()
-            .await
-            .map_err(|e| FetchError::Transient(describe(&e)))?;
+        let body = response.bytes().await.map_err(transient)?;
         classify(status, &body, id, &self.zone)
     }
 }
@@ -73,27 +80,26 @@ pub fn classify(
         200 => Ok(Invoice::from_glase_json(body, id, zone)?),
         404 => Err(FetchError::NotFound),
         401 | 403 => Err(FetchError::Unauthorized(status)),
-        408 | 429 | 500..=599 => Err(FetchError::Transient(format!("HTTP {status}"))),
+        408 | 429 | 500..=599 => Err(FetchError::transient(format!("HTTP {status}"))),
         // Undocumented answers are retried, never taken as a reason to drop a paid invoice.
-        other => Err(FetchError::Transient(format!("unexpected HTTP {other}"))),
+        other => Err(FetchError::transient(format!("unexpected HTTP {other}"))),
     }
 }
 
-/// A one-line cause without the URL's query (keeps logs short; there is no secret in it).
-fn describe(e: &reqwest::Error) -> String {
-    let kind = if e.is_timeout() {
+/// A transport failure, kept as the source. The URL is dropped from the error: it is long
+/// and says nothing the invoice id in the log line does not (there is no secret in it).
+fn transient(e: reqwest::Error) -> FetchError {
+    let message = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
         "could not connect"
     } else {
         "request failed"
     };
-    let mut text = kind.to_owned();
-    if let Some(source) = std::error::Error::source(e) {
-        text.push_str(": ");
-        text.push_str(&crate::telemetry::error_chain(source));
+    FetchError::Transient {
+        message: message.to_owned(),
+        source: Some(Box::new(e.without_url())),
     }
-    text
 }
 
 #[cfg(test)]
@@ -125,7 +131,7 @@ mod tests {
             assert!(
                 matches!(
                     classify(transient, b"", id(), &z),
-                    Err(FetchError::Transient(_))
+                    Err(FetchError::Transient { .. })
                 ),
                 "{transient}"
             );

@@ -1,50 +1,43 @@
-//! Adapters: the ports implemented over DynamoDB, SQS, SSM and Glase's HTTP API.
+//! Adapters: the ports implemented over SQS, DynamoDB, SSM and Glase's HTTP API, each behind
+//! its own cargo feature so a function links only the SDKs it calls.
 
+#[cfg(feature = "dynamodb")]
 pub mod dynamo;
+#[cfg(feature = "glase-http")]
 pub mod glase_http;
+#[cfg(feature = "sqs")]
 pub mod sqs;
+#[cfg(feature = "ssm")]
+pub mod ssm;
 
+#[cfg(feature = "dynamodb")]
 pub use dynamo::DynamoStore;
+#[cfg(feature = "glase-http")]
 pub use glase_http::GlaseHttp;
+#[cfg(feature = "sqs")]
 pub use sqs::{SqsQueue, SqsWorkQueue};
 
-use secrecy::SecretString;
-
-use crate::config::{ConfigError, GlaseConfig, SecretSource};
-use crate::domain::AuthToken;
+#[cfg(any(feature = "sqs", feature = "dynamodb", feature = "ssm"))]
+pub use aws_config::SdkConfig;
 
 /// Loads the AWS configuration once. Endpoints, region and credentials come from the
 /// standard variables (`AWS_ENDPOINT_URL_SQS`, `AWS_REGION`, …), so local runs need no code.
+#[cfg(any(feature = "sqs", feature = "dynamodb", feature = "ssm"))]
 pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts())
+        .load()
+        .await
 }
 
-/// Resolves the issuer secret (reading SSM at most once, at cold start) and derives the token.
-pub async fn auth_token(
-    config: &GlaseConfig,
-    aws: &aws_config::SdkConfig,
-) -> Result<AuthToken, ConfigError> {
-    let secret = match &config.secret {
-        SecretSource::Plain(secret) => secret.clone(),
-        SecretSource::SsmParameter(name) => {
-            let fail = |reason: String| ConfigError::SecretParameter {
-                name: name.clone(),
-                reason,
-            };
-            let out = aws_sdk_ssm::Client::new(aws)
-                .get_parameter()
-                .name(name)
-                .with_decryption(true)
-                .send()
-                .await
-                .map_err(|e| fail(aws_sdk_ssm::error::DisplayErrorContext(e).to_string()))?;
-            let value = out
-                .parameter()
-                .and_then(|p| p.value())
-                .filter(|v| !v.is_empty())
-                .ok_or_else(|| fail("the parameter has no value".into()))?;
-            SecretString::from(value.to_owned())
-        }
-    };
-    Ok(AuthToken::derive(&config.issuer, &secret))
+/// Every SDK call is bounded: one stalled request must fail (and be retried by the SDK or by
+/// SQS) well inside the functions' 30 s timeout instead of dragging the whole batch past it.
+#[cfg(any(feature = "sqs", feature = "dynamodb", feature = "ssm"))]
+fn timeouts() -> aws_config::timeout::TimeoutConfig {
+    use std::time::Duration;
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .operation_attempt_timeout(Duration::from_secs(5))
+        .operation_timeout(Duration::from_secs(12))
+        .build()
 }

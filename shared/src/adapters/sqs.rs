@@ -4,7 +4,9 @@ use aws_sdk_sqs::types::MessageAttributeValue;
 use aws_sdk_sqs::Client;
 
 use crate::domain::InvoiceId;
-use crate::ports::{NotificationQueue, QueueError, WorkQueue};
+use crate::ports::{AdapterError, NotificationQueue};
+#[cfg(feature = "invoice")]
+use crate::ports::{QueuedMessage, WorkQueue};
 
 fn is_fifo(url: &str) -> bool {
     url.ends_with(".fifo")
@@ -12,7 +14,7 @@ fn is_fifo(url: &str) -> bool {
 
 /// The message body is Glase's own notification shape, so one parser serves both ends.
 pub fn notification_body(id: InvoiceId) -> String {
-    format!("{{\"invoiceId\":{id}}}")
+    id.to_notification()
 }
 
 #[derive(Clone, Debug)]
@@ -48,7 +50,7 @@ impl SqsQueue {
 }
 
 impl NotificationQueue for SqsQueue {
-    async fn enqueue(&self, id: InvoiceId) -> Result<(), QueueError> {
+    async fn enqueue(&self, id: InvoiceId) -> Result<(), AdapterError> {
         let mut send = self
             .client
             .send_message()
@@ -62,11 +64,20 @@ impl NotificationQueue for SqsQueue {
         }
         send.send()
             .await
-            .map_err(|e| QueueError::new("SendMessage failed", e))?;
+            .map_err(|e| AdapterError::new("SendMessage failed", e))?;
         Ok(())
     }
 }
 
+fn string_attr(value: &str) -> Result<MessageAttributeValue, AdapterError> {
+    MessageAttributeValue::builder()
+        .data_type("String")
+        .string_value(value)
+        .build()
+        .map_err(|e| AdapterError::new("bad message attribute", e))
+}
+
+#[cfg(feature = "invoice")]
 #[derive(Clone, Debug)]
 pub struct SqsWorkQueue {
     client: Client,
@@ -74,6 +85,7 @@ pub struct SqsWorkQueue {
     dead_letter_queue_url: Option<String>,
 }
 
+#[cfg(feature = "invoice")]
 impl SqsWorkQueue {
     pub fn new(
         client: Client,
@@ -88,8 +100,9 @@ impl SqsWorkQueue {
     }
 }
 
+#[cfg(feature = "invoice")]
 impl WorkQueue for SqsWorkQueue {
-    async fn postpone(&self, receipt_handle: &str, delay_secs: i32) -> Result<(), QueueError> {
+    async fn postpone(&self, receipt_handle: &str, delay_secs: i32) -> Result<(), AdapterError> {
         self.client
             .change_message_visibility()
             .queue_url(&self.queue_url)
@@ -97,19 +110,20 @@ impl WorkQueue for SqsWorkQueue {
             .visibility_timeout(delay_secs)
             .send()
             .await
-            .map_err(|e| QueueError::new("ChangeMessageVisibility failed", e))?;
+            .map_err(|e| AdapterError::new("ChangeMessageVisibility failed", e))?;
         Ok(())
     }
 
-    async fn quarantine(&self, body: &str, reason: &str) -> Result<bool, QueueError> {
+    async fn quarantine(
+        &self,
+        body: &str,
+        reason: &str,
+        source: &QueuedMessage<'_>,
+    ) -> Result<bool, AdapterError> {
         let Some(dlq) = &self.dead_letter_queue_url else {
             return Ok(false);
         };
-        let reason_attr = MessageAttributeValue::builder()
-            .data_type("String")
-            .string_value(reason)
-            .build()
-            .map_err(|e| QueueError::new("bad message attribute", e))?;
+        let reason_attr = string_attr(reason)?;
         let mut send = self
             .client
             .send_message()
@@ -121,12 +135,31 @@ impl WorkQueue for SqsWorkQueue {
                 body
             })
             .message_attributes("rejectionReason", reason_attr);
+        if let Some(id) = source.message_id {
+            // A crash between the copy and the delete below can leave two copies: the
+            // original's id lets `glase-invoices dlq list` (and operators) see they are one.
+            send = send.message_attributes("sourceMessageId", string_attr(id)?);
+        }
         if is_fifo(dlq) {
             send = send.message_group_id("quarantine");
         }
         send.send()
             .await
-            .map_err(|e| QueueError::new("SendMessage to the dead-letter queue failed", e))?;
+            .map_err(|e| AdapterError::new("SendMessage to the dead-letter queue failed", e))?;
+        // Delete the original now rather than when the batch returns, so a later failure of
+        // this invocation cannot bring it back for a second copy.
+        if let Some(receipt) = source.receipt_handle {
+            if let Err(e) = self
+                .client
+                .delete_message()
+                .queue_url(&self.queue_url)
+                .receipt_handle(receipt)
+                .send()
+                .await
+            {
+                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "quarantined message copied but not deleted; the batch response deletes it");
+            }
+        }
         Ok(true)
     }
 }

@@ -71,6 +71,12 @@ impl InvoiceId {
     pub fn get(self) -> u64 {
         self.0
     }
+
+    /// Glase's notification body, `{"invoiceId":N}`: also what our queue carries, so one
+    /// parser (`from_notification`) serves both ends. The one place this shape is written.
+    pub fn to_notification(self) -> String {
+        format!("{{\"invoiceId\":{}}}", self.0)
+    }
 }
 
 /// Why a notification body is not `{"invoiceId": N}`.

@@ -1,15 +1,27 @@
 //! The domain: types built only by parsing, and rules that know nothing of AWS or HTTP.
+//! The webhook needs only `InvoiceId` and the issuer name; the invoice side is behind the
+//! `invoice` feature.
 
-mod amount;
 mod auth_token;
-mod currency;
-mod invoice;
 mod invoice_id;
-mod purchase_time;
-
-pub use amount::{Amount, AmountError};
+mod webhook_token;
 pub use auth_token::{AuthToken, IssuerName, IssuerNameError};
-pub use currency::{Currency, CurrencyError};
-pub use invoice::{InvalidInvoice, Invoice, Payer, PAID};
 pub use invoice_id::{InvoiceId, InvoiceIdError, NotificationError};
+pub use webhook_token::{WebhookToken, WebhookTokenError};
+
+#[cfg(feature = "invoice")]
+mod amount;
+#[cfg(feature = "invoice")]
+mod currency;
+#[cfg(feature = "invoice")]
+mod invoice;
+#[cfg(feature = "invoice")]
+mod purchase_time;
+#[cfg(feature = "invoice")]
+pub use amount::{Amount, AmountError};
+#[cfg(feature = "invoice")]
+pub use currency::{Currency, CurrencyError};
+#[cfg(feature = "invoice")]
+pub use invoice::{InvalidInvoice, Invoice, Payer, RejectionCode};
+#[cfg(feature = "invoice")]
 pub use purchase_time::{PurchaseTime, PurchaseTimeError};

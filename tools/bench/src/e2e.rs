@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use glase_local::stack::{Endpoint, GlaseChoice, Stack, StackConfig};
-use glase_shared::ports::{InvoiceRecord, InvoiceStore};
+use glase_shared::ports::InvoiceRecord;
 use glase_shared::InvoiceId;
 use glase_sim::{IssuerConfig, NewInvoice, SimConfig};
 use serde_json::{json, Value};

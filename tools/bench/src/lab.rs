@@ -7,7 +7,6 @@ use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
 use glase_local::services::{free_port, start_dynamodb_local, start_moto, ServiceProcess};
-use glase_shared::adapters::DynamoStore;
 use glase_sim::{Faults, IssuerConfig, NewInvoice, RunningSim, Sim, SimConfig};
 use serde_json::{json, Value};
 
@@ -17,6 +16,9 @@ use crate::runtime_api::{Answer, RuntimeApi};
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 pub const ISSUER: &str = "bench";
+/// sha256 of the token in events/apigw-notification.json's path.
+const FIXTURE_TOKEN_SHA256: &str =
+    "e89834bf083ed5b5a607141dfb4faaed73b0c7634ca692612f2af1f6aba0c27a";
 pub const SECRET: &str = "bench-secret";
 /// Per-invocation limit; a healthy invocation here takes milliseconds.
 pub const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -110,7 +112,7 @@ impl Lab {
         let sqs = glase_local::aws::sqs(&sqs_endpoint);
         let ddb = glase_local::aws::dynamodb(&ddb_endpoint);
         let table = "bench-invoices".to_owned();
-        DynamoStore::new(ddb.clone(), &table).ensure_table().await?;
+        glase_shared::adapters::dynamo::ensure_table(&ddb, &table).await?;
         let (queue_url, dlq_url) =
             glase_local::aws::create_queues(&sqs, "bench-notifications", 30, 5).await?;
 
@@ -198,6 +200,8 @@ impl Lab {
             Function::Echo => vec![],
             Function::Webhook => vec![
                 ("QUEUE_URL", self.queue_url.clone()),
+                // As deployed: only the hash of the token in the fixture's path.
+                ("WEBHOOK_TOKEN_SHA256", FIXTURE_TOKEN_SHA256.into()),
                 ("AWS_ENDPOINT_URL_SQS", self.sqs_endpoint.clone()),
             ],
             Function::Worker => vec![

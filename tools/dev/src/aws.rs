@@ -2,15 +2,42 @@
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_sdk_sqs::config::Credentials;
+use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
 pub const REGION: &str = "us-east-1";
 
-/// An SDK config that talks to `endpoint` (DynamoDB Local or moto) with dummy credentials.
-pub fn local_config(endpoint: &str) -> SdkConfig {
+/// Per-service endpoints, the way `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SQS` give
+/// them: one SDK config serves both local services, so the functions' own wiring
+/// (`from_config`) runs unchanged against them.
+#[derive(Debug, Clone)]
+struct LocalEndpoints {
+    dynamodb: String,
+    sqs: String,
+}
+
+impl LoadServiceConfig for LocalEndpoints {
+    fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+        if key.profile() != "endpoint_url" {
+            return None;
+        }
+        match key.service_id() {
+            "DynamoDB" => Some(self.dynamodb.clone()),
+            // moto serves SSM (and more) on the same port as SQS.
+            "SQS" | "SSM" => Some(self.sqs.clone()),
+            _ => None,
+        }
+    }
+}
+
+/// An SDK config for DynamoDB Local and moto's SQS with dummy credentials.
+pub fn local_config(dynamodb: &str, sqs: &str) -> SdkConfig {
     SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new(REGION))
-        .endpoint_url(endpoint)
+        .service_config(LocalEndpoints {
+            dynamodb: dynamodb.to_owned(),
+            sqs: sqs.to_owned(),
+        })
         .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
             Credentials::new("local", "local", None, None, "glase-local"),
         ))
@@ -18,11 +45,11 @@ pub fn local_config(endpoint: &str) -> SdkConfig {
 }
 
 pub fn sqs(endpoint: &str) -> aws_sdk_sqs::Client {
-    aws_sdk_sqs::Client::new(&local_config(endpoint))
+    aws_sdk_sqs::Client::new(&local_config(endpoint, endpoint))
 }
 
 pub fn dynamodb(endpoint: &str) -> aws_sdk_dynamodb::Client {
-    aws_sdk_dynamodb::Client::new(&local_config(endpoint))
+    aws_sdk_dynamodb::Client::new(&local_config(endpoint, endpoint))
 }
 
 /// Creates a queue and its dead-letter queue with a redrive policy; returns (queue, dlq) URLs.

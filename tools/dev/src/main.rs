@@ -11,12 +11,31 @@ use glase_sim::{IssuerConfig, SimConfig};
 use secrecy::SecretString;
 
 #[derive(Parser)]
-#[command(name = "glase-dev", about = "Run the glase-invoices pipeline locally")]
+#[command(
+    name = "glase-dev",
+    about = "Run the glase-invoices pipeline locally",
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
     ports: Ports,
+    /// `up`'s options, so that `glase-dev` alone reads the same flags and variables.
+    #[command(flatten)]
+    up: UpArgs,
+}
+
+#[derive(clap::Args, Clone)]
+struct UpArgs {
+    #[arg(long, env = "QUEUE_NAME", default_value = "glase-notifications")]
+    queue_name: String,
+    /// Use this existing queue instead of creating one.
+    #[arg(long, env = "QUEUE_URL")]
+    queue_url: Option<String>,
+    /// glase-sim's notification retry schedule speed (1.0 = Glase's real ~32 h).
+    #[arg(long, env = "GLASE_TIME_SCALE", default_value_t = 1.0)]
+    time_scale: f64,
 }
 
 #[derive(clap::Args, Clone)]
@@ -41,16 +60,7 @@ struct Ports {
 #[derive(Subcommand)]
 enum Command {
     /// Start everything and run until Ctrl-C (the default).
-    Up {
-        #[arg(long, env = "QUEUE_NAME", default_value = "glase-notifications")]
-        queue_name: String,
-        /// Use this existing queue instead of creating one.
-        #[arg(long, env = "QUEUE_URL")]
-        queue_url: Option<String>,
-        /// glase-sim's notification retry schedule speed (1.0 = Glase's real ~32 h).
-        #[arg(long, env = "GLASE_TIME_SCALE", default_value_t = 1.0)]
-        time_scale: f64,
-    },
+    Up(UpArgs),
     /// Pay invoices in the simulator and watch them arrive in the table.
     Demo {
         #[arg(long, default_value_t = 20)]
@@ -79,16 +89,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let cli = Cli::parse();
     let ports = cli.ports.clone();
-    match cli.command.unwrap_or(Command::Up {
-        queue_name: "glase-notifications".into(),
-        queue_url: env("QUEUE_URL"),
-        time_scale: 1.0,
-    }) {
-        Command::Up {
-            queue_name,
-            queue_url,
-            time_scale,
-        } => up(ports, queue_name, queue_url, time_scale).await,
+    match cli.command.unwrap_or(Command::Up(cli.up)) {
+        Command::Up(args) => up(ports, args.queue_name, args.queue_url, args.time_scale).await,
         Command::Demo {
             count,
             timeout_secs,
@@ -111,7 +113,9 @@ async fn up(
         (None, None, None) => None,
         _ => return Err("set all three of GLASE_BASE_URL, GLASE_ISSUER and GLASE_SECRET to use a real Glase, or none".into()),
     };
-    let webhook_token = env("WEBHOOK_TOKEN").map(SecretString::from);
+    let webhook_token = SecretString::from(
+        env("WEBHOOK_TOKEN").unwrap_or_else(|| glase_local::stack::DEV_WEBHOOK_TOKEN.to_owned()),
+    );
     let glase = external.unwrap_or_else(|| GlaseChoice::Sim {
         port: ports.glase_sim_port,
         config: SimConfig {
@@ -133,7 +137,7 @@ async fn up(
         table_name: ports.table_name.clone(),
         queue_name,
         queue_url,
-        webhook_token: webhook_token.clone(),
+        webhook_token,
         ..StackConfig::default()
     };
     println!(
@@ -141,11 +145,7 @@ async fn up(
         if using_sim { ", glase-sim" } else { "" }
     );
     let stack = Stack::start(config).await?;
-    let notify = if webhook_token.is_some() {
-        format!("{}/<WEBHOOK_TOKEN>", stack.webhook_url)
-    } else {
-        stack.webhook_url.clone()
-    };
+    let notify = &stack.notify_url;
     println!(
         r#"
 glase-invoices is running locally — the same handler code as the Lambdas.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
 use glase_shared::ports::{Clock, InvoiceSource, InvoiceStore, WorkQueue};
-use glase_worker::{handle_batch, Worker};
+use glase_worker::Worker;
 
 #[derive(Debug, Clone)]
 pub struct PollerConfig {
@@ -57,7 +57,7 @@ where
     event.records = records;
     let deadline = jiff::Timestamp::now().as_millisecond()
         + i64::try_from(config.function_timeout.as_millis()).unwrap_or(i64::MAX / 2);
-    let response = handle_batch(Arc::clone(worker), event, deadline).await;
+    let response = Arc::clone(worker).handle_batch(event, deadline).await;
 
     let failed: std::collections::HashSet<&str> = response
         .batch_item_failures

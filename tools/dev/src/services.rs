@@ -88,6 +88,10 @@ pub fn die_with_parent(cmd: &mut Command) {
     let _ = cmd;
 }
 
+/// How long a service may take to listen (a cold JVM on a loaded 2-core machine is slow).
+const READY_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Starts the process without waiting for it: the caller waits, blocking or async.
 fn spawn(
     name: &'static str,
     mut cmd: Command,
@@ -102,39 +106,77 @@ fn spawn(
     let child = cmd
         .spawn()
         .map_err(|source| ServiceError::Spawn { what: name, source })?;
-    let mut process = ServiceProcess { name, port, child };
-    if !wait_for_port(port, Duration::from_secs(90)) {
-        return Err(ServiceError::NotReady {
-            what: name,
-            port,
-            secs: 90,
-        });
-    }
-    if let Ok(Some(_)) = process.child.try_wait() {
-        return Err(ServiceError::NotReady {
-            what: name,
-            port,
-            secs: 0,
-        });
-    }
-    Ok(process)
+    Ok(ServiceProcess { name, port, child })
 }
 
-/// Waits until something accepts TCP connections on 127.0.0.1:`port`; false on timeout.
-pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let start = Instant::now();
-    while start.elapsed() < timeout {
-        if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-            return true;
+impl ServiceProcess {
+    fn not_ready(&self, secs: u64) -> ServiceError {
+        ServiceError::NotReady {
+            what: self.name,
+            port: self.port,
+            secs,
         }
-        std::thread::sleep(Duration::from_millis(50));
     }
-    false
+
+    fn exited(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(Some(_)))
+    }
+
+    /// Waits (blocking the thread) until the service accepts connections.
+    pub fn wait_ready(mut self) -> Result<Self, ServiceError> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let start = Instant::now();
+        while start.elapsed() < READY_TIMEOUT {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return if self.exited() {
+                    Err(self.not_ready(0))
+                } else {
+                    Ok(self)
+                };
+            }
+            if self.exited() {
+                return Err(self.not_ready(0));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Err(self.not_ready(READY_TIMEOUT.as_secs()))
+    }
+
+    /// Waits without blocking the async runtime until the service accepts connections.
+    pub async fn ready(mut self) -> Result<Self, ServiceError> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let start = Instant::now();
+        while start.elapsed() < READY_TIMEOUT {
+            if tokio::net::TcpStream::connect(addr).await.is_ok() {
+                return if self.exited() {
+                    Err(self.not_ready(0))
+                } else {
+                    Ok(self)
+                };
+            }
+            if self.exited() {
+                return Err(self.not_ready(0));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Err(self.not_ready(READY_TIMEOUT.as_secs()))
+    }
 }
 
-/// DynamoDB Local (AWS's emulator, from the amplify-dynamodb-simulator npm package), in memory.
+/// DynamoDB Local, started and ready (blocks the thread while it starts).
 pub fn start_dynamodb_local(port: u16, quiet: bool) -> Result<ServiceProcess, ServiceError> {
+    launch_dynamodb_local(port, quiet)?.wait_ready()
+}
+
+/// moto's SQS server, started and ready (blocks the thread while it starts).
+pub fn start_moto(port: u16, quiet: bool) -> Result<ServiceProcess, ServiceError> {
+    launch_moto(port, quiet)?.wait_ready()
+}
+
+/// DynamoDB Local (AWS's emulator, from the amplify-dynamodb-simulator npm package), in memory
+/// and with `-sharedDb`: one database whatever access key and region a client uses, so the
+/// AWS CLI or `glase-invoices` with other credentials sees the same table.
+pub fn launch_dynamodb_local(port: u16, quiet: bool) -> Result<ServiceProcess, ServiceError> {
     let dir = local_dir().join("dynamodb-local/package/emulator");
     let jar = dir.join("DynamoDBLocal.jar");
     if !jar.is_file() {
@@ -151,13 +193,13 @@ pub fn start_dynamodb_local(port: u16, quiet: bool) -> Result<ServiceProcess, Se
     .arg("-Xmx512m")
     .arg("-jar")
     .arg(&jar)
-    .args(["-inMemory", "-port", &port.to_string()])
+    .args(["-inMemory", "-sharedDb", "-port", &port.to_string()])
     .current_dir(&dir);
     spawn("DynamoDB Local", cmd, port, quiet)
 }
 
 /// moto's server mode, which serves SQS (and more) on one port.
-pub fn start_moto(port: u16, quiet: bool) -> Result<ServiceProcess, ServiceError> {
+pub fn launch_moto(port: u16, quiet: bool) -> Result<ServiceProcess, ServiceError> {
     let bin = local_dir().join("venv/bin/moto_server");
     if !bin.is_file() {
         return Err(ServiceError::NotInstalled {

@@ -2,23 +2,29 @@
 //! DynamoDB Local and moto's SQS as child processes, glase-sim (or a real Glase), the webhook
 //! handler behind an HTTP API v2 front, and worker pollers feeding it SQS batches.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use glase_shared::adapters::{DynamoStore, GlaseHttp, SqsQueue, SqsWorkQueue};
-use glase_shared::config::{GlaseConfig, SecretSource};
-use glase_shared::{AuthToken, IssuerName, SystemClock};
+use glase_shared::adapters::dynamo::{ensure_table, DynamoStore};
+use glase_shared::adapters::SdkConfig;
+use glase_shared::config::Env;
+use glase_shared::telemetry::error_chain;
 use glase_sim::{IssuerConfig, RunningSim, SimConfig};
 use glase_webhook::Webhook;
-use glase_worker::{RetryPolicy, Worker};
+use glase_worker::{LambdaWorker, Policy};
 use jiff::tz::TimeZone;
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::poller::{self, PollerConfig};
-use crate::services::{start_dynamodb_local, start_moto, ServiceProcess};
+use crate::services::{launch_dynamodb_local, launch_moto, ServiceError, ServiceProcess};
+
+/// The webhook token `make dev` uses unless `WEBHOOK_TOKEN` says otherwise.
+pub const DEV_WEBHOOK_TOKEN: &str = "local-dev-webhook-token";
 
 /// A local service to start on a port, or one already running at a URL.
 #[derive(Debug, Clone)]
@@ -51,13 +57,15 @@ pub struct StackConfig {
     /// Queue name to create (with `<name>-dlq`), or `queue_url` to use an existing one.
     pub queue_name: String,
     pub queue_url: Option<String>,
-    pub webhook_token: Option<SecretString>,
+    /// The token in the webhook's path (required, as deployed).
+    pub webhook_token: SecretString,
     /// The worker's "function timeout": the deadline each batch gets, and its lease length.
     pub worker_timeout: Duration,
     /// As in template.yaml: ≥ 6 × the worker timeout.
     pub visibility_timeout_secs: u32,
-    pub max_receive_count: u32,
-    pub retry: RetryPolicy,
+    /// Back-off, rejection window, cool-down and `maxReceiveCount` (the queue's redrive
+    /// policy is created with `policy.max_receive_count`).
+    pub policy: Policy,
     /// Concurrent pollers, like the event source mapping's concurrent batches.
     pub pollers: usize,
     /// Long-poll wait of each ReceiveMessage.
@@ -82,13 +90,15 @@ impl Default for StackConfig {
             table_name: "glase-invoices".into(),
             queue_name: "glase-notifications".into(),
             queue_url: None,
-            webhook_token: None,
+            webhook_token: SecretString::from(DEV_WEBHOOK_TOKEN),
             worker_timeout: Duration::from_secs(30),
             visibility_timeout_secs: 180,
-            max_receive_count: 5,
-            retry: RetryPolicy {
+            policy: Policy {
                 base_secs: 2,
                 max_secs: 60,
+                max_receive_count: 5,
+                reject_after_receives: 2,
+                rejected_cooldown_secs: 60,
             },
             pollers: 2,
             wait_time_secs: 2,
@@ -115,11 +125,16 @@ pub enum StackError {
     Queue(String),
     #[error("invalid Glase settings: {0}")]
     Glase(String),
+    #[error("invalid configuration: {0}")]
+    Config(String),
 }
 
 /// A running stack; dropping it stops everything (children are killed on drop).
 pub struct Stack {
+    /// `http://…/notifications` (POST to `{webhook_url}/{token}`).
     pub webhook_url: String,
+    /// The full notification URL, token included: what Glase is given.
+    pub notify_url: String,
     pub dynamodb_endpoint: String,
     pub sqs_endpoint: String,
     pub queue_url: String,
@@ -128,6 +143,8 @@ pub struct Stack {
     pub glase_base_url: String,
     pub sim: Option<RunningSim>,
     pub store: DynamoStore,
+    /// An SDK config pointing at the local services (dummy credentials).
+    pub aws: SdkConfig,
     pub sqs: aws_sdk_sqs::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     stop: watch::Sender<bool>,
@@ -135,72 +152,184 @@ pub struct Stack {
     processes: Vec<ServiceProcess>,
 }
 
-fn endpoint(
+/// Starts the service (or takes the given URL) without blocking the async runtime.
+async fn endpoint(
     which: &Endpoint,
-    start: impl FnOnce(u16, bool) -> Result<ServiceProcess, crate::services::ServiceError>,
+    launch: impl FnOnce(u16, bool) -> Result<ServiceProcess, ServiceError>,
     quiet: bool,
     processes: &mut Vec<ServiceProcess>,
 ) -> Result<String, StackError> {
-    match which {
-        Endpoint::Existing(url) => Ok(url.clone()),
-        Endpoint::Start { port } => {
-            let port = if *port == 0 {
-                crate::services::free_port().map_err(|e| StackError::Bind {
-                    what: "a free port",
-                    addr: "127.0.0.1:0".into(),
-                    source: e,
-                })?
-            } else {
-                *port
-            };
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Err(StackError::Bind {
-                    what: "a local service",
-                    addr: format!("127.0.0.1:{port}"),
-                    source: std::io::Error::new(
-                        std::io::ErrorKind::AddrInUse,
-                        "port already in use",
-                    ),
-                });
+    let port = match which {
+        Endpoint::Existing(url) => return Ok(url.clone()),
+        Endpoint::Start { port: 0 } => {
+            crate::services::free_port().map_err(|e| StackError::Bind {
+                what: "a free port",
+                addr: "127.0.0.1:0".into(),
+                source: e,
+            })?
+        }
+        Endpoint::Start { port } => *port,
+    };
+    if tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .is_ok()
+    {
+        return Err(StackError::Bind {
+            what: "a local service",
+            addr: format!("127.0.0.1:{port}"),
+            source: std::io::Error::new(std::io::ErrorKind::AddrInUse, "port already in use"),
+        });
+    }
+    let process = launch(port, quiet)?.ready().await?;
+    let url = process.endpoint();
+    processes.push(process);
+    Ok(url)
+}
+
+async fn bind(
+    addr: SocketAddr,
+    what: &'static str,
+) -> Result<(TcpListener, SocketAddr), StackError> {
+    let err = |source| StackError::Bind {
+        what,
+        addr: addr.to_string(),
+        source,
+    };
+    let listener = TcpListener::bind(addr).await.map_err(err)?;
+    let local = listener.local_addr().map_err(err)?;
+    Ok((listener, local))
+}
+
+/// The Glase the worker will call: base URL, issuer and secret.
+struct GlaseTarget {
+    sim: Option<RunningSim>,
+    base_url: String,
+    issuer: String,
+    secret: SecretString,
+}
+
+/// Starts glase-sim (its issuers notifying `notify_url` unless set) or takes the external Glase.
+async fn start_glase(choice: &GlaseChoice, notify_url: &str) -> Result<GlaseTarget, StackError> {
+    match choice {
+        GlaseChoice::External {
+            base_url,
+            issuer,
+            secret,
+        } => Ok(GlaseTarget {
+            sim: None,
+            base_url: base_url.clone(),
+            issuer: issuer.clone(),
+            secret: secret.clone(),
+        }),
+        GlaseChoice::Sim { port, config } => {
+            let mut config = config.clone();
+            for issuer in &mut config.issuers {
+                if issuer.notify_url.is_none() {
+                    *issuer = IssuerConfig {
+                        notify_url: Some(notify_url.to_owned()),
+                        ..issuer.clone()
+                    };
+                }
             }
-            let process = start(port, quiet)?;
-            let url = process.endpoint();
-            processes.push(process);
-            Ok(url)
+            let first = config
+                .issuers
+                .first()
+                .cloned()
+                .ok_or_else(|| StackError::Glase("the simulator has no issuer".into()))?;
+            let addr = SocketAddr::from(([127, 0, 0, 1], *port));
+            let running = glase_sim::Sim::serve(config, addr)
+                .await
+                .map_err(|source| StackError::Bind {
+                    what: "glase-sim",
+                    addr: addr.to_string(),
+                    source,
+                })?;
+            Ok(GlaseTarget {
+                base_url: running.base_url(),
+                sim: Some(running),
+                issuer: first.name,
+                secret: SecretString::from(first.secret),
+            })
         }
     }
+}
+
+/// The functions' environment, as the SAM template sets it: the local stack configures the
+/// pipeline through the very parser Lambda uses.
+fn function_env(
+    config: &StackConfig,
+    glase: &GlaseTarget,
+    queue_url: &str,
+    dlq_url: &str,
+) -> HashMap<&'static str, String> {
+    let p = &config.policy;
+    let mut env = HashMap::from([
+        ("TABLE_NAME", config.table_name.clone()),
+        ("QUEUE_URL", queue_url.to_owned()),
+        (
+            "GLASE_BASE_URL",
+            glase.base_url.trim_end_matches('/').to_owned(),
+        ),
+        ("GLASE_ISSUER", glase.issuer.clone()),
+        ("GLASE_SECRET", glase.secret.expose_secret().to_owned()),
+        (
+            "GLASE_TIME_ZONE",
+            config.time_zone.iana_name().unwrap_or("UTC").to_owned(),
+        ),
+        ("GLASE_CONNECT_TIMEOUT_MS", "2000".to_owned()),
+        (
+            "GLASE_TIMEOUT_MS",
+            config.glase_timeout.as_millis().to_string(),
+        ),
+        ("RETRY_BASE_SECONDS", p.base_secs.max(1).to_string()),
+        (
+            "RETRY_MAX_SECONDS",
+            p.max_secs.max(p.base_secs).max(1).to_string(),
+        ),
+        ("MAX_RECEIVE_COUNT", p.max_receive_count.to_string()),
+        ("REJECT_AFTER_RECEIVES", p.reject_after_receives.to_string()),
+        (
+            "REJECTED_COOLDOWN_SECONDS",
+            p.rejected_cooldown_secs.to_string(),
+        ),
+        (
+            "WEBHOOK_TOKEN",
+            config.webhook_token.expose_secret().to_owned(),
+        ),
+        ("PRIME_CONNECTIONS", "false".to_owned()),
+    ]);
+    if !dlq_url.is_empty() {
+        env.insert("DEAD_LETTER_QUEUE_URL", dlq_url.to_owned());
+    }
+    env
 }
 
 impl Stack {
     pub async fn start(config: StackConfig) -> Result<Stack, StackError> {
         let mut processes = Vec::new();
+        let quiet = config.quiet_services;
         let dynamodb_endpoint = endpoint(
             &config.dynamodb,
-            start_dynamodb_local,
-            config.quiet_services,
+            launch_dynamodb_local,
+            quiet,
             &mut processes,
-        )?;
-        let sqs_endpoint = endpoint(
-            &config.sqs,
-            start_moto,
-            config.quiet_services,
-            &mut processes,
-        )?;
-        let dynamodb = crate::aws::dynamodb(&dynamodb_endpoint);
-        let sqs = crate::aws::sqs(&sqs_endpoint);
+        )
+        .await?;
+        let sqs_endpoint = endpoint(&config.sqs, launch_moto, quiet, &mut processes).await?;
+        let aws = crate::aws::local_config(&dynamodb_endpoint, &sqs_endpoint);
+        let dynamodb = aws_sdk_dynamodb::Client::new(&aws);
+        let sqs = aws_sdk_sqs::Client::new(&aws);
 
-        let store = DynamoStore::new(dynamodb.clone(), &config.table_name);
-        store
-            .ensure_table()
+        ensure_table(&dynamodb, &config.table_name)
             .await
-            .map_err(|e| StackError::Table(glase_shared::telemetry::error_chain(&e)))?;
+            .map_err(|e| StackError::Table(error_chain(&e)))?;
         let (queue_url, dlq_url) = match &config.queue_url {
             Some(url) => (url.clone(), String::new()),
             None => crate::aws::create_queues(
                 &sqs,
                 &config.queue_name,
                 config.visibility_timeout_secs,
-                config.max_receive_count,
+                config.policy.max_receive_count,
             )
             .await
             .map_err(|e| {
@@ -209,110 +338,30 @@ impl Stack {
         };
 
         // Bind the webhook first so the simulator can be told where to notify.
-        let listener = tokio::net::TcpListener::bind(config.webhook_addr)
-            .await
-            .map_err(|source| StackError::Bind {
-                what: "the webhook",
-                addr: config.webhook_addr.to_string(),
-                source,
-            })?;
-        let webhook_addr = listener.local_addr().map_err(|source| StackError::Bind {
-            what: "the webhook",
-            addr: config.webhook_addr.to_string(),
-            source,
-        })?;
-        let notify_path = match &config.webhook_token {
-            Some(token) => format!(
-                "/notifications/{}",
-                secrecy::ExposeSecret::expose_secret(token)
-            ),
-            None => "/notifications".to_owned(),
-        };
+        let (listener, webhook_addr) = bind(config.webhook_addr, "the webhook").await?;
         let webhook_url = format!("http://{webhook_addr}/notifications");
+        let notify_url = format!("{webhook_url}/{}", config.webhook_token.expose_secret());
+        let glase = start_glase(&config.glase, &notify_url).await?;
 
-        let (sim, glase_base_url, issuer, secret) = match &config.glase {
-            GlaseChoice::Sim {
-                port,
-                config: sim_config,
-            } => {
-                let mut sim_config = sim_config.clone();
-                for issuer in &mut sim_config.issuers {
-                    if issuer.notify_url.is_none() {
-                        *issuer = IssuerConfig {
-                            notify_url: Some(format!("http://{webhook_addr}{notify_path}")),
-                            ..issuer.clone()
-                        };
-                    }
-                }
-                let first = sim_config
-                    .issuers
-                    .first()
-                    .cloned()
-                    .ok_or_else(|| StackError::Glase("the simulator has no issuer".into()))?;
-                let addr = SocketAddr::from(([127, 0, 0, 1], *port));
-                let running = glase_sim::Sim::serve(sim_config, addr)
-                    .await
-                    .map_err(|source| StackError::Bind {
-                        what: "glase-sim",
-                        addr: addr.to_string(),
-                        source,
-                    })?;
-                let base = running.base_url();
-                (
-                    Some(running),
-                    base,
-                    first.name,
-                    SecretString::from(first.secret),
-                )
-            }
-            GlaseChoice::External {
-                base_url,
-                issuer,
-                secret,
-            } => (None, base_url.clone(), issuer.clone(), secret.clone()),
-        };
-
-        let glase_config = GlaseConfig {
-            base_url: glase_base_url.trim_end_matches('/').to_owned(),
-            issuer: IssuerName::parse(&issuer).map_err(|e| StackError::Glase(e.to_string()))?,
-            secret: SecretSource::Plain(secret.clone()),
-            time_zone: config.time_zone.clone(),
-            connect_timeout: Duration::from_secs(2),
-            request_timeout: config.glase_timeout,
-        };
-        let token = AuthToken::derive(&glase_config.issuer, &secret);
-        let worker = Arc::new(Worker {
-            store: store.clone(),
-            glase: GlaseHttp::new(&glase_config, token)
-                .map_err(|e| StackError::Glase(e.to_string()))?,
-            queue: SqsWorkQueue::new(
-                sqs.clone(),
-                &queue_url,
-                Some(dlq_url.clone()).filter(|u| !u.is_empty()),
-            ),
-            clock: SystemClock,
-            retry: config.retry,
-        });
-        let webhook = Arc::new(Webhook::new(
-            SqsQueue::new(sqs.clone(), &queue_url),
-            config.webhook_token.clone(),
-        ));
+        let env = function_env(&config, &glase, &queue_url, &dlq_url);
+        let env = Env(|name: &str| env.get(name).cloned());
+        let worker_config = env
+            .worker()
+            .map_err(|e| StackError::Config(e.to_string()))?;
+        let webhook_config = env
+            .webhook()
+            .map_err(|e| StackError::Config(e.to_string()))?;
+        let mut worker = LambdaWorker::from_config(&worker_config, &aws)
+            .await
+            .map_err(|e| StackError::Glase(error_chain(&e)))?;
+        // Tests may ask for immediate retries, which the deployed configuration refuses.
+        worker.policy = config.policy;
+        let worker = Arc::new(worker);
+        let webhook = Arc::new(Webhook::from_config(&webhook_config, &aws).await);
 
         let (stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
-        let router = crate::webhook_server::router(webhook);
-        let mut rx = stopped.clone();
-        tasks.spawn(async move {
-            let shutdown = async move {
-                let _ = rx.wait_for(|s| *s).await;
-            };
-            if let Err(e) = axum::serve(listener, router)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(error = %e, "webhook server failed");
-            }
-        });
+        spawn_webhook(&mut tasks, listener, webhook, stopped.clone());
         for _ in 0..config.pollers.max(1) {
             let poller_config = PollerConfig {
                 queue_url: queue_url.clone(),
@@ -332,14 +381,16 @@ impl Stack {
 
         Ok(Stack {
             webhook_url,
+            notify_url,
             dynamodb_endpoint,
             sqs_endpoint,
             queue_url,
             dlq_url,
             table_name: config.table_name,
-            glase_base_url,
-            sim,
-            store,
+            glase_base_url: glase.base_url,
+            sim: glase.sim,
+            store: DynamoStore::new(dynamodb.clone(), worker_config.table_name),
+            aws,
             sqs,
             dynamodb,
             stop,
@@ -366,4 +417,24 @@ impl Stack {
     pub fn service_pids(&self) -> Vec<u32> {
         self.processes.iter().map(ServiceProcess::pid).collect()
     }
+}
+
+fn spawn_webhook(
+    tasks: &mut JoinSet<()>,
+    listener: TcpListener,
+    webhook: Arc<Webhook<glase_shared::adapters::sqs::SqsQueue>>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let router = crate::webhook_server::router(webhook);
+    tasks.spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        if let Err(e) = axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "webhook server failed");
+        }
+    });
 }

@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use glase_shared::{Amount, AuthToken, Currency, InvoiceId, IssuerName, Payer, PurchaseTime, PAID};
+use glase_shared::{Amount, AuthToken, Currency, InvoiceId, IssuerName, Payer, PurchaseTime};
+
+use crate::model::PAID;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use secrecy::SecretString;

@@ -1,0 +1,118 @@
+//! The one place the production worker is put together, used by `main`, `make dev`, the
+//! integration tests and the bench alike.
+
+use std::sync::Arc;
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use glase_shared::adapters::dynamo::DynamoStore;
+use glase_shared::adapters::glase_http::GlaseHttp;
+use glase_shared::adapters::sqs::SqsWorkQueue;
+use glase_shared::adapters::ssm::auth_token;
+use glase_shared::adapters::SdkConfig;
+use glase_shared::config::{ConfigError, WorkerConfig};
+use glase_shared::telemetry::error_chain;
+use glase_shared::SystemClock;
+use tokio::sync::OnceCell;
+
+use crate::{metric, postpone_all, Policy, Worker};
+
+/// The worker as deployed: DynamoDB, Glase over HTTPS, SQS, the system clock.
+pub type LambdaWorker = Worker<DynamoStore, GlaseHttp, SqsWorkQueue, SystemClock>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("could not build the Glase HTTP client")]
+    Http(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<&WorkerConfig> for Policy {
+    fn from(config: &WorkerConfig) -> Self {
+        Self {
+            base_secs: config.retry_base_secs,
+            max_secs: config.retry_max_secs,
+            max_receive_count: config.max_receive_count,
+            reject_after_receives: config.reject_after_receives,
+            rejected_cooldown_secs: config.rejected_cooldown_secs,
+        }
+    }
+}
+
+fn work_queue(config: &WorkerConfig, aws: &SdkConfig) -> SqsWorkQueue {
+    SqsWorkQueue::new(
+        aws_sdk_sqs::Client::new(aws),
+        config.queue_url.clone(),
+        config.dead_letter_queue_url.clone(),
+    )
+}
+
+impl LambdaWorker {
+    /// Reads the issuer secret (SSM at most once), builds the clients and primes the
+    /// DynamoDB connections when `PRIME_CONNECTIONS` says so.
+    pub async fn from_config(config: &WorkerConfig, aws: &SdkConfig) -> Result<Self, InitError> {
+        let token = auth_token(&config.glase, aws).await?;
+        let glase =
+            GlaseHttp::new(&config.glase, token).map_err(|e| InitError::Http(Box::new(e)))?;
+        let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(aws), &config.table_name);
+        if config.prime_connections {
+            // One connection per record of a full batch (BatchSize 10).
+            store.prime(10).await;
+        }
+        Ok(Worker {
+            store,
+            glase,
+            queue: work_queue(config, aws),
+            clock: SystemClock,
+            policy: Policy::from(config),
+        })
+    }
+}
+
+/// What `main` runs. The worker is built at cold start; if a dependency fails then (SSM or
+/// KMS unreachable, say), it is built again on each invocation until it succeeds, and
+/// meanwhile every record takes the ordinary back-off path instead of failing the whole
+/// invocation (which would spend `maxReceiveCount` in ~95 min).
+pub struct Service {
+    config: WorkerConfig,
+    aws: SdkConfig,
+    fallback: SqsWorkQueue,
+    worker: OnceCell<Arc<LambdaWorker>>,
+}
+
+impl Service {
+    pub async fn new(config: WorkerConfig, aws: SdkConfig) -> Self {
+        let service = Self {
+            fallback: work_queue(&config, &aws),
+            config,
+            aws,
+            worker: OnceCell::new(),
+        };
+        if let Err(e) = service.ready().await {
+            tracing::error!(error = %error_chain(&e), "worker init failed; records will back off until it succeeds");
+        }
+        service
+    }
+
+    async fn ready(&self) -> Result<&Arc<LambdaWorker>, InitError> {
+        self.worker
+            .get_or_try_init(|| async {
+                LambdaWorker::from_config(&self.config, &self.aws)
+                    .await
+                    .map(Arc::new)
+            })
+            .await
+    }
+
+    pub async fn handle(&self, event: SqsEvent, deadline_ms: i64) -> SqsBatchResponse {
+        match self.ready().await {
+            Ok(worker) => Arc::clone(worker).handle_batch(event, deadline_ms).await,
+            Err(e) => {
+                let reason = format!("worker init failed: {}", error_chain(&e));
+                tracing::error!(error = %reason, records = event.records.len(), "records postponed with back-off");
+                metrics::counter!(metric::INIT_FAILED).increment(1);
+                postpone_all(&self.fallback, &Policy::from(&self.config), &event, &reason).await
+            }
+        }
+    }
+}

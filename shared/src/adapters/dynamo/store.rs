@@ -1,0 +1,264 @@
+//! The worker's conditional writes: claim, store, reject, release.
+
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use jiff::Timestamp;
+
+use super::item::{get_n, get_s, invoice_to_item, item_to_record, n, s, Item};
+use super::schema::*;
+use super::DynamoStore;
+use crate::domain::{Invoice, InvoiceId};
+use crate::ports::{
+    AdapterError, Claim, Completion, InvoiceRecord, InvoiceStore, Lease, Rejection,
+};
+
+fn sdk_err<E, R>(what: &str, e: SdkError<E, R>) -> AdapterError
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    AdapterError::new(format!("DynamoDB {what} failed"), e)
+}
+
+/// The item a refused conditional write returned (ALL_OLD), or the error if it was not a
+/// condition failure.
+fn refused_item<E, R>(
+    result: Result<(), SdkError<E, R>>,
+    what: &str,
+    old: impl FnOnce(&E) -> Option<Item>,
+) -> Result<Option<Item>, AdapterError>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match result {
+        Ok(()) => Ok(None),
+        Err(e) => match e.as_service_error() {
+            Some(service) if service.code() == Some("ConditionalCheckFailedException") => {
+                Ok(Some(old(service).unwrap_or_default()))
+            }
+            _ => Err(sdk_err(what, e)),
+        },
+    }
+}
+
+/// What a refused completing write means. The SDK retries a write whose response was lost;
+/// the retry is then refused because the first attempt applied — that is our own success.
+fn completion(old: Option<Item>, ours: &str, done_state: &str) -> Completion {
+    let Some(old) = old else {
+        return Completion::Done;
+    };
+    let state = get_s(&old, STATE).unwrap_or_default();
+    let by_us = get_s(&old, COMPLETED_BY).is_ok_and(|owner| owner == ours);
+    match state {
+        s if s == done_state && by_us => Completion::Done,
+        STORED => Completion::Superseded,
+        _ => Completion::LeaseLost,
+    }
+}
+
+fn iso(ms: i64) -> String {
+    Timestamp::from_millisecond(ms)
+        .unwrap_or(Timestamp::UNIX_EPOCH)
+        .to_string()
+}
+
+impl DynamoStore {
+    /// Reads the record for `id` (strongly consistent).
+    pub async fn get(&self, id: InvoiceId) -> Result<Option<InvoiceRecord>, AdapterError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(INVOICE_ID, n(id))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_err("GetItem", e))?;
+        out.item().map(item_to_record).transpose()
+    }
+}
+
+impl InvoiceStore for DynamoStore {
+    async fn claim(&self, id: InvoiceId, lease: &Lease) -> Result<Claim, AdapterError> {
+        // A rejected item may be claimed again (a later fetch may succeed), after its
+        // cool-down unless the message lifts it; a re-claim clears the old rejection.
+        let rejected_ok = match lease.rejected_before_ms {
+            Some(_) => {
+                "(#state = :rejected AND (attribute_not_exists(#rejMs) OR #rejMs < :rejBefore))"
+            }
+            None => "#state = :rejected",
+        };
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(INVOICE_ID, n(id))
+            .update_expression(
+                "SET #state = :processing, #owner = :owner, #until = :until, \
+                 #attempts = if_not_exists(#attempts, :zero) + :one, \
+                 #open = :processing, #updated = :nowIso \
+                 REMOVE #code, #reason, #rejAt, #rejMs, #by",
+            )
+            // Free, rejected, or leased by someone whose lease lapsed.
+            .condition_expression(format!(
+                "attribute_not_exists(#id) OR {rejected_ok} OR (#state = :processing AND #until < :now)"
+            ))
+            .expression_attribute_names("#id", INVOICE_ID)
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#owner", LEASE_OWNER)
+            .expression_attribute_names("#until", LEASE_UNTIL)
+            .expression_attribute_names("#attempts", ATTEMPTS)
+            .expression_attribute_names("#open", OPEN_STATE)
+            .expression_attribute_names("#updated", UPDATED_AT)
+            .expression_attribute_names("#code", REJECTION_CODE)
+            .expression_attribute_names("#reason", REJECTION_REASON)
+            .expression_attribute_names("#rejAt", REJECTED_AT)
+            .expression_attribute_names("#rejMs", REJECTED_AT_MS)
+            .expression_attribute_names("#by", COMPLETED_BY)
+            .expression_attribute_values(":processing", s(PROCESSING))
+            .expression_attribute_values(":rejected", s(REJECTED))
+            .expression_attribute_values(":owner", s(&lease.owner))
+            .expression_attribute_values(":until", n(lease.until_ms))
+            .expression_attribute_values(":now", n(lease.now_ms))
+            .expression_attribute_values(":nowIso", s(iso(lease.now_ms)))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            // A refused claim returns the current item, so no second read is needed.
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        if let Some(before) = lease.rejected_before_ms {
+            update = update.expression_attribute_values(":rejBefore", n(before));
+        }
+        let result = update.send().await.map(|_| ());
+        let old = refused_item(result, "UpdateItem (claim)", |e| {
+            match e {
+            aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item().cloned(),
+            _ => None,
+        }
+        })?;
+        let Some(old) = old else {
+            return Ok(Claim::Acquired);
+        };
+        match get_s(&old, STATE)? {
+            STORED => Ok(Claim::AlreadyStored),
+            PROCESSING => Ok(Claim::InProgress {
+                until_ms: get_n(&old, LEASE_UNTIL)?,
+            }),
+            REJECTED => Ok(Claim::RecentlyRejected),
+            other => Err(AdapterError::msg(format!(
+                "claim refused on an item in state {other:?}"
+            ))),
+        }
+    }
+
+    async fn store(
+        &self,
+        invoice: &Invoice,
+        lease: &Lease,
+        stored_at: Timestamp,
+    ) -> Result<Completion, AdapterError> {
+        let mut item = invoice_to_item(invoice, stored_at);
+        item.insert(COMPLETED_BY.into(), s(&lease.owner));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("#state = :processing AND #owner = :owner")
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#owner", LEASE_OWNER)
+            .expression_attribute_values(":processing", s(PROCESSING))
+            .expression_attribute_values(":owner", s(&lease.owner))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await
+            .map(|_| ());
+        let old = refused_item(result, "PutItem (store)", |e| {
+            match e {
+            aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => c.item().cloned(),
+            _ => None,
+        }
+        })?;
+        Ok(completion(old, &lease.owner, STORED))
+    }
+
+    async fn reject(
+        &self,
+        id: InvoiceId,
+        lease: &Lease,
+        rejection: &Rejection,
+        at: Timestamp,
+    ) -> Result<Completion, AdapterError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(INVOICE_ID, n(id))
+            .update_expression(
+                "SET #state = :rejected, #code = :code, #reason = :reason, #at = :at, \
+                 #atMs = :atMs, #by = :owner, #open = :rejected, #updated = :at \
+                 REMOVE #owner, #until",
+            )
+            .condition_expression("#state = :processing AND #owner = :owner")
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#owner", LEASE_OWNER)
+            .expression_attribute_names("#until", LEASE_UNTIL)
+            .expression_attribute_names("#code", REJECTION_CODE)
+            .expression_attribute_names("#reason", REJECTION_REASON)
+            .expression_attribute_names("#at", REJECTED_AT)
+            .expression_attribute_names("#atMs", REJECTED_AT_MS)
+            .expression_attribute_names("#by", COMPLETED_BY)
+            .expression_attribute_names("#open", OPEN_STATE)
+            .expression_attribute_names("#updated", UPDATED_AT)
+            .expression_attribute_values(":rejected", s(REJECTED))
+            .expression_attribute_values(":processing", s(PROCESSING))
+            .expression_attribute_values(":owner", s(&lease.owner))
+            .expression_attribute_values(":code", s(rejection.code.as_str()))
+            .expression_attribute_values(":reason", s(&rejection.reason))
+            .expression_attribute_values(":at", s(at.to_string()))
+            .expression_attribute_values(":atMs", n(at.as_millisecond()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await
+            .map(|_| ());
+        let old = refused_item(result, "UpdateItem (reject)", |e| {
+            match e {
+            aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item().cloned(),
+            _ => None,
+        }
+        })?;
+        Ok(completion(old, &lease.owner, REJECTED))
+    }
+
+    async fn release(
+        &self,
+        id: InvoiceId,
+        lease: &Lease,
+        error: &str,
+        at: Timestamp,
+    ) -> Result<(), AdapterError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(INVOICE_ID, n(id))
+            .update_expression("SET #until = :zero, #err = :err, #errAt = :at REMOVE #owner")
+            // Only the holder may release: never free a lease someone else now holds.
+            .condition_expression("#state = :processing AND #owner = :owner")
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#owner", LEASE_OWNER)
+            .expression_attribute_names("#until", LEASE_UNTIL)
+            .expression_attribute_names("#err", LAST_ERROR)
+            .expression_attribute_names("#errAt", LAST_ERROR_AT)
+            .expression_attribute_values(":processing", s(PROCESSING))
+            .expression_attribute_values(":owner", s(&lease.owner))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":err", s(error))
+            .expression_attribute_values(":at", s(at.to_string()))
+            .send()
+            .await
+            .map(|_| ());
+        // A lapsed lease someone else took is left alone: a refusal is not an error here.
+        refused_item(result, "UpdateItem (release)", |_| None).map(|_| ())
+    }
+}
