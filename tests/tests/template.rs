@@ -1156,7 +1156,10 @@ fn outputs_the_deploy_guide_uses_are_all_present() {
 fn webhook_token_is_required_and_the_stack_takes_only_its_sha256() {
     let p = parameter("WebhookTokenSha256");
     assert_eq!(p["Type"].as_str(), Some("String"));
-    assert!(p["Default"].is_null(), "required: no default, not even empty");
+    assert!(
+        p["Default"].is_null(),
+        "required: no default, not even empty"
+    );
     let pattern = allowed_pattern("WebhookTokenSha256");
     assert_eq!(pattern.as_str(), "^[0-9a-f]{64}$");
     // What the README's `printf %s "$TOKEN" | sha256sum` prints.
