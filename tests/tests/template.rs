@@ -484,6 +484,9 @@ fn failing_messages_are_retried_for_a_day_and_dead_lettered_before_they_could_ex
         waits >= 24 * 3600,
         "a failing invoice is dead-lettered after only {waits}s of retries"
     );
+    // The README's loss-timing guarantee quotes this very figure.
+    let quoted = format!("{},{:03} s of waits", waits / 1000, waits % 1000);
+    assert!(readme().contains(&quoted), "README must say {quoted:?}");
     let retention = int(
         &props("NotificationQueue")["MessageRetentionPeriod"],
         "queue retention",
