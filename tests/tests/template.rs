@@ -2,9 +2,10 @@
 //!
 //! cfn-lint checks that the template is valid CloudFormation/SAM; the tests below pin down the
 //! decisions a later edit could silently undo: queue timings, partial batch failures, the
-//! dead-letter path, least-privilege IAM per function, no plaintext secret, the table's schema
-//! (the same one `DynamoStore::ensure_table` creates locally) and the outputs the deploy guide
-//! relies on. The template uses long-form intrinsics (`Ref:`, `Fn::GetAtt:`, ...) only, which
+//! dead-letter path, least-privilege IAM per function, no plaintext secret (the webhook token
+//! only as its hash), the table's schema (the same one `DynamoStore::ensure_table` creates
+//! locally), retained queues, the alarms on every way a notification or invoice can be lost
+//! (and their runbook in the README) and the outputs the deploy guide relies on. The template uses long-form intrinsics (`Ref:`, `Fn::GetAtt:`, ...) only, which
 //! the first test checks, so every value below is plain YAML.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,7 +15,9 @@ use std::sync::OnceLock;
 
 use glase_shared::adapters::dynamo::schema;
 use glase_shared::config::Env;
+use regex::Regex;
 use serde_norway::{Mapping, Value};
+use sha2::{Digest, Sha256};
 
 fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -95,6 +98,118 @@ fn string_or_list(v: &Value) -> Vec<Value> {
         Value::Sequence(items) => items.clone(),
         other => vec![other.clone()],
     }
+}
+
+/// A `Fn::FindInMap` with literal keys, looked up in the template's Mappings; anything else as is.
+fn mapped(v: &'static Value) -> &'static Value {
+    match &v["Fn::FindInMap"] {
+        Value::Sequence(keys) => {
+            let key = |i: usize| str_of(&keys[i], "a literal FindInMap key");
+            let found = &template()["Mappings"][key(0)][key(1)][key(2)];
+            assert!(!found.is_null(), "FindInMap {keys:?} finds nothing");
+            found
+        }
+        _ => v,
+    }
+}
+
+/// The one value both the redrive policy and the worker's MAX_RECEIVE_COUNT stand on.
+fn max_receive_count() -> u64 {
+    int(
+        mapped(&props("NotificationQueue")["RedrivePolicy"]["maxReceiveCount"]),
+        "maxReceiveCount",
+    )
+}
+
+fn parameter(name: &str) -> &'static Value {
+    let p = &template()["Parameters"][name];
+    assert!(p.is_mapping(), "parameter {name} is missing");
+    p
+}
+
+/// A parameter's AllowedPattern, compiled (CloudFormation matches it against the whole value).
+fn allowed_pattern(name: &str) -> Regex {
+    let pattern = str_of(&parameter(name)["AllowedPattern"], "AllowedPattern");
+    assert!(
+        pattern.starts_with('^') && pattern.ends_with('$'),
+        "{name}: anchor the pattern"
+    );
+    Regex::new(pattern).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn sha256_hex(s: &str) -> String {
+    hex::encode(Sha256::digest(s.as_bytes()))
+}
+
+/// What BRIEF.md's EMF contract says the functions emit (no dimensions; alarms match exactly).
+const WEBHOOK_METRICS: &[&str] = &[
+    "NotificationsAccepted",
+    "NotificationsRefused",
+    "NotificationsUnauthorized",
+    "NotificationsInvalid",
+    "NotificationsUnavailable",
+];
+const WORKER_METRICS: &[&str] = &[
+    "InvoicesStored",
+    "InvoicesDuplicate",
+    "InvoicesRejected",
+    "InvoicesRetried",
+    "InvoicesQuarantined",
+    "InvoicesDeadLettered",
+    "GlaseUnauthorized",
+    "GlaseFetchLatency",
+];
+
+const METRICS_NAMESPACE: &str = "GlaseInvoices/${AWS::StackName}";
+
+/// Every metric an alarm watches, directly or inside its metric math: (namespace, name, dimensions).
+fn alarm_metrics(alarm: &'static Value) -> Vec<(&'static Value, &'static str, &'static Value)> {
+    let p = &alarm["Properties"];
+    if let Some(queries) = p["Metrics"].as_sequence() {
+        assert!(
+            p["MetricName"].is_null(),
+            "an alarm has a metric or metric math, not both"
+        );
+        queries
+            .iter()
+            .filter(|q| q["Expression"].is_null())
+            .map(|q| {
+                let m = &q["MetricStat"]["Metric"];
+                (
+                    &m["Namespace"],
+                    str_of(&m["MetricName"], "MetricName"),
+                    &m["Dimensions"],
+                )
+            })
+            .collect()
+    } else {
+        vec![(
+            &p["Namespace"],
+            str_of(&p["MetricName"], "MetricName"),
+            &p["Dimensions"],
+        )]
+    }
+}
+
+fn alarms() -> Vec<(&'static str, &'static Value)> {
+    resources_of_type("AWS::CloudWatch::Alarm")
+}
+
+/// The alarm that watches exactly this one metric (not through metric math).
+fn simple_alarm_on(namespace: &Value, metric: &str) -> (&'static str, &'static Value) {
+    let found: Vec<_> = alarms()
+        .into_iter()
+        .filter(|(_, a)| {
+            a["Properties"]["MetricName"].as_str() == Some(metric)
+                && &a["Properties"]["Namespace"] == namespace
+        })
+        .collect();
+    assert_eq!(found.len(), 1, "one alarm on {metric}");
+    found[0]
+}
+
+fn readme() -> String {
+    std::fs::read_to_string(repo_root().join("README.md")).expect("README.md")
 }
 
 fn worker_env() -> &'static Value {
@@ -339,7 +454,7 @@ fn queue_dead_letters_after_at_least_five_receives_into_a_queue_kept_fourteen_da
         redrive["deadLetterTargetArn"],
         get_att("DeadLetterQueue", "Arn")
     );
-    assert!(int(&redrive["maxReceiveCount"], "maxReceiveCount") >= 5);
+    assert!(max_receive_count() >= 5);
     let dlq_retention = int(
         &props("DeadLetterQueue")["MessageRetentionPeriod"],
         "DLQ retention",
@@ -354,10 +469,7 @@ fn queue_dead_letters_after_at_least_five_receives_into_a_queue_kept_fourteen_da
 fn failing_messages_are_retried_for_a_day_and_dead_lettered_before_they_could_expire() {
     let base = int(&worker_env()["RETRY_BASE_SECONDS"], "RETRY_BASE_SECONDS");
     let max = int(&worker_env()["RETRY_MAX_SECONDS"], "RETRY_MAX_SECONDS");
-    let receives = int(
-        &props("NotificationQueue")["RedrivePolicy"]["maxReceiveCount"],
-        "maxReceiveCount",
-    );
+    let receives = max_receive_count();
     let timeout = int(&props("WorkerFunction")["Timeout"], "worker Timeout");
     // The worker's back-off (RetryPolicy::delay_secs): base · 2^(n-1), capped at max.
     let policy = glase_worker::Policy {
@@ -373,6 +485,9 @@ fn failing_messages_are_retried_for_a_day_and_dead_lettered_before_they_could_ex
         waits >= 24 * 3600,
         "a failing invoice is dead-lettered after only {waits}s of retries"
     );
+    // The README's loss-timing guarantee quotes this very figure.
+    let quoted = format!("{},{:03} s of waits", waits / 1000, waits % 1000);
+    assert!(readme().contains(&quoted), "README must say {quoted:?}");
     let retention = int(
         &props("NotificationQueue")["MessageRetentionPeriod"],
         "queue retention",
@@ -382,6 +497,8 @@ fn failing_messages_are_retried_for_a_day_and_dead_lettered_before_they_could_ex
         "messages would expire ({retention}s) before being dead-lettered ({span}s)"
     );
     assert!(max <= 43_200, "SQS caps a visibility timeout at 12 h");
+    assert!(base >= 1, "a zero base retries in a hot loop");
+    assert!(base <= max);
 }
 
 #[test]
@@ -513,9 +630,8 @@ fn issuer_secret_is_passed_by_ssm_parameter_name_and_never_as_a_value() {
                 Some(true),
                 "parameter {key} must be NoEcho"
             );
-            assert_eq!(
-                p["Default"].as_str(),
-                Some(""),
+            assert!(
+                p["Default"].is_null() || p["Default"].as_str() == Some(""),
                 "parameter {key} must not default to a value"
             );
         }
@@ -523,22 +639,19 @@ fn issuer_secret_is_passed_by_ssm_parameter_name_and_never_as_a_value() {
 }
 
 #[test]
-fn webhook_token_reaches_only_the_webhook_never_outputs_or_access_logs() {
+fn webhook_token_hash_reaches_only_the_webhook_never_outputs_or_access_logs() {
     assert_eq!(
-        webhook_env()["WEBHOOK_TOKEN"],
-        one(
-            "Fn::If",
-            Value::Sequence(vec![
-                Value::from("HasWebhookToken"),
-                reference("WebhookToken"),
-                reference("AWS::NoValue")
-            ])
-        )
+        webhook_env()["WEBHOOK_TOKEN_SHA256"],
+        reference("WebhookTokenSha256")
+    );
+    assert!(
+        worker_env()["WEBHOOK_TOKEN_SHA256"].is_null(),
+        "the worker has no use for it"
     );
     let outputs = serde_norway::to_string(&template()["Outputs"]).unwrap();
     assert!(
-        !outputs.contains("Ref: WebhookToken") && !outputs.contains("${WebhookToken}"),
-        "an output shows the token"
+        !outputs.contains("Ref: WebhookTokenSha256") && !outputs.contains("${WebhookTokenSha256}"),
+        "an output shows the token's hash"
     );
     let format = str_of(
         &props("HttpApiStage")["AccessLogSettings"]["Format"],
@@ -557,35 +670,24 @@ fn webhook_token_reaches_only_the_webhook_never_outputs_or_access_logs() {
 }
 
 #[test]
-fn notification_route_requires_the_token_exactly_when_one_is_configured() {
-    let conditions = &template()["Conditions"];
-    let empty = one(
-        "Fn::Equals",
-        Value::Sequence(vec![reference("WebhookToken"), Value::from("")]),
-    );
-    assert_eq!(conditions["HasNoWebhookToken"], empty);
-    assert_eq!(
-        conditions["HasWebhookToken"],
-        one("Fn::Not", Value::Sequence(vec![empty]))
-    );
-
+fn notification_route_always_requires_the_token_path_segment() {
     let routes = resources_of_type("AWS::ApiGatewayV2::Route");
-    assert_eq!(routes.len(), 2);
-    let by_key: BTreeMap<&str, &str> = routes
+    let keys: Vec<&str> = routes
         .iter()
-        .map(|(_, r)| {
-            (
-                str_of(&r["Properties"]["RouteKey"], "RouteKey"),
-                str_of(&r["Condition"], "route Condition"),
-            )
-        })
+        .map(|(_, r)| str_of(&r["Properties"]["RouteKey"], "RouteKey"))
         .collect();
     assert_eq!(
-        by_key,
-        BTreeMap::from([
-            ("POST /notifications", "HasNoWebhookToken"),
-            ("POST /notifications/{token}", "HasWebhookToken")
-        ])
+        keys,
+        vec!["POST /notifications/{token}"],
+        "no route without the token"
+    );
+    for (name, r) in &routes {
+        assert!(r["Condition"].is_null(), "{name} exists in every stack");
+    }
+    let conditions = serde_norway::to_string(&template()["Conditions"]).unwrap();
+    assert!(
+        !conditions.contains("Token"),
+        "the token is not optional: {conditions}"
     );
     for (_, r) in routes {
         assert_eq!(
@@ -610,9 +712,10 @@ fn notification_route_requires_the_token_exactly_when_one_is_configured() {
         Some("apigateway.amazonaws.com")
     );
     assert_eq!(permission["FunctionName"], reference("WebhookFunction"));
-    assert!(serde_norway::to_string(&permission["SourceArn"])
-        .unwrap()
-        .contains("${HttpApi}/*/POST/notifications"));
+    assert_eq!(
+        permission["SourceArn"],
+        sub("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${HttpApi}/*/POST/notifications/*")
+    );
 }
 
 #[test]
@@ -881,10 +984,13 @@ fn every_log_group_has_a_retention() {
     }
 }
 
+/// A token as the README makes one (`openssl rand -hex 32`).
+const SAMPLE_TOKEN: &str = "3f1c2a9be07d4c5f8a6b1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f4a3";
+
 /// Resolves the functions' environment the way CloudFormation would, with sample values, and
 /// feeds it to the code's own config parser: every variable the code needs is wired, and every
 /// literal is one the code accepts.
-fn resolved_env(vars: &Value) -> BTreeMap<String, String> {
+fn resolved_env(vars: &'static Value) -> BTreeMap<String, String> {
     let samples = BTreeMap::from([
         ("IssuerName", "issuer-1"),
         ("GlaseBaseUrl", "https://glase.example.com"),
@@ -897,15 +1003,25 @@ fn resolved_env(vars: &Value) -> BTreeMap<String, String> {
             "https://sqs.eu-north-1.amazonaws.com/123456789012/glase-DeadLetterQueue-x",
         ),
         ("InvoicesTable", "glase-InvoicesTable-x"),
-        ("WebhookToken", "0123456789abcdef0123456789abcdef"),
     ]);
-    let resolve = |v: &Value| -> Option<String> {
+    let token_hash = sha256_hex(SAMPLE_TOKEN);
+    let resolve = |v: &'static Value| -> Option<String> {
         let v = match &v["Fn::If"] {
             Value::Sequence(branches) => &branches[1],
             _ => v,
         };
+        let v = mapped(v);
         if let Some(s) = v.as_str() {
             return Some(s.to_owned());
+        }
+        if let Some(n) = v.as_u64() {
+            return Some(n.to_string());
+        }
+        if let Some(s) = v["Fn::Sub"].as_str() {
+            return Some(s.replace("${AWS::StackName}", "glase-invoices"));
+        }
+        if v["Ref"].as_str() == Some("WebhookTokenSha256") {
+            return Some(token_hash.clone());
         }
         let name = str_of(&v["Ref"], "environment value (literal or Ref)");
         if name == "AWS::NoValue" {
@@ -945,14 +1061,36 @@ fn function_environments_are_accepted_by_the_codes_own_config() {
         glase_shared::config::SecretSource::SsmParameter(_)
     ));
 
+    assert_eq!(
+        worker.get("MAX_RECEIVE_COUNT").map(String::as_str),
+        Some(max_receive_count().to_string().as_str())
+    );
+
     let webhook = resolved_env(webhook_env());
     let cfg = Env(|k: &str| webhook.get(k).cloned())
         .webhook()
         .expect("webhook config from the template");
-    let _token_check: glase_shared::WebhookToken = cfg.webhook_token;
+    // Deployed, the webhook gets the hash of the token in the URL Glase calls, never the token.
+    assert_eq!(webhook["WEBHOOK_TOKEN_SHA256"], sha256_hex(SAMPLE_TOKEN));
+    assert!(!webhook.contains_key("WEBHOOK_TOKEN"));
+    assert!(
+        cfg.webhook_token.matches(SAMPLE_TOKEN),
+        "the hash checks the token"
+    );
+    assert!(!cfg.webhook_token.matches(&sha256_hex(SAMPLE_TOKEN)));
+    let without = Env(|k: &str| (k == "QUEUE_URL").then(|| "https://sqs.example/q".to_owned()));
+    assert!(without.webhook().is_err(), "no token, no webhook");
     let unexpected: Vec<_> = webhook
         .keys()
-        .filter(|k| !["QUEUE_URL", "WEBHOOK_TOKEN", "RUST_LOG"].contains(&k.as_str()))
+        .filter(|k| {
+            ![
+                "QUEUE_URL",
+                "WEBHOOK_TOKEN_SHA256",
+                "METRICS_NAMESPACE",
+                "RUST_LOG",
+            ]
+            .contains(&k.as_str())
+        })
         .collect();
     assert!(
         unexpected.is_empty(),
@@ -967,10 +1105,12 @@ fn parameters_the_issuer_sets_are_all_there_with_safe_defaults() {
         "IssuerName",
         "GlaseBaseUrl",
         "IssuerSecretParameterName",
-        "WebhookToken",
+        "WebhookTokenSha256",
         "Architecture",
         "WorkerMaxConcurrency",
         "AlarmEmail",
+        "RetryAlarmThreshold",
+        "RetryAlarmWindowSeconds",
         "LogLevel",
     ] {
         assert!(params[name].is_mapping(), "parameter {name} is missing");
@@ -979,7 +1119,11 @@ fn parameters_the_issuer_sets_are_all_there_with_safe_defaults() {
         params["IssuerName"]["Default"].is_null() && params["GlaseBaseUrl"]["Default"].is_null(),
         "no guessable defaults"
     );
-    assert_eq!(params["WebhookToken"]["NoEcho"].as_bool(), Some(true));
+    assert_eq!(params["WebhookTokenSha256"]["NoEcho"].as_bool(), Some(true));
+    assert!(
+        params["WebhookTokenSha256"]["Default"].is_null(),
+        "no stack without a token"
+    );
     let levels = params["LogLevel"]["AllowedValues"].as_sequence().unwrap();
     assert!(
         !levels.contains(&Value::from("trace")),
@@ -1014,5 +1158,392 @@ fn outputs_the_deploy_guide_uses_are_all_present() {
             "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/notifications"
         ),
         "{url}"
+    );
+    // The README's `${URL%<token>}$TOKEN` relies on this placeholder.
+    assert!(url.trim_end().ends_with("/notifications/<token>"), "{url}");
+}
+
+#[test]
+fn webhook_token_is_required_and_the_stack_takes_only_its_sha256() {
+    let p = parameter("WebhookTokenSha256");
+    assert_eq!(p["Type"].as_str(), Some("String"));
+    assert!(
+        p["Default"].is_null(),
+        "required: no default, not even empty"
+    );
+    let pattern = allowed_pattern("WebhookTokenSha256");
+    assert_eq!(pattern.as_str(), "^[0-9a-f]{64}$");
+    // What the README's `printf %s "$TOKEN" | sha256sum` prints.
+    assert!(pattern.is_match(&sha256_hex(SAMPLE_TOKEN)));
+    for refused in [
+        "",
+        "0123456789abcdef0123456789abcdef",
+        &sha256_hex(SAMPLE_TOKEN).to_uppercase(),
+        &format!("{}  -", sha256_hex(SAMPLE_TOKEN)),
+        &format!("{}0", sha256_hex(SAMPLE_TOKEN)),
+        "g123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    ] {
+        assert!(!pattern.is_match(refused), "accepted {refused:?}");
+    }
+    // No plaintext token anywhere: no parameter, variable or output carries one.
+    let token_params: Vec<&str> = template()["Parameters"]
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap())
+        .filter(|k| k.to_ascii_lowercase().contains("token"))
+        .collect();
+    assert_eq!(token_params, vec!["WebhookTokenSha256"]);
+    assert!(!template_text().contains("WEBHOOK_TOKEN:"));
+    for (name, f) in resources_of_type("AWS::Serverless::Function") {
+        let vars = f["Properties"]["Environment"]["Variables"]
+            .as_mapping()
+            .unwrap();
+        for key in vars.keys().map(|k| k.as_str().unwrap()) {
+            assert!(
+                !key.contains("TOKEN") || key == "WEBHOOK_TOKEN_SHA256",
+                "{name} gets {key}"
+            );
+        }
+    }
+}
+
+#[test]
+fn glase_base_url_is_a_bare_https_origin_so_no_fetch_goes_to_api_api() {
+    let pattern = allowed_pattern("GlaseBaseUrl");
+    for accepted in [
+        "https://glase.example.com",
+        "https://glase.example.com/",
+        "https://invoice.seqr.com:8443",
+        "https://10.0.0.12:443/",
+        "https://localhost",
+    ] {
+        assert!(pattern.is_match(accepted), "refused {accepted:?}");
+        // The worker's own config takes it and appends /api/invoice/N to a bare origin.
+        let env = BTreeMap::from([
+            ("GLASE_BASE_URL", accepted),
+            ("GLASE_ISSUER", "issuer-1"),
+            ("GLASE_SECRET_PARAMETER", "/glase-invoices/issuer-secret"),
+        ]);
+        let cfg = Env(|k: &str| env.get(k).map(|v| (*v).to_owned()))
+            .glase()
+            .expect("glase config");
+        assert_eq!(cfg.base_url.matches('/').count(), 2, "{}", cfg.base_url);
+    }
+    for refused in [
+        "https://glase.example.com/api",
+        "https://glase.example.com/api/",
+        "https://glase.example.com:8443/api",
+        "https://glase.example.com/invoice-service",
+        "https://glase.example.com//",
+        "https://glase.example.com?issuer=x",
+        "https://glase.example.com#x",
+        "https://user:pass@glase.example.com",
+        "http://glase.example.com",
+        "https://",
+        "https://glase.example.com ",
+        " https://glase.example.com",
+        "glase.example.com",
+        "",
+    ] {
+        assert!(!pattern.is_match(refused), "accepted {refused:?}");
+    }
+    assert!(parameter("GlaseBaseUrl")["Default"].is_null());
+}
+
+#[test]
+fn both_functions_emit_metrics_to_the_stacks_own_namespace() {
+    let functions = resources_of_type("AWS::Serverless::Function");
+    assert_eq!(functions.len(), 2);
+    for (name, f) in functions {
+        assert_eq!(
+            f["Properties"]["Environment"]["Variables"]["METRICS_NAMESPACE"],
+            sub(METRICS_NAMESPACE),
+            "{name}: two stacks in one account must not mix their metrics"
+        );
+    }
+}
+
+#[test]
+fn every_alarm_notifies_the_topic_on_alarm_and_on_ok_and_says_what_it_means() {
+    let alarms = alarms();
+    assert!(
+        (10..=16).contains(&alarms.len()),
+        "{} alarms: one per actionable condition, no more",
+        alarms.len()
+    );
+    for (name, a) in alarms {
+        let p = &a["Properties"];
+        for actions in ["AlarmActions", "OKActions"] {
+            assert_eq!(
+                p[actions],
+                Value::Sequence(vec![reference("AlarmTopic")]),
+                "{name}: {actions}"
+            );
+        }
+        assert!(
+            p["AlarmName"].is_null(),
+            "{name}: a generated name carries the stack's name"
+        );
+        let description = match &p["AlarmDescription"] {
+            Value::String(s) => s.as_str(),
+            v => str_of(&v["Fn::Sub"], "AlarmDescription"),
+        };
+        assert!(
+            description.len() >= 80 && description.len() <= 1024,
+            "{name}: describe the cause and the action, within CloudWatch's 1024 characters"
+        );
+        assert!(
+            description.contains("README"),
+            "{name}: point at the runbook"
+        );
+        assert_eq!(
+            p["TreatMissingData"].as_str(),
+            Some("notBreaching"),
+            "{name}: no data means nothing happened"
+        );
+    }
+}
+
+#[test]
+fn every_alarm_has_a_runbook_entry_and_the_runbook_no_stale_one() {
+    let readme = readme();
+    let section = readme
+        .split("### When an alarm fires")
+        .nth(1)
+        .expect("README has a \"When an alarm fires\" section");
+    let section = section.split("\n### ").next().unwrap();
+    let documented: BTreeSet<&str> = Regex::new(r"(?m)^\| `([A-Za-z]+Alarm)`")
+        .unwrap()
+        .captures_iter(section)
+        .map(|c| c.get(1).unwrap().as_str())
+        .collect();
+    let deployed: BTreeSet<&str> = alarms().into_iter().map(|(name, _)| name).collect();
+    assert_eq!(documented, deployed);
+    for alarm in &deployed {
+        assert!(
+            section.contains(&format!("#### `{alarm}`")),
+            "README: no \"#### `{alarm}`\" runbook entry"
+        );
+    }
+}
+
+#[test]
+fn alarms_watch_only_metrics_the_functions_emit_without_dimensions() {
+    let namespace = sub(METRICS_NAMESPACE);
+    let emitted: BTreeSet<&str> = WEBHOOK_METRICS
+        .iter()
+        .chain(WORKER_METRICS)
+        .copied()
+        .collect();
+    let mut watched = BTreeSet::new();
+    for (name, a) in alarms() {
+        for (ns, metric, dimensions) in alarm_metrics(a) {
+            if ns == &namespace {
+                assert!(
+                    emitted.contains(metric),
+                    "{name} watches {metric}, which BRIEF.md's EMF contract does not define"
+                );
+                assert!(
+                    dimensions.is_null(),
+                    "{name}: the functions emit {metric} without dimensions"
+                );
+                watched.insert(metric);
+            } else {
+                let ns = str_of(ns, "Namespace");
+                assert!(ns.starts_with("AWS/"), "{name}: namespace {ns}");
+            }
+        }
+    }
+    for metric in [
+        "NotificationsUnauthorized",
+        "NotificationsInvalid",
+        "NotificationsUnavailable",
+        "InvoicesRejected",
+        "InvoicesRetried",
+        "GlaseUnauthorized",
+        "InvoicesDeadLettered",
+    ] {
+        assert!(watched.contains(metric), "no alarm on {metric}");
+    }
+}
+
+#[test]
+fn each_refusal_or_loss_signal_alarms_on_its_first_occurrence() {
+    let namespace = sub(METRICS_NAMESPACE);
+    for metric in [
+        // A changed token or a wrong URL: every notification refused, lost after Glase's ~32 h.
+        "NotificationsUnauthorized",
+        "NotificationsInvalid",
+        "NotificationsUnavailable",
+        // Wrong issuer secret: every invoice retried, dead-lettered after ~24 h.
+        "GlaseUnauthorized",
+        "InvoicesRejected",
+        "InvoicesDeadLettered",
+    ] {
+        let (name, a) = simple_alarm_on(&namespace, metric);
+        let p = &a["Properties"];
+        assert_eq!(p["Statistic"].as_str(), Some("Sum"), "{name}");
+        assert_eq!(int(&p["Threshold"], "Threshold"), 0, "{name}");
+        assert_eq!(
+            p["ComparisonOperator"].as_str(),
+            Some("GreaterThanThreshold"),
+            "{name}"
+        );
+        assert_eq!(int(&p["EvaluationPeriods"], "EvaluationPeriods"), 1);
+        assert!(int(&p["Period"], "Period") <= 300, "{name}: within minutes");
+    }
+}
+
+#[test]
+fn the_http_apis_own_4xx_and_5xx_alarm_because_404_and_429_never_reach_the_function() {
+    for metric in ["4xx", "5xx"] {
+        let (name, a) = simple_alarm_on(&Value::from("AWS/ApiGateway"), metric);
+        let p = &a["Properties"];
+        let dimensions: BTreeMap<&str, &Value> = p["Dimensions"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .map(|d| (str_of(&d["Name"], "dimension Name"), &d["Value"]))
+            .collect();
+        assert_eq!(
+            dimensions,
+            BTreeMap::from([
+                ("ApiId", &reference("HttpApi")),
+                ("Stage", &reference("HttpApiStage"))
+            ]),
+            "{name}"
+        );
+        assert_eq!(p["Statistic"].as_str(), Some("Sum"));
+        assert_eq!(int(&p["Threshold"], "Threshold"), 0, "{name}");
+        assert_eq!(
+            p["ComparisonOperator"].as_str(),
+            Some("GreaterThanThreshold")
+        );
+    }
+}
+
+#[test]
+fn retries_alarm_within_minutes_not_when_the_dead_letter_queue_fills_a_day_later() {
+    let retried: Vec<_> = alarms()
+        .into_iter()
+        .filter(|(_, a)| {
+            alarm_metrics(a)
+                .iter()
+                .any(|(_, m, _)| *m == "InvoicesRetried")
+        })
+        .collect();
+    assert_eq!(retried.len(), 1);
+    let (name, a) = retried[0];
+    let p = &a["Properties"];
+    let queries = p["Metrics"].as_sequence().expect("metric math");
+    for q in queries.iter().filter(|q| q["Expression"].is_null()) {
+        assert_eq!(
+            q["MetricStat"]["Period"],
+            reference("RetryAlarmWindowSeconds"),
+            "{name}: every count over the same window"
+        );
+        assert_eq!(q["MetricStat"]["Stat"].as_str(), Some("Sum"));
+        assert_eq!(q["ReturnData"].as_bool(), Some(false));
+    }
+    let expressions: Vec<&Value> = queries
+        .iter()
+        .filter(|q| !q["Expression"].is_null())
+        .collect();
+    assert_eq!(expressions.len(), 1, "{name}: one expression is the alarm");
+    assert_eq!(expressions[0]["ReturnData"].as_bool(), Some(true));
+    let expression = str_of(&expressions[0]["Expression"]["Fn::Sub"], "Expression");
+    assert!(
+        expression.contains("FILL(retried, 0) >= ${RetryAlarmThreshold}"),
+        "{expression}"
+    );
+    // One invoice failing with back-off (30 s, 60 s, 120 s, ...) never reaches a count, but it
+    // stores nothing either.
+    for id in ["stored", "duplicate", "rejected"] {
+        assert!(
+            expression.contains(&format!("FILL({id}, 0)")),
+            "{expression}"
+        );
+    }
+    assert_eq!(int(&p["Threshold"], "Threshold"), 1);
+    assert_eq!(
+        p["ComparisonOperator"].as_str(),
+        Some("GreaterThanOrEqualToThreshold")
+    );
+    assert_eq!(int(&p["EvaluationPeriods"], "EvaluationPeriods"), 1);
+
+    let threshold = parameter("RetryAlarmThreshold");
+    assert_eq!(int(&threshold["Default"], "default threshold"), 10);
+    assert!(int(&threshold["MinValue"], "MinValue") >= 1);
+    let window = parameter("RetryAlarmWindowSeconds");
+    let default_window = int(&window["Default"], "default window");
+    assert!(default_window <= 15 * 60, "within minutes");
+    let allowed: Vec<u64> = window["AllowedValues"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|v| int(v, "AllowedValues"))
+        .collect();
+    assert!(allowed.contains(&default_window));
+    assert!(
+        allowed.iter().all(|s| s % 60 == 0 && *s <= 3600),
+        "CloudWatch periods are whole minutes; a window over an hour is not \"minutes\""
+    );
+}
+
+#[test]
+fn the_existing_queue_and_function_alarms_stay() {
+    for (namespace, metric, dimension) in [
+        (
+            "AWS/SQS",
+            "ApproximateNumberOfMessagesVisible",
+            get_att("DeadLetterQueue", "QueueName"),
+        ),
+        (
+            "AWS/SQS",
+            "ApproximateAgeOfOldestMessage",
+            get_att("NotificationQueue", "QueueName"),
+        ),
+        ("AWS/Lambda", "Errors", reference("WorkerFunction")),
+        ("AWS/Lambda", "Errors", reference("WebhookFunction")),
+        ("AWS/Lambda", "Throttles", reference("WorkerFunction")),
+        ("AWS/Lambda", "Throttles", reference("WebhookFunction")),
+    ] {
+        let found = alarms().into_iter().any(|(_, a)| {
+            alarm_metrics(a).iter().any(|(ns, m, dims)| {
+                ns.as_str() == Some(namespace) && *m == metric && dims[0]["Value"] == dimension
+            })
+        });
+        assert!(found, "no alarm on {namespace} {metric} of {dimension:?}");
+    }
+}
+
+#[test]
+fn both_queues_survive_stack_deletion_and_replacement() {
+    // An id in either queue was acknowledged to Glase with a 200; nothing else remembers it.
+    for q in ["NotificationQueue", "DeadLetterQueue"] {
+        let r = resource(q);
+        assert_eq!(r["DeletionPolicy"].as_str(), Some("Retain"), "{q}");
+        assert_eq!(r["UpdateReplacePolicy"].as_str(), Some("Retain"), "{q}");
+        assert!(
+            r["Properties"]["QueueName"].is_null(),
+            "{q}: a generated name, so a replacement does not collide with the retained queue"
+        );
+    }
+}
+
+#[test]
+fn worker_max_receive_count_is_the_redrive_policys_own_value() {
+    // The same mapping entry, not two literals that could drift apart.
+    let redrive = &props("NotificationQueue")["RedrivePolicy"]["maxReceiveCount"];
+    let worker = &worker_env()["MAX_RECEIVE_COUNT"];
+    assert!(
+        !redrive["Fn::FindInMap"].is_null(),
+        "maxReceiveCount comes from Mappings"
+    );
+    assert_eq!(worker, redrive);
+    assert_eq!(
+        max_receive_count(),
+        int(mapped(worker), "MAX_RECEIVE_COUNT")
     );
 }
