@@ -7,8 +7,32 @@ use std::sync::Mutex;
 
 use jiff::Timestamp;
 
-use crate::domain::{Invoice, InvoiceId};
+use crate::domain::{Invoice, InvoiceId, Payer};
 use crate::ports::*;
+
+/// Glase's documented details example (events/glase-invoice-576.json): the one copy of it,
+/// John Smith's payer fields included, for every test and tool.
+pub const DOC_INVOICE_JSON: &str = include_str!("../../events/glase-invoice-576.json");
+
+/// The documented example as an `Invoice` (in UTC).
+pub fn doc_invoice() -> Invoice {
+    let id = InvoiceId::new(576).expect("576 is a valid id");
+    Invoice::from_glase_json(DOC_INVOICE_JSON.as_bytes(), id, &jiff::tz::TimeZone::UTC)
+        .expect("the documented example parses")
+}
+
+/// The documented example's payer.
+pub fn doc_payer() -> Payer {
+    doc_invoice().payer
+}
+
+/// The documented example's details with another id, amount (JSON number text) and reference.
+pub fn doc_invoice_json(id: u64, amount: &str, reference: &str) -> String {
+    DOC_INVOICE_JSON
+        .replacen("576", &id.to_string(), 1)
+        .replacen("59.99", amount, 1)
+        .replacen("586930/05/2015", reference, 1)
+}
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A panicking test thread must not hide the state from the assertions that follow.

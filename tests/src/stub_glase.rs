@@ -127,10 +127,5 @@ async fn invoice(
 
 /// Glase's documented example with its id, amount and reference replaced.
 pub fn invoice_json(id: u64, amount: &str, reference: &str) -> String {
-    format!(
-        r#"{{"id": {id}, "description": "Phone invoice 05.2015", "amount": {amount}, "currency": "GBP", "status": "PAID",
-"reference": "{reference}", "ersReference": "892736823467823-3897474", "purchaseTime": "15.05.2015 15:37:33",
-"payerMsisdn": "46111222333", "payerFirstName": "John", "payerLastName": "Smith", "payerStreet": "34 Wellington St",
-"payerCity": "London", "payerZip": "74231", "payerCountry": "en"}}"#
-    )
+    glase_shared::memory::doc_invoice_json(id, amount, reference)
 }

@@ -68,12 +68,7 @@ fn sim(stack: &Stack) -> Sim {
 fn payment(i: u64) -> NewInvoice {
     let payer = (i % 2 == 0).then(|| Payer {
         msisdn: Some(format!("4611122{i:04}")),
-        first_name: Some("John".into()),
-        last_name: Some("Smith".into()),
-        street: Some("34 Wellington St".into()),
-        city: Some("London".into()),
-        zip: Some("74231".into()),
-        country: Some("en".into()),
+        ..glase_shared::memory::doc_payer()
     });
     NewInvoice {
         issuer: "demo".into(),

@@ -72,16 +72,17 @@ async fn notification_reaches_the_queue_and_the_worker_stores_the_full_invoice()
     assert_eq!(item["ersReference"], s("892736823467823-3897474"));
     assert_eq!(item["purchaseTime"], s("2015-05-15T15:37:33Z"));
     assert_eq!(item["purchaseDate"], s("2015-05-15"));
-    for (name, value) in [
-        ("payerMsisdn", "46111222333"),
-        ("payerFirstName", "John"),
-        ("payerLastName", "Smith"),
-        ("payerStreet", "34 Wellington St"),
-        ("payerCity", "London"),
-        ("payerZip", "74231"),
-        ("payerCountry", "en"),
-    ] {
-        assert_eq!(item[name], s(value), "{name}");
+    let doc: serde_json::Value =
+        serde_json::from_str(glase_shared::memory::DOC_INVOICE_JSON).unwrap();
+    let payer_fields: Vec<_> = doc
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(name, _)| name.starts_with("payer"))
+        .collect();
+    assert_eq!(payer_fields.len(), 7);
+    for (name, value) in payer_fields {
+        assert_eq!(item[name.as_str()], s(value.as_str().unwrap()), "{name}");
     }
     assert!(item.contains_key("storedAt"));
     assert!(!item.contains_key("leaseOwner"), "no lease left behind");

@@ -84,15 +84,7 @@ async fn details_have_glase_shape_with_exact_amount_and_no_payer_when_absent() {
 async fn details_carry_every_payer_field_and_keep_trailing_zeros() {
     // Arrange
     let sim = two_issuer_sim();
-    let payer = Payer {
-        msisdn: Some("46111222333".into()),
-        first_name: Some("John".into()),
-        last_name: Some("Smith".into()),
-        street: Some("34 Wellington St".into()),
-        city: Some("London".into()),
-        zip: Some("74231".into()),
-        country: Some("en".into()),
-    };
+    let payer = glase_shared::memory::doc_payer();
     let inv = sim
         .pay(NewInvoice {
             amount: "1234567.1".into(),
