@@ -16,6 +16,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use jiff::Timestamp;
 
+use super::dynamo_query::index_time;
 use crate::domain::{Amount, Currency, Invoice, InvoiceId, Payer, PurchaseTime};
 use crate::ports::{Claim, Completion, InvoiceRecord, InvoiceStore, Lease, Rejection, StoreError};
 
@@ -42,6 +43,10 @@ pub mod schema {
     pub const PURCHASE_TIME: &str = "purchaseTime";
     pub const PURCHASE_DATE: &str = "purchaseDate";
     pub const STORED_AT: &str = "storedAt";
+    /// `PROCESSING` or `REJECTED` while the invoice is open; absent once stored (sparse index key).
+    pub const OPEN_STATE: &str = "openState";
+    /// When the invoice last entered its open state (claim or rejection), ISO 8601 UTC seconds.
+    pub const UPDATED_AT: &str = "updatedAt";
     pub const PAYER: [&str; 7] = [
         "payerMsisdn",
         "payerFirstName",
@@ -60,6 +65,9 @@ pub mod schema {
     pub const BY_REFERENCE_INDEX: &str = "byReference";
     /// GSI: UTC purchase day → that day's invoices, in purchase order.
     pub const BY_PURCHASE_DATE_INDEX: &str = "byPurchaseDate";
+    /// GSI (sparse: only open items carry `openState`): rejected or processing invoices by
+    /// `updatedAt`, so operators find them without scanning the table.
+    pub const BY_OPEN_STATE_INDEX: &str = "byOpenState";
 }
 use schema::*;
 
@@ -129,14 +137,14 @@ impl DynamoStore {
                 .attribute_type(t)
                 .build()
         };
-        let gsi = |name: &str, hash: &str| -> Result<GlobalSecondaryIndex, StoreError> {
+        let gsi = |name: &str,
+                   hash: &str,
+                   range: &str|
+         -> Result<GlobalSecondaryIndex, StoreError> {
             GlobalSecondaryIndex::builder()
                 .index_name(name)
                 .key_schema(key(hash, KeyType::Hash).map_err(|e| StoreError::new("bad key", e))?)
-                .key_schema(
-                    key(PURCHASE_TIME, KeyType::Range)
-                        .map_err(|e| StoreError::new("bad key", e))?,
-                )
+                .key_schema(key(range, KeyType::Range).map_err(|e| StoreError::new("bad key", e))?)
                 .projection(
                     Projection::builder()
                         .projection_type(ProjectionType::All)
@@ -153,6 +161,8 @@ impl DynamoStore {
                     attr(REFERENCE, ScalarAttributeType::S)?,
                     attr(PURCHASE_DATE, ScalarAttributeType::S)?,
                     attr(PURCHASE_TIME, ScalarAttributeType::S)?,
+                    attr(OPEN_STATE, ScalarAttributeType::S)?,
+                    attr(UPDATED_AT, ScalarAttributeType::S)?,
                 ],
             ))
         };
@@ -164,8 +174,9 @@ impl DynamoStore {
             .billing_mode(BillingMode::PayPerRequest)
             .key_schema(pk)
             .set_attribute_definitions(Some(attrs.to_vec()))
-            .global_secondary_indexes(gsi(BY_REFERENCE_INDEX, REFERENCE)?)
-            .global_secondary_indexes(gsi(BY_PURCHASE_DATE_INDEX, PURCHASE_DATE)?)
+            .global_secondary_indexes(gsi(BY_REFERENCE_INDEX, REFERENCE, PURCHASE_TIME)?)
+            .global_secondary_indexes(gsi(BY_PURCHASE_DATE_INDEX, PURCHASE_DATE, PURCHASE_TIME)?)
+            .global_secondary_indexes(gsi(BY_OPEN_STATE_INDEX, OPEN_STATE, UPDATED_AT)?)
             .send()
             .await;
         match result {
@@ -340,7 +351,7 @@ impl InvoiceStore for DynamoStore {
             .table_name(&self.table)
             .key(INVOICE_ID, n(id))
             .update_expression(
-                "SET #state = :processing, #owner = :owner, #until = :until, #attempts = if_not_exists(#attempts, :zero) + :one",
+                "SET #state = :processing, #open = :processing, #updated = :updated, #owner = :owner, #until = :until, #attempts = if_not_exists(#attempts, :zero) + :one",
             )
             // Free, rejected (a later fetch may succeed), or leased by someone whose lease lapsed.
             .condition_expression(
@@ -351,8 +362,16 @@ impl InvoiceStore for DynamoStore {
             .expression_attribute_names("#owner", LEASE_OWNER)
             .expression_attribute_names("#until", LEASE_UNTIL)
             .expression_attribute_names("#attempts", ATTEMPTS)
+            .expression_attribute_names("#open", OPEN_STATE)
+            .expression_attribute_names("#updated", UPDATED_AT)
             .expression_attribute_values(":processing", s(PROCESSING))
             .expression_attribute_values(":rejected", s(REJECTED))
+            .expression_attribute_values(
+                ":updated",
+                s(index_time(
+                    Timestamp::from_millisecond(lease.now_ms).unwrap_or(Timestamp::UNIX_EPOCH),
+                )),
+            )
             .expression_attribute_values(":owner", s(&lease.owner))
             .expression_attribute_values(":until", n(lease.until_ms))
             .expression_attribute_values(":now", n(lease.now_ms))
@@ -390,6 +409,7 @@ impl InvoiceStore for DynamoStore {
         lease: &Lease,
         stored_at: Timestamp,
     ) -> Result<Completion, StoreError> {
+        // PutItem replaces the whole item: `openState` goes, so it leaves the byOpenState index.
         let result = self
             .client
             .put_item()
@@ -417,7 +437,7 @@ impl InvoiceStore for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .key(INVOICE_ID, n(id))
-            .update_expression("SET #state = :rejected, #code = :code, #reason = :reason, #at = :at REMOVE #owner, #until")
+            .update_expression("SET #state = :rejected, #open = :rejected, #updated = :updated, #code = :code, #reason = :reason, #at = :at REMOVE #owner, #until")
             .condition_expression("#state = :processing AND #owner = :owner")
             .expression_attribute_names("#state", STATE)
             .expression_attribute_names("#owner", LEASE_OWNER)
@@ -425,6 +445,9 @@ impl InvoiceStore for DynamoStore {
             .expression_attribute_names("#code", REJECTION_CODE)
             .expression_attribute_names("#reason", REJECTION_REASON)
             .expression_attribute_names("#at", REJECTED_AT)
+            .expression_attribute_names("#open", OPEN_STATE)
+            .expression_attribute_names("#updated", UPDATED_AT)
+            .expression_attribute_values(":updated", s(index_time(at)))
             .expression_attribute_values(":rejected", s(REJECTED))
             .expression_attribute_values(":processing", s(PROCESSING))
             .expression_attribute_values(":owner", s(&lease.owner))

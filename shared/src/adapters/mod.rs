@@ -1,10 +1,12 @@
 //! Adapters: the ports implemented over DynamoDB, SQS, SSM and Glase's HTTP API.
 
 pub mod dynamo;
+pub mod dynamo_query;
 pub mod glase_http;
 pub mod sqs;
 
 pub use dynamo::DynamoStore;
+pub use dynamo_query::InvoiceQueries;
 pub use glase_http::GlaseHttp;
 pub use sqs::{SqsQueue, SqsWorkQueue};
 

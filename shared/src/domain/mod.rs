@@ -7,7 +7,7 @@ mod invoice;
 mod invoice_id;
 mod purchase_time;
 
-pub use amount::{Amount, AmountError};
+pub use amount::{checked_sum, Amount, AmountError};
 pub use auth_token::{AuthToken, IssuerName, IssuerNameError};
 pub use currency::{Currency, CurrencyError};
 pub use invoice::{InvalidInvoice, Invoice, Payer, PAID};

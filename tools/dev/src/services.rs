@@ -134,6 +134,9 @@ pub fn wait_for_port(port: u16, timeout: Duration) -> bool {
 }
 
 /// DynamoDB Local (AWS's emulator, from the amplify-dynamodb-simulator npm package), in memory.
+/// `-sharedDb`: one database for every access key and region, so the AWS CLI or glase-invoices
+/// with any credentials sees the tables `make dev` made (without it each key/region pair gets
+/// its own, empty, database).
 pub fn start_dynamodb_local(port: u16, quiet: bool) -> Result<ServiceProcess, ServiceError> {
     let dir = local_dir().join("dynamodb-local/package/emulator");
     let jar = dir.join("DynamoDBLocal.jar");
@@ -151,7 +154,7 @@ pub fn start_dynamodb_local(port: u16, quiet: bool) -> Result<ServiceProcess, Se
     .arg("-Xmx512m")
     .arg("-jar")
     .arg(&jar)
-    .args(["-inMemory", "-port", &port.to_string()])
+    .args(["-inMemory", "-sharedDb", "-port", &port.to_string()])
     .current_dir(&dir);
     spawn("DynamoDB Local", cmd, port, quiet)
 }

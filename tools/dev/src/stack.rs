@@ -300,7 +300,7 @@ impl Stack {
 
         let (stop, stopped) = watch::channel(false);
         let mut tasks = JoinSet::new();
-        let router = crate::webhook_server::router(webhook);
+        let router = crate::webhook_server::router(webhook, config.webhook_token.is_some());
         let mut rx = stopped.clone();
         tasks.spawn(async move {
             let shutdown = async move {
