@@ -243,13 +243,13 @@ pub struct DlqListArgs {
 }
 
 #[derive(Args, Debug)]
-#[group(required = true, multiple = false)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["invoice", "all"])))]
 pub struct RedriveArgs {
     /// Only the messages of this invoice.
-    #[arg(long, value_name = "ID", group = "which")]
+    #[arg(long, value_name = "ID")]
     pub invoice: Option<InvoiceId>,
     /// Every message.
-    #[arg(long, group = "which")]
+    #[arg(long)]
     pub all: bool,
     /// Move the messages from here (receive, send, delete) even where StartMessageMoveTask exists.
     #[arg(long, hide = true)]

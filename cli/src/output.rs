@@ -44,12 +44,19 @@ impl Value {
         }
     }
 
+    /// For a table: times in `tz`, and line breaks shown as `\n` so each record stays one line.
     fn for_person(&self, tz: &TimeZone) -> String {
         match self {
             Self::Time(t) => times::display(*t, tz),
+            // A released lease is 0: no worker holds the invoice.
+            Self::Millis(0) => "0 (released)".into(),
             Self::Millis(ms) => Timestamp::from_millisecond(*ms)
                 .map(|t| times::display(t, tz))
                 .unwrap_or_else(|_| ms.to_string()),
+            Self::Text(s) => s
+                .replace('\n', "\\n")
+                .replace('\r', "\\r")
+                .replace('\t', "\\t"),
             other => other.plain(),
         }
     }
