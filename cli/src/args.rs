@@ -93,7 +93,8 @@ Exit status 1 when the table has no item for the id.")]
     Find(FindArgs),
     /// Paid invoices in a date range, in purchase order, with a count and total per currency.
     #[command(
-        after_help = "Dates are whole days in --tz (default UTC); both ends are included.
+        after_help = "Dates are whole days in --tz (GLASE_TIME_ZONE, else the stack's zone, else UTC);
+both ends are included.
 
 Examples:
   glase-invoices list                                   # today
