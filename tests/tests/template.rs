@@ -777,7 +777,9 @@ fn invoices_table_has_the_same_keys_and_indexes_as_the_local_one_and_is_protecte
             (schema::INVOICE_ID, "N"),
             (schema::REFERENCE, "S"),
             (schema::PURCHASE_DATE, "S"),
-            (schema::PURCHASE_TIME, "S")
+            (schema::PURCHASE_TIME, "S"),
+            (schema::OPEN_STATE, "S"),
+            (schema::UPDATED_AT, "S")
         ])
     );
     /// (attribute, HASH | RANGE) in key-schema order.
@@ -810,11 +812,11 @@ fn invoices_table_has_the_same_keys_and_indexes_as_the_local_one_and_is_protecte
             )
         })
         .collect();
-    let gsi = |hash: &str| {
+    let gsi = |hash: &str, range: &str| {
         (
             vec![
                 (hash.to_owned(), "HASH".to_owned()),
-                (schema::PURCHASE_TIME.to_owned(), "RANGE".to_owned()),
+                (range.to_owned(), "RANGE".to_owned()),
             ],
             "ALL",
         )
@@ -822,8 +824,18 @@ fn invoices_table_has_the_same_keys_and_indexes_as_the_local_one_and_is_protecte
     assert_eq!(
         indexes,
         BTreeMap::from([
-            (schema::BY_REFERENCE_INDEX, gsi(schema::REFERENCE)),
-            (schema::BY_PURCHASE_DATE_INDEX, gsi(schema::PURCHASE_DATE))
+            (
+                schema::BY_REFERENCE_INDEX,
+                gsi(schema::REFERENCE, schema::PURCHASE_TIME)
+            ),
+            (
+                schema::BY_PURCHASE_DATE_INDEX,
+                gsi(schema::PURCHASE_DATE, schema::PURCHASE_TIME)
+            ),
+            (
+                schema::BY_OPEN_STATE_INDEX,
+                gsi(schema::OPEN_STATE, schema::UPDATED_AT)
+            )
         ])
     );
 }
@@ -1147,6 +1159,11 @@ fn outputs_the_deploy_guide_uses_are_all_present() {
         );
     }
     assert_eq!(outputs["TableName"]["Value"], reference("InvoicesTable"));
+    // glase-invoices --stack reads TableName, QueueUrl, DeadLetterQueueUrl and GlaseTimeZone.
+    assert_eq!(
+        outputs["GlaseTimeZone"]["Value"],
+        reference("GlaseTimeZone")
+    );
     assert_eq!(outputs["QueueUrl"]["Value"], reference("NotificationQueue"));
     assert_eq!(
         outputs["DeadLetterQueueUrl"]["Value"],

@@ -11,6 +11,8 @@ pub mod sqs;
 pub mod ssm;
 
 #[cfg(feature = "dynamodb")]
+pub use dynamo::query::{self as dynamo_query, InvoiceQueries};
+#[cfg(feature = "dynamodb")]
 pub use dynamo::DynamoStore;
 #[cfg(feature = "glase-http")]
 pub use glase_http::GlaseHttp;

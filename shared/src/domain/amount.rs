@@ -5,6 +5,8 @@ use std::str::FromStr;
 
 use rust_decimal::Decimal;
 
+use super::Currency;
+
 /// A non-negative decimal amount, kept with every digit Glase sent (`59.90` keeps its scale).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Amount(Decimal);
@@ -40,6 +42,28 @@ impl Amount {
     pub fn as_decimal(&self) -> Decimal {
         self.0
     }
+
+    /// The amount as people write it in `currency`: padded to its ISO 4217 minor units
+    /// (`0.1` GBP → `0.10`, `120` → `120.00`, JPY `5` → `5`). Exact: digits beyond the minor
+    /// units are kept, never rounded away (DynamoDB drops trailing zeros, so read-back amounts
+    /// need this to look like what Glase sent).
+    pub fn format_in(&self, currency: &Currency) -> String {
+        let mut d = self.0.normalize();
+        if let Some(units) = currency.minor_units() {
+            if d.scale() < units {
+                d.rescale(units);
+            }
+        }
+        d.to_string()
+    }
+}
+
+/// The sum of several amounts, exact. `None` if it would not fit a decimal (28 digits).
+pub fn checked_sum<'a>(amounts: impl IntoIterator<Item = &'a Amount>) -> Option<Amount> {
+    amounts
+        .into_iter()
+        .try_fold(Decimal::ZERO, |sum, a| sum.checked_add(a.0))
+        .map(Amount)
 }
 
 impl FromStr for Amount {
@@ -101,6 +125,48 @@ mod tests {
         let sum = Amount::from_json_number("0.1").unwrap().as_decimal()
             + Amount::from_json_number("0.2").unwrap().as_decimal();
         assert_eq!(sum.to_string(), "0.3");
+    }
+
+    #[test]
+    fn formats_with_the_currencys_minor_units_exactly() {
+        let fmt = |amount: &str, currency: &str| {
+            amount
+                .parse::<Amount>()
+                .unwrap()
+                .format_in(&currency.parse().unwrap())
+        };
+        assert_eq!(fmt("0.1", "GBP"), "0.10");
+        assert_eq!(fmt("35.7", "GBP"), "35.70");
+        assert_eq!(fmt("120", "EUR"), "120.00");
+        assert_eq!(fmt("12.50", "GBP"), "12.50");
+        assert_eq!(
+            fmt("0.100", "GBP"),
+            "0.10",
+            "a trailing zero is not a digit"
+        );
+        assert_eq!(fmt("5", "JPY"), "5");
+        assert_eq!(fmt("5.00", "JPY"), "5");
+        assert_eq!(fmt("1.5", "BHD"), "1.500");
+        // Never rounded: a digit beyond the minor units is money.
+        assert_eq!(fmt("0.105", "GBP"), "0.105");
+        assert_eq!(fmt("5.5", "JPY"), "5.5");
+        // No ISO minor units: shown as it is.
+        assert_eq!(fmt("1.25", "XAU"), "1.25");
+        assert_eq!(fmt("12345678901234567.8", "GBP"), "12345678901234567.80");
+    }
+
+    #[test]
+    fn sums_exactly() {
+        let amounts: Vec<Amount> = ["0.1", "0.2", "35.70"]
+            .iter()
+            .map(|a| a.parse().unwrap())
+            .collect();
+        let sum = checked_sum(&amounts).unwrap();
+        assert_eq!(sum.format_in(&"GBP".parse().unwrap()), "36.00");
+        assert_eq!(
+            checked_sum(&[]).unwrap().format_in(&"GBP".parse().unwrap()),
+            "0.00"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ mod invoice;
 #[cfg(feature = "invoice")]
 mod purchase_time;
 #[cfg(feature = "invoice")]
-pub use amount::{Amount, AmountError};
+pub use amount::{checked_sum, Amount, AmountError};
 #[cfg(feature = "invoice")]
 pub use currency::{Currency, CurrencyError};
 #[cfg(feature = "invoice")]

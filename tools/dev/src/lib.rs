@@ -2,6 +2,7 @@
 //! drives it. Used by `make dev` (the `glase-dev` binary) and by the integration tests.
 
 pub mod aws;
+pub mod banner;
 pub mod poller;
 pub mod services;
 pub mod stack;

@@ -1,12 +1,17 @@
-//! `glase-dev`: the local main job (`make dev`), the demo (`make demo`) and table look-ups.
+//! `glase-dev`: the local main job (`make dev`) and the demo (`make demo`). Queries are
+//! `glase-invoices`' (cli/), against these same local services.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use std::io::IsTerminal;
+
 use clap::{Parser, Subcommand};
+use glase_local::banner::{self, LocalServices};
 use glase_local::stack::{Endpoint, GlaseChoice, Stack, StackConfig};
-use glase_shared::adapters::dynamo::item_to_record;
+use glase_shared::adapters::DynamoStore;
 use glase_shared::ports::InvoiceRecord;
+use glase_shared::InvoiceId;
 use glase_sim::{IssuerConfig, SimConfig};
 use secrecy::SecretString;
 
@@ -68,10 +73,6 @@ enum Command {
         #[arg(long, default_value_t = 60)]
         timeout_secs: u64,
     },
-    /// Print one invoice item as JSON.
-    Get { invoice_id: u64 },
-    /// List the table's items, one line each.
-    List,
 }
 
 fn env(name: &str) -> Option<String> {
@@ -79,12 +80,27 @@ fn env(name: &str) -> Option<String> {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> std::process::ExitCode {
+    match run().await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            // One plain line, not the Debug form `main` returning an error would print.
+            eprintln!(
+                "glase-dev: {}",
+                glase_shared::telemetry::error_chain(e.as_ref())
+            );
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let filter =
         tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false)
+        .with_ansi(banner::colour(std::io::stdout().is_terminal()))
         .compact()
         .init();
     let cli = Cli::parse();
@@ -95,8 +111,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             count,
             timeout_secs,
         } => demo(ports, count, Duration::from_secs(timeout_secs)).await,
-        Command::Get { invoice_id } => get(ports, invoice_id).await,
-        Command::List => list(ports).await,
     }
 }
 
@@ -145,26 +159,30 @@ async fn up(
         if using_sim { ", glase-sim" } else { "" }
     );
     let stack = Stack::start(config).await?;
-    let notify = &stack.notify_url;
+    let notify = stack.notify_url.clone();
+    let services = LocalServices {
+        notify_url: notify,
+        glase_url: stack.glase_base_url.clone(),
+        dynamodb_endpoint: stack.dynamodb_endpoint.clone(),
+        sqs_endpoint: stack.sqs_endpoint.clone(),
+        table: stack.table_name.clone(),
+        queue_url: stack.queue_url.clone(),
+        dlq_url: stack.dlq_url.clone(),
+    };
     println!(
         r#"
 glase-invoices is running locally — the same handler code as the Lambdas.
 
   webhook     POST {notify}
   Glase       {glase} {sim_note}
-  DynamoDB    {ddb}  table {table}
+  DynamoDB    {ddb}  table {table}  (in memory: gone at Ctrl-C)
   SQS         {sqs}
   queue       {queue}
   dead letter {dlq}
 
-Try next (in another terminal):
-  make demo                                   # pay 20 invoices in the simulator, watch them arrive
-  cargo run -q -p glase-sim -- pay --sim {glase} --amount 12.50 --reference my-ref-1
-  curl -s -X POST {notify} -H 'content-type: application/json' -d '{{"invoiceId": 1001}}'
-  cargo run -q -p glase-local --bin glase-dev -- get 1001     # the stored item
-  cargo run -q -p glase-local --bin glase-dev -- list
-
+{try_next}
 Ctrl-C stops everything."#,
+        notify = services.notify_url,
         glase = stack.glase_base_url,
         sim_note = if using_sim {
             "(glase-sim: issuer demo / demo-secret; 3 seeded invoices 1000-1002, not notified)"
@@ -180,6 +198,7 @@ Ctrl-C stops everything."#,
         } else {
             &stack.dlq_url
         },
+        try_next = banner::try_next(&services),
     );
     shutdown_signal().await;
     println!("\nstopping…");
@@ -209,48 +228,21 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-fn dynamodb(ports: &Ports) -> aws_sdk_dynamodb::Client {
-    glase_local::aws::dynamodb(&format!("http://127.0.0.1:{}", ports.dynamodb_port))
+fn store(ports: &Ports) -> DynamoStore {
+    DynamoStore::new(
+        glase_local::aws::dynamodb(&format!("http://127.0.0.1:{}", ports.dynamodb_port)),
+        &ports.table_name,
+    )
 }
 
-type Item = std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>;
-
-async fn get_item(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
-    id: u64,
-) -> Result<Option<Item>, Box<dyn std::error::Error>> {
-    let out = client
-        .get_item()
-        .table_name(table)
-        .key(
-            "invoiceId",
-            aws_sdk_dynamodb::types::AttributeValue::N(id.to_string()),
-        )
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
-    Ok(out.item().cloned())
-}
-
-async fn get_record(
-    client: &aws_sdk_dynamodb::Client,
-    table: &str,
-    id: u64,
-) -> Result<Option<InvoiceRecord>, Box<dyn std::error::Error>> {
-    Ok(get_item(client, table, id)
-        .await?
-        .as_ref()
-        .map(item_to_record)
-        .transpose()?)
-}
-
-fn summary(id: u64, record: &InvoiceRecord) -> String {
+fn summary(id: InvoiceId, record: &InvoiceRecord) -> String {
     match record {
         InvoiceRecord::Stored { invoice, .. } => format!(
             "{id}  STORED    {} {}  ref {:?}  paid {}",
-            invoice.amount, invoice.currency, invoice.reference, invoice.purchase_time
+            invoice.amount.format_in(&invoice.currency),
+            invoice.currency,
+            invoice.reference,
+            invoice.purchase_time
         ),
         InvoiceRecord::Rejected { rejection, .. } => {
             format!("{id}  REJECTED  {}: {}", rejection.code, rejection.reason)
@@ -278,7 +270,7 @@ async fn demo(
 ) -> Result<(), Box<dyn std::error::Error>> {
     let http = reqwest::Client::new();
     let sim = format!("http://127.0.0.1:{}", ports.glase_sim_port);
-    let ddb = dynamodb(&ports);
+    let store = store(&ports);
     let mut paid = Vec::new();
     println!("paying {count} invoices in glase-sim at {sim}…");
     for i in 1..=count {
@@ -303,7 +295,10 @@ async fn demo(
             return Err(format!("glase-sim refused the payment ({status}): {text}").into());
         }
         let invoice: serde_json::Value = serde_json::from_str(&text)?;
-        let id = invoice["id"].as_u64().ok_or("glase-sim returned no id")?;
+        let id = invoice["id"]
+            .as_u64()
+            .and_then(|id| InvoiceId::new(id).ok())
+            .ok_or("glase-sim returned no id")?;
         paid.push((id, Instant::now()));
     }
     println!("waiting for them in table {}…", ports.table_name);
@@ -312,7 +307,7 @@ async fn demo(
     while !pending.is_empty() && Instant::now() < deadline {
         let mut still = Vec::new();
         for (id, since) in pending {
-            match get_record(&ddb, &ports.table_name, id).await? {
+            match store.get(id).await? {
                 Some(record @ InvoiceRecord::Stored { .. }) => {
                     println!(
                         "  +{:>5} ms  {}",
@@ -332,59 +327,13 @@ async fn demo(
         println!("all {count} invoices stored.");
         Ok(())
     } else {
+        let ids: Vec<String> = pending.iter().map(|p| p.0.to_string()).collect();
         Err(format!(
-            "{} invoices not stored within {timeout:?}: {:?}",
+            "{} invoices not stored within {} s: {}",
             pending.len(),
-            pending.iter().map(|p| p.0).collect::<Vec<_>>()
+            timeout.as_secs(),
+            ids.join(", ")
         )
         .into())
     }
-}
-
-async fn get(ports: Ports, id: u64) -> Result<(), Box<dyn std::error::Error>> {
-    let Some(item) = get_item(&dynamodb(&ports), &ports.table_name, id).await? else {
-        return Err(format!("no item for invoice {id} in {}", ports.table_name).into());
-    };
-    let mut json = serde_json::Map::new();
-    let mut keys: Vec<_> = item.keys().collect();
-    keys.sort();
-    for key in keys {
-        let value = match &item[key] {
-            aws_sdk_dynamodb::types::AttributeValue::S(s) => serde_json::Value::String(s.clone()),
-            // Numbers are printed as their exact decimal text, never through a float.
-            aws_sdk_dynamodb::types::AttributeValue::N(n) => serde_json::Value::String(n.clone()),
-            other => serde_json::Value::String(format!("{other:?}")),
-        };
-        json.insert(key.clone(), value);
-    }
-    println!("{}", serde_json::to_string_pretty(&json)?);
-    Ok(())
-}
-
-async fn list(ports: Ports) -> Result<(), Box<dyn std::error::Error>> {
-    let client = dynamodb(&ports);
-    let mut pages = client
-        .scan()
-        .table_name(&ports.table_name)
-        .into_paginator()
-        .items()
-        .send();
-    let mut rows = Vec::new();
-    while let Some(item) = pages.next().await {
-        let item = item.map_err(|e| aws_sdk_dynamodb::error::DisplayErrorContext(e).to_string())?;
-        let id = match item.get("invoiceId") {
-            Some(aws_sdk_dynamodb::types::AttributeValue::N(n)) => n.parse().unwrap_or(0),
-            _ => 0,
-        };
-        match item_to_record(&item) {
-            Ok(record) => rows.push((id, summary(id, &record))),
-            Err(e) => rows.push((id, format!("{id}  (unreadable item: {e})"))),
-        }
-    }
-    rows.sort();
-    for (_, line) in &rows {
-        println!("{line}");
-    }
-    println!("{} items", rows.len());
-    Ok(())
 }

@@ -425,7 +425,8 @@ fn spawn_webhook(
     webhook: Arc<Webhook<glase_shared::adapters::sqs::SqsQueue>>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let router = crate::webhook_server::router(webhook);
+    // The token is always configured, as deployed: only `POST /notifications/{token}` routes.
+    let router = crate::webhook_server::router(webhook, true);
     tasks.spawn(async move {
         let shutdown = async move {
             let _ = stopped.wait_for(|s| *s).await;

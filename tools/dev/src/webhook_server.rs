@@ -1,5 +1,8 @@
 //! Serves the webhook handler over plain HTTP the way API Gateway's HTTP API invokes it:
 //! each request becomes a payload-format-2.0 event, parsed by lambda_http as in Lambda.
+//! Only the routes template.yaml declares reach the handler — `POST /notifications`, or
+//! `POST /notifications/{token}` when a token is set — so a path API Gateway would refuse
+//! (`/notifications/`, `/notifications/<token>/`, a GET) gets API Gateway's own 404 here too.
 
 use std::sync::Arc;
 
@@ -16,11 +19,41 @@ use serde_json::{json, Map, Value};
 /// API Gateway's HTTP API accepts payloads up to 10 MB; the handler enforces its own limit.
 const MAX_EVENT_BODY: usize = 10 * 1024 * 1024;
 
-pub fn router<Q: NotificationQueue>(webhook: Arc<Webhook<Q>>) -> Router {
+pub fn router<Q: NotificationQueue>(webhook: Arc<Webhook<Q>>, with_token: bool) -> Router {
     Router::new().fallback(move |req: AxumRequest| {
         let webhook = Arc::clone(&webhook);
-        async move { invoke(&webhook, req).await }
+        async move {
+            if !routed(req.method(), req.uri().path(), with_token) {
+                // What API Gateway answers for a request no route matches.
+                return (
+                    StatusCode::NOT_FOUND,
+                    [(http::header::CONTENT_TYPE, "application/json")],
+                    r#"{"message":"Not Found"}"#,
+                )
+                    .into_response();
+            }
+            invoke(&webhook, req).await
+        }
     })
+}
+
+/// Whether API Gateway would route this request to the function: the route key is
+/// `POST /notifications` or `POST /notifications/{token}`, where `{token}` is exactly one
+/// non-empty path segment and a trailing slash is part of the path (not matched).
+pub fn routed(method: &http::Method, path: &str, with_token: bool) -> bool {
+    if method != http::Method::POST {
+        return false;
+    }
+    match path.strip_prefix("/notifications") {
+        Some("") => !with_token,
+        Some(rest) => {
+            with_token
+                && rest
+                    .strip_prefix('/')
+                    .is_some_and(|token| !token.is_empty() && !token.contains('/'))
+        }
+        None => false,
+    }
 }
 
 async fn invoke<Q: NotificationQueue>(webhook: &Webhook<Q>, req: AxumRequest) -> AxumResponse {
@@ -89,4 +122,28 @@ pub fn http_api_v2_event(parts: &http::request::Parts, body: &[u8]) -> Value {
         "body": body,
         "isBase64Encoded": is_base64,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::routed;
+    use http::Method;
+
+    #[test]
+    fn only_the_templates_routes_reach_the_handler_like_api_gateway() {
+        let post = &Method::POST;
+        assert!(routed(post, "/notifications", false));
+        assert!(!routed(post, "/notifications/", false));
+        assert!(!routed(post, "/notifications/abc", false));
+        assert!(!routed(&Method::GET, "/notifications", false));
+        assert!(!routed(post, "/", false));
+        assert!(!routed(post, "/notificationsX", false));
+
+        assert!(routed(post, "/notifications/s3cret-token", true));
+        assert!(!routed(post, "/notifications/s3cret-token/", true));
+        assert!(!routed(post, "/notifications/s3cret-token/x", true));
+        assert!(!routed(post, "/notifications/", true));
+        assert!(!routed(post, "/notifications", true));
+        assert!(!routed(&Method::PUT, "/notifications/s3cret-token", true));
+    }
 }

@@ -32,6 +32,22 @@ fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
 }
 
+/// One HTTP/1.1 request with a notification body; the whole raw answer.
+fn post(port: &str, method: &str, path: &str) -> String {
+    use std::io::{Read, Write};
+    let body = r#"{"invoiceId": 1000}"#;
+    let mut conn = std::net::TcpStream::connect(format!("127.0.0.1:{port}")).unwrap();
+    write!(
+        conn,
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    answer
+}
+
 #[test]
 fn dev_runs_the_pipeline_serves_the_demo_and_stops_everything_on_ctrl_c() {
     let ports: Vec<String> = (0..4).map(|_| free_port().unwrap().to_string()).collect();
@@ -65,6 +81,13 @@ fn dev_runs_the_pipeline_serves_the_demo_and_stops_everything_on_ctrl_c() {
         }
     }
     let services = children_of(dev.id());
+    // Routed as API Gateway routes the template's `POST /notifications/{token}`: a trailing
+    // slash, no token or another method never reaches the handler.
+    let token = glase_local::stack::DEV_WEBHOOK_TOKEN;
+    let with_slash = post(&ports[0], "POST", &format!("/notifications/{token}/"));
+    let no_token = post(&ports[0], "POST", "/notifications");
+    let get = post(&ports[0], "GET", &format!("/notifications/{token}"));
+    let exact = post(&ports[0], "POST", &format!("/notifications/{token}"));
 
     let demo = Command::new(env!("CARGO_BIN_EXE_glase-dev"))
         .args(["demo", "--count", "5"])
@@ -75,7 +98,11 @@ fn dev_runs_the_pipeline_serves_the_demo_and_stops_everything_on_ctrl_c() {
     let status = dev.wait().unwrap();
 
     assert!(
-        banner.contains(&format!("POST http://127.0.0.1:{}/notifications", ports[0])),
+        banner.contains(&format!(
+            "POST http://127.0.0.1:{}/notifications/{}",
+            ports[0],
+            glase_local::stack::DEV_WEBHOOK_TOKEN
+        )),
         "{banner}"
     );
     assert!(
@@ -86,6 +113,14 @@ fn dev_runs_the_pipeline_serves_the_demo_and_stops_everything_on_ctrl_c() {
     );
     assert!(String::from_utf8_lossy(&demo.stdout).contains("all 5 invoices stored"));
     assert!(status.success(), "glase-dev exit: {status:?}");
+    assert!(
+        with_slash.starts_with("HTTP/1.1 404")
+            && with_slash.ends_with(r#"{"message":"Not Found"}"#),
+        "{with_slash}"
+    );
+    assert!(get.starts_with("HTTP/1.1 404"), "{get}");
+    assert!(no_token.starts_with("HTTP/1.1 404"), "{no_token}");
+    assert!(exact.starts_with("HTTP/1.1 200"), "{exact}");
     assert_eq!(
         services.len(),
         2,

@@ -7,6 +7,7 @@
 //! stored invoice.
 
 mod item;
+pub mod query;
 pub mod schema;
 mod store;
 

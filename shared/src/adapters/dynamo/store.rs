@@ -5,6 +5,7 @@ use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use jiff::Timestamp;
 
 use super::item::{get_n, get_s, invoice_to_item, item_to_record, n, s, Item};
+use super::query::index_time;
 use super::schema::*;
 use super::DynamoStore;
 use crate::domain::{Invoice, InvoiceId};
@@ -55,12 +56,6 @@ fn completion(old: Option<Item>, ours: &str, done_state: &str) -> Completion {
         STORED => Completion::Superseded,
         _ => Completion::LeaseLost,
     }
-}
-
-fn iso(ms: i64) -> String {
-    Timestamp::from_millisecond(ms)
-        .unwrap_or(Timestamp::UNIX_EPOCH)
-        .to_string()
 }
 
 impl DynamoStore {
@@ -121,7 +116,12 @@ impl InvoiceStore for DynamoStore {
             .expression_attribute_values(":owner", s(&lease.owner))
             .expression_attribute_values(":until", n(lease.until_ms))
             .expression_attribute_values(":now", n(lease.now_ms))
-            .expression_attribute_values(":nowIso", s(iso(lease.now_ms)))
+            .expression_attribute_values(
+                ":nowIso",
+                s(index_time(
+                    Timestamp::from_millisecond(lease.now_ms).unwrap_or(Timestamp::UNIX_EPOCH),
+                )),
+            )
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
             // A refused claim returns the current item, so no second read is needed.
@@ -196,7 +196,7 @@ impl InvoiceStore for DynamoStore {
             .key(INVOICE_ID, n(id))
             .update_expression(
                 "SET #state = :rejected, #code = :code, #reason = :reason, #at = :at, \
-                 #atMs = :atMs, #by = :owner, #open = :rejected, #updated = :at \
+                 #atMs = :atMs, #by = :owner, #open = :rejected, #updated = :updated \
                  REMOVE #owner, #until",
             )
             .condition_expression("#state = :processing AND #owner = :owner")
@@ -217,6 +217,7 @@ impl InvoiceStore for DynamoStore {
             .expression_attribute_values(":reason", s(&rejection.reason))
             .expression_attribute_values(":at", s(at.to_string()))
             .expression_attribute_values(":atMs", n(at.as_millisecond()))
+            .expression_attribute_values(":updated", s(index_time(at)))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await

@@ -1,0 +1,439 @@
+//! dlq list and dlq redrive.
+//!
+//! Listing receives every message and makes it visible again at once. Redriving uses SQS's
+//! StartMessageMoveTask where the service has it; otherwise (and for one invoice) it receives,
+//! sends to the queue, and only then deletes: an interruption can leave a message in both
+//! queues — a duplicate the worker stores once — but never in neither.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, Message,
+    MessageSystemAttributeName, QueueAttributeName,
+};
+use glase_shared::adapters::dynamo_query::InvoiceQueries;
+use glase_shared::ports::InvoiceRecord;
+use glase_shared::InvoiceId;
+use jiff::Timestamp;
+
+use crate::args::{DlqListArgs, RedriveArgs};
+use crate::config::Context;
+use crate::error::{self, CliError};
+use crate::output::{Printer, Record, Value, View};
+use crate::query::stdout;
+use crate::requeue;
+
+/// The worker's message attribute on a message it quarantined (unparseable body).
+const REJECTION_REASON_ATTRIBUTE: &str = "rejectionReason";
+
+struct Received {
+    message_id: String,
+    receipt: String,
+    body: String,
+    invoice: Option<InvoiceId>,
+    receives: Option<u32>,
+    first_seen: Option<Timestamp>,
+    quarantine_reason: Option<String>,
+}
+
+impl Received {
+    fn new(m: Message) -> Option<Self> {
+        let attribute =
+            |name: MessageSystemAttributeName| m.attributes().and_then(|a| a.get(&name)).cloned();
+        let body = m.body().unwrap_or_default().to_owned();
+        Some(Self {
+            message_id: m.message_id()?.to_owned(),
+            receipt: m.receipt_handle()?.to_owned(),
+            invoice: InvoiceId::from_notification(body.as_bytes()).ok(),
+            receives: attribute(MessageSystemAttributeName::ApproximateReceiveCount)
+                .and_then(|n| n.parse().ok()),
+            first_seen: attribute(MessageSystemAttributeName::SentTimestamp)
+                .and_then(|ms| ms.parse().ok())
+                .and_then(|ms| Timestamp::from_millisecond(ms).ok()),
+            quarantine_reason: m
+                .message_attributes()
+                .and_then(|a| a.get(REJECTION_REASON_ATTRIBUTE))
+                .and_then(|v| v.string_value())
+                .map(str::to_owned),
+            body,
+        })
+    }
+}
+
+/// One ReceiveMessage of up to ten, hiding them for `visibility` seconds.
+async fn receive(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    visibility: i32,
+) -> Result<Vec<Received>, CliError> {
+    let out = sqs
+        .receive_message()
+        .queue_url(url)
+        .max_number_of_messages(10)
+        .visibility_timeout(visibility)
+        // Long polling asks every SQS server, so an empty answer means an empty queue.
+        .wait_time_seconds(1)
+        .message_system_attribute_names(MessageSystemAttributeName::All)
+        .message_attribute_names("All")
+        .send()
+        .await
+        .map_err(|e| error::aws(&format!("ReceiveMessage from {url}"), e))?;
+    Ok(out
+        .messages
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(Received::new)
+        .collect())
+}
+
+/// Makes received messages visible again at once (batches of ten).
+async fn release(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    receipts: &[String],
+) -> Result<(), CliError> {
+    for chunk in receipts.chunks(10) {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, receipt)| {
+                ChangeMessageVisibilityBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(receipt)
+                    .visibility_timeout(0)
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| {
+                CliError::failed(format!("bad ChangeMessageVisibilityBatch entry: {e}"))
+            })?;
+        sqs.change_message_visibility_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| error::aws(&format!("ChangeMessageVisibilityBatch on {url}"), e))?;
+    }
+    Ok(())
+}
+
+pub async fn list(ctx: &Context, args: DlqListArgs) -> Result<(), CliError> {
+    let url = ctx.dlq_url().await?;
+    let sqs = ctx.sqs();
+    let mut messages: Vec<Received> = Vec::new();
+    let mut seen = HashSet::new();
+    let received = async {
+        while messages.len() < args.max {
+            let batch = receive(&sqs, &url, args.visibility_timeout.max(1)).await?;
+            let before = messages.len();
+            messages.extend(
+                batch
+                    .into_iter()
+                    .filter(|m| seen.insert(m.message_id.clone())),
+            );
+            if messages.len() == before {
+                break;
+            }
+        }
+        Ok::<_, CliError>(())
+    }
+    .await;
+    // Give back whatever was received, even after a failure: listing must not consume.
+    let receipts: Vec<String> = messages.iter().map(|m| m.receipt.clone()).collect();
+    let released = release(&sqs, &url, &receipts).await;
+    received?;
+    released?;
+
+    messages.sort_by(|a, b| {
+        (a.first_seen, a.invoice.map(InvoiceId::get), &a.message_id).cmp(&(
+            b.first_seen,
+            b.invoice.map(InvoiceId::get),
+            &b.message_id,
+        ))
+    });
+    // With the table, a dead letter without the worker's reason gets the invoice's own story.
+    let queries = match ctx.queries().await {
+        Ok(q) => Some(q),
+        Err(CliError::Config(_)) => None,
+        Err(e) => return Err(e),
+    };
+    let view = View {
+        columns: vec![
+            "invoiceId",
+            "receives",
+            "firstSeen",
+            "reason",
+            "messageId",
+            "body",
+        ],
+        table_columns: vec!["invoiceId", "receives", "firstSeen", "reason"],
+    };
+    let mut printer = Printer::new(ctx.format(), view, ctx.time_zone().await?, stdout())?;
+    for m in &messages {
+        let mut record: Record = Vec::new();
+        if let Some(id) = m.invoice {
+            record.push(("invoiceId", Value::number(id)));
+        }
+        if let Some(n) = m.receives {
+            record.push(("receives", Value::number(n)));
+        }
+        if let Some(t) = m.first_seen {
+            record.push(("firstSeen", Value::Time(t)));
+        }
+        if let Some(reason) = reason(m, queries.as_ref()).await? {
+            record.push(("reason", Value::text(reason)));
+        }
+        record.push(("messageId", Value::text(m.message_id.clone())));
+        if m.invoice.is_none() {
+            record.push(("body", Value::text(m.body.clone())));
+        }
+        printer.print(&record)?;
+    }
+    if printer.finish()? == 0 {
+        return Err(CliError::NothingMatched(format!(
+            "the dead-letter queue is empty ({url})"
+        )));
+    }
+    Ok(())
+}
+
+async fn reason(
+    m: &Received,
+    queries: Option<&InvoiceQueries>,
+) -> Result<Option<String>, CliError> {
+    if let Some(reason) = &m.quarantine_reason {
+        return Ok(Some(reason.clone()));
+    }
+    let (Some(id), Some(queries)) = (m.invoice, queries) else {
+        return Ok(None);
+    };
+    Ok(Some(match queries.get(id).await? {
+        None => "no item in the table".to_owned(),
+        Some(item) => match item.record {
+            InvoiceRecord::Stored { .. } => {
+                "already stored (a redrive only acknowledges it)".into()
+            }
+            InvoiceRecord::Rejected { rejection, .. } => {
+                format!("rejected {}: {}", rejection.code, rejection.reason)
+            }
+            InvoiceRecord::Processing { last_error, .. } => last_error
+                .or(item.last_error)
+                .map(|e| format!("last error: {e}"))
+                .unwrap_or_else(|| "PROCESSING, no error recorded".into()),
+        },
+    }))
+}
+
+pub async fn redrive(ctx: &Context, args: RedriveArgs) -> Result<(), CliError> {
+    let dlq = ctx.dlq_url().await?;
+    let queue = ctx.queue_url().await?;
+    let sqs = ctx.sqs();
+    if args.all && !args.no_move_task {
+        match move_task(&sqs, &dlq, &queue).await {
+            Ok(()) => return Ok(()),
+            Err(MoveTask::Failed(e)) => return Err(e),
+            Err(MoveTask::Unsupported(why)) => eprintln!(
+                "glase-invoices: StartMessageMoveTask is not available ({why}); moving the messages one by one"
+            ),
+        }
+    }
+    move_one_by_one(ctx, &sqs, &dlq, &queue, &args).await
+}
+
+enum MoveTask {
+    /// The service refused the task (no such action locally, or the queue is not a DLQ).
+    Unsupported(String),
+    Failed(CliError),
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> Result<String, CliError> {
+    sqs.get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| error::aws(&format!("GetQueueAttributes {url}"), e))?
+        .attributes()
+        .and_then(|a| a.get(&QueueAttributeName::QueueArn))
+        .cloned()
+        .ok_or_else(|| CliError::failed(format!("{url} has no QueueArn")))
+}
+
+async fn move_task(sqs: &aws_sdk_sqs::Client, dlq: &str, queue: &str) -> Result<(), MoveTask> {
+    let source = queue_arn(sqs, dlq).await.map_err(MoveTask::Failed)?;
+    let destination = queue_arn(sqs, queue).await.map_err(MoveTask::Failed)?;
+    let started = sqs
+        .start_message_move_task()
+        .source_arn(&source)
+        // Explicit: messages the worker quarantined itself have no "original source" queue.
+        .destination_arn(&destination)
+        .send()
+        .await;
+    if let Err(e) = started {
+        return Err(if e.as_service_error().is_some() {
+            MoveTask::Unsupported(error::describe(&e))
+        } else {
+            MoveTask::Failed(error::aws("StartMessageMoveTask", e))
+        });
+    }
+    eprintln!("glase-invoices: moving every message from {dlq} to {queue} (StartMessageMoveTask)…");
+    loop {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let tasks = sqs
+            .list_message_move_tasks()
+            .source_arn(&source)
+            .max_results(1)
+            .send()
+            .await
+            .map_err(|e| MoveTask::Failed(error::aws("ListMessageMoveTasks", e)))?;
+        let Some(task) = tasks.results().first() else {
+            continue;
+        };
+        let moved = task.approximate_number_of_messages_moved();
+        match task.status().unwrap_or_default() {
+            "RUNNING" | "CANCELLING" => continue,
+            "COMPLETED" => {
+                println!("moved {moved} messages to {queue}");
+                return Ok(());
+            }
+            other => {
+                return Err(MoveTask::Failed(CliError::failed(format!(
+                    "the move task ended {other} after {moved} messages: {}",
+                    task.failure_reason().unwrap_or("no reason given")
+                ))))
+            }
+        }
+    }
+}
+
+async fn move_one_by_one(
+    ctx: &Context,
+    sqs: &aws_sdk_sqs::Client,
+    dlq: &str,
+    queue: &str,
+    args: &RedriveArgs,
+) -> Result<(), CliError> {
+    let wanted = |m: &Received| match (m.invoice, args.invoice) {
+        (Some(id), Some(only)) => id == only,
+        (Some(_), None) => true,
+        // Unparseable bodies would only be quarantined again: they stay for a person to read.
+        (None, _) => false,
+    };
+    let mut seen = HashSet::new();
+    let mut left: Vec<String> = Vec::new();
+    let mut moved: Vec<InvoiceId> = Vec::new();
+    let mut failed = Vec::new();
+    let mut batches = 0usize;
+    let result = async {
+        loop {
+            let batch = receive(sqs, dlq, args.visibility_timeout.max(1)).await?;
+            let fresh: Vec<Received> = batch
+                .into_iter()
+                .filter(|m| seen.insert(m.message_id.clone()))
+                .collect();
+            if fresh.is_empty() {
+                return Ok::<_, CliError>(());
+            }
+            let (take, keep): (Vec<Received>, Vec<Received>) = fresh.into_iter().partition(wanted);
+            left.extend(keep.into_iter().map(|m| m.receipt));
+            if take.is_empty() {
+                continue;
+            }
+            let ids: Vec<InvoiceId> = take.iter().filter_map(|m| m.invoice).collect();
+            // Send first: from here until the delete, the message is in both queues.
+            let outcomes = requeue::send(sqs, queue, &ids).await?;
+            batches += 1;
+            if args.pause_after_batches == Some(batches) {
+                eprintln!(
+                    "glase-invoices: paused after sending batch {batches}, before deleting it"
+                );
+                std::future::pending::<()>().await;
+            }
+            let mut delete = Vec::new();
+            for (m, outcome) in take.iter().zip(&outcomes) {
+                match outcome {
+                    Ok(()) => delete.push(m),
+                    Err(reason) => {
+                        failed.push(format!("{}: {reason}", m.message_id));
+                        left.push(m.receipt.clone());
+                    }
+                }
+            }
+            delete_messages(sqs, dlq, &delete).await?;
+            moved.extend(delete.iter().filter_map(|m| m.invoice));
+        }
+    }
+    .await;
+    let released = release(sqs, dlq, &left).await;
+    result?;
+    released?;
+
+    let view = View {
+        columns: vec!["invoiceId", "result"],
+        table_columns: vec!["invoiceId", "result"],
+    };
+    let mut printer = Printer::new(ctx.format(), view, ctx.time_zone().await?, stdout())?;
+    for id in &moved {
+        printer.print(&vec![
+            ("invoiceId", Value::number(id)),
+            ("result", Value::text("moved")),
+        ])?;
+    }
+    printer.finish()?;
+    eprintln!(
+        "glase-invoices: moved {} to {queue}; {} left in {dlq}",
+        error::plural(moved.len(), "message", "messages"),
+        left.len()
+    );
+    if !failed.is_empty() {
+        return Err(CliError::failed(format!(
+            "{} messages could not be sent and stay in the dead-letter queue: {}",
+            failed.len(),
+            failed.join("; ")
+        )));
+    }
+    if moved.is_empty() {
+        return Err(CliError::NothingMatched(match args.invoice {
+            Some(id) => format!("no message for invoice {id} in the dead-letter queue"),
+            None => "no redrivable message in the dead-letter queue".into(),
+        }));
+    }
+    Ok(())
+}
+
+async fn delete_messages(
+    sqs: &aws_sdk_sqs::Client,
+    url: &str,
+    messages: &[&Received],
+) -> Result<(), CliError> {
+    for chunk in messages.chunks(10) {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, m)| {
+                DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .receipt_handle(&m.receipt)
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| CliError::failed(format!("bad DeleteMessageBatch entry: {e}")))?;
+        let out = sqs
+            .delete_message_batch()
+            .queue_url(url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| error::aws(&format!("DeleteMessageBatch on {url}"), e))?;
+        if let Some(f) = out.failed().first() {
+            // Already sent: left in the DLQ it is a duplicate the worker stores once.
+            return Err(CliError::failed(format!(
+                "DeleteMessageBatch on {url} refused a message already re-queued ({}: {}); run the redrive again",
+                f.code(),
+                f.message().unwrap_or("refused")
+            )));
+        }
+    }
+    Ok(())
+}
