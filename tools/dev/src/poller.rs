@@ -45,6 +45,8 @@ where
         .max_number_of_messages(config.batch_size.clamp(1, 10))
         .wait_time_seconds(config.wait_time_secs)
         .message_system_attribute_names(MessageSystemAttributeName::All)
+        // As the event source mapping does: the worker reads `Requeued` from them.
+        .message_attribute_names("All")
         .send()
         .await?;
     let messages = received.messages();
@@ -127,6 +129,17 @@ fn to_event_record(m: &aws_sdk_sqs::types::Message) -> SqsMessage {
         record.attributes = attrs
             .iter()
             .map(|(k, v)| (k.as_str().to_owned(), v.clone()))
+            .collect();
+    }
+    if let Some(attrs) = m.message_attributes() {
+        record.message_attributes = attrs
+            .iter()
+            .map(|(k, v)| {
+                let mut attr = aws_lambda_events::event::sqs::SqsMessageAttribute::default();
+                attr.string_value = v.string_value().map(str::to_owned);
+                attr.data_type = Some(v.data_type().to_owned());
+                (k.clone(), attr)
+            })
             .collect();
     }
     record
