@@ -65,8 +65,8 @@ use schema::*;
 
 #[derive(Clone, Debug)]
 pub struct DynamoStore {
-    client: Client,
-    table: String,
+    pub(crate) client: Client,
+    pub(crate) table: String,
 }
 
 fn s(v: impl Into<String>) -> AttributeValue {

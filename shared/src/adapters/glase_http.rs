@@ -19,17 +19,8 @@ pub struct GlaseHttp {
 
 impl GlaseHttp {
     pub fn new(config: &GlaseConfig, token: AuthToken) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .tcp_keepalive(std::time::Duration::from_secs(30))
-            .pool_idle_timeout(std::time::Duration::from_secs(60))
-            // A redirect would carry X-Auth-Token to wherever it points; Glase documents none.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("glase-invoices/", env!("CARGO_PKG_VERSION")))
-            .build()?;
         Ok(Self {
-            http,
+            http: http_client(config)?,
             base_url: config.base_url.clone(),
             issuer: config.issuer.clone(),
             token,
@@ -62,6 +53,19 @@ impl InvoiceSource for GlaseHttp {
     }
 }
 
+/// The HTTP client for Glase's API (details and report alike).
+pub(crate) fn http_client(config: &GlaseConfig) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .connect_timeout(config.connect_timeout)
+        .timeout(config.request_timeout)
+        .tcp_keepalive(std::time::Duration::from_secs(30))
+        .pool_idle_timeout(std::time::Duration::from_secs(60))
+        // A redirect would carry X-Auth-Token to wherever it points; Glase documents none.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("glase-invoices/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
 /// Maps Glase's answer to what the worker must do. The single place statuses are interpreted.
 pub fn classify(
     status: u16,
@@ -80,7 +84,7 @@ pub fn classify(
 }
 
 /// A one-line cause without the URL's query (keeps logs short; there is no secret in it).
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     let kind = if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {

@@ -1,12 +1,17 @@
 //! Adapters: the ports implemented over DynamoDB, SQS, SSM and Glase's HTTP API.
 
 pub mod dynamo;
+pub mod dynamo_batch;
 pub mod glase_http;
+pub mod glase_report;
 pub mod sqs;
+pub mod sqs_requeue;
 
 pub use dynamo::DynamoStore;
 pub use glase_http::GlaseHttp;
+pub use glase_report::{GlaseReport, ReportFetchError, ReportRows};
 pub use sqs::{SqsQueue, SqsWorkQueue};
+pub use sqs_requeue::SqsRequeue;
 
 use secrecy::SecretString;
 
