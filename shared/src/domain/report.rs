@@ -525,6 +525,33 @@ PAYER_MSISDN,PAYER_FIRST_NAME,PAYER_LAST_NAME,PAYER_STREET,PAYER_CITY,PAYER_ZIP,
     }
 
     #[test]
+    fn the_fixture_report_says_what_the_details_fixture_says() {
+        // Arrange
+        const REPORT: &str = include_str!("../../../events/glase-report.csv");
+        const DETAILS: &str = include_str!("../../../events/glase-invoice-576.json");
+        let details = Invoice::from_glase_json(
+            DETAILS.as_bytes(),
+            InvoiceId::new(576).unwrap(),
+            &jiff::tz::TimeZone::UTC,
+        )
+        .unwrap();
+
+        // Act
+        let got = rows(REPORT);
+
+        // Assert
+        assert_eq!(got.len(), 2);
+        assert_eq!(got[0].to_invoice(), details);
+        assert_eq!(
+            got[1].description,
+            "Broadband \"Fibre 100\", June 2015\nsecond line"
+        );
+        assert_eq!(got[1].amount.to_string(), "7.50");
+        assert_eq!(got[1].purchase_time.to_string(), "2015-06-30T21:59:59Z");
+        assert_eq!(got[1].payer, Payer::default());
+    }
+
+    #[test]
     fn every_accepted_shape_reads_the_same_rows() {
         // Arrange: one tricky row, written in each dialect the reader accepts.
         let description = "Broadband \"Fibre 100\", June; 2015\nsecond line\r\nthird";
