@@ -32,9 +32,9 @@ pub const DEFAULT_MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
 pub const DEFAULT_REPORT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Body chunks waiting for the parser.
-const CHUNKS_IN_FLIGHT: usize = 4;
+const CHUNKS_IN_FLIGHT: usize = 2;
 /// Parsed rows waiting for the consumer.
-const ROWS_IN_FLIGHT: usize = 128;
+const ROWS_IN_FLIGHT: usize = 32;
 
 /// Why the report could not be fetched or read.
 #[derive(Debug, thiserror::Error)]
