@@ -135,6 +135,20 @@ Exit status 1 when there are none."
     /// Inspect and redrive the dead-letter queue.
     #[command(subcommand)]
     Dlq(DlqCommand),
+    /// Compare Glase's report of paid invoices with the table; re-queue what is missing,
+    /// rejected or stuck; report amount/currency/reference mismatches (never "fixed").
+    #[command(
+        after_help = "Needs GLASE_BASE_URL, GLASE_ISSUER and GLASE_SECRET (or GLASE_SECRET_PARAMETER),
+as the worker reads them, plus the table and queue (flags, variables or --stack).
+
+Examples:
+  glase-invoices --stack glase-invoices reconcile --from 2026-06-01 --to 2026-06-03 --dry-run
+  glase-invoices reconcile --from 2026-06-01 --to 2026-06-30 --format csv > june-differences.csv
+
+Exit status 0 when nothing was found or everything found was re-queued; 1 when a mismatch (or an
+unreadable row or item) needs a person; 4 when the report or the table could not be read."
+    )]
+    Reconcile(ReconcileArgs),
     /// Queue depth and age, messages in flight, dead letters, today's invoices and rejections, alarms.
     #[command(after_help = "Examples:
   glase-invoices --stack glase-invoices status
@@ -178,6 +192,19 @@ pub struct ListArgs {
     /// Only this currency, e.g. GBP.
     #[arg(long)]
     pub currency: Option<Currency>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReconcileArgs {
+    /// First day of the report, YYYY-MM-DD (Glase's dates).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub from: Date,
+    /// Last day, included [default: --from].
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub to: Option<Date>,
+    /// Show what would be re-queued without sending anything.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Args, Debug)]

@@ -10,6 +10,7 @@ pub mod error;
 mod ops;
 mod output;
 mod query;
+mod reconcile;
 mod records;
 mod requeue;
 mod status;
@@ -33,5 +34,6 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Dlq(DlqCommand::List(args)) => dlq::list(&ctx, args).await,
         Command::Dlq(DlqCommand::Redrive(args)) => dlq::redrive(&ctx, args).await,
         Command::Status => status::status(&ctx).await,
+        Command::Reconcile(args) => reconcile::reconcile(&ctx, args).await,
     }
 }

@@ -551,7 +551,13 @@ fn worker_may_make_exactly_the_calls_its_code_makes_on_exactly_its_resources() {
 
 #[test]
 fn kms_decrypt_is_only_granted_through_ssm_for_the_issuer_secret() {
-    let statements = role_statements("WorkerFunction");
+    for function in ["WorkerFunction", "ReconcileFunction"] {
+        kms_decrypt_only_through_ssm(function);
+    }
+}
+
+fn kms_decrypt_only_through_ssm(function: &str) {
+    let statements = role_statements(function);
     let decrypt: Vec<_> = statements
         .iter()
         .filter(|s| string_or_list(&s["Action"]).contains(&Value::from("kms:Decrypt")))
@@ -588,7 +594,7 @@ fn no_statement_grants_anything_on_every_resource_except_xray_which_has_no_resou
         .unwrap()
         .trim()
         .to_owned();
-    for function in ["WebhookFunction", "WorkerFunction"] {
+    for function in ["WebhookFunction", "WorkerFunction", "ReconcileFunction"] {
         for (action, resources) in grants(&role_statements(function)) {
             if resources.contains(&everything) {
                 assert!(action.starts_with("xray:"), "{function}: {action} on *");
@@ -928,6 +934,7 @@ fn both_functions_are_rust_on_provided_al2023_built_by_cargo_lambda_from_the_wor
     for (function, binary) in [
         ("WebhookFunction", "glase-webhook"),
         ("WorkerFunction", "glase-worker"),
+        ("ReconcileFunction", "glase-reconcile"),
     ] {
         let r = resource(function);
         assert_eq!(r["Type"].as_str(), Some("AWS::Serverless::Function"));
@@ -974,7 +981,11 @@ fn both_functions_are_rust_on_provided_al2023_built_by_cargo_lambda_from_the_wor
         );
     }
     let workspace = std::fs::read_to_string(repo_root().join("Cargo.toml")).unwrap();
-    assert!(workspace.contains("functions/webhook") && workspace.contains("functions/worker"));
+    assert!(
+        workspace.contains("functions/webhook")
+            && workspace.contains("functions/worker")
+            && workspace.contains("functions/reconcile")
+    );
     let arch = &template()["Parameters"]["Architecture"];
     assert_eq!(arch["Default"].as_str(), Some("arm64"));
     assert_eq!(
@@ -986,7 +997,11 @@ fn both_functions_are_rust_on_provided_al2023_built_by_cargo_lambda_from_the_wor
 #[test]
 fn every_log_group_has_a_retention() {
     let groups = resources_of_type("AWS::Logs::LogGroup");
-    assert_eq!(groups.len(), 3, "webhook, worker and API access logs");
+    assert_eq!(
+        groups.len(),
+        4,
+        "webhook, worker, reconcile and API access logs"
+    );
     for (name, g) in groups {
         assert_eq!(
             g["Properties"]["RetentionInDays"],
@@ -1047,6 +1062,7 @@ fn resolved_env(vars: &'static Value) -> BTreeMap<String, String> {
             default
                 .as_str()
                 .map(str::to_owned)
+                .or_else(|| default.as_u64().map(|n| n.to_string()))
                 .unwrap_or_else(|| panic!("no sample or default for {name}")),
         )
     };
@@ -1077,6 +1093,15 @@ fn function_environments_are_accepted_by_the_codes_own_config() {
         worker.get("MAX_RECEIVE_COUNT").map(String::as_str),
         Some(max_receive_count().to_string().as_str())
     );
+    let reconcile = resolved_env(&props("ReconcileFunction")["Environment"]["Variables"]);
+    let cfg = glase_reconcile::config::from_env(&Env(|k: &str| reconcile.get(k).cloned()))
+        .expect("reconcile config from the template");
+    assert_eq!(cfg.metrics_namespace, "GlaseInvoices/glase-invoices");
+    assert_eq!(u64::from(cfg.lookback_days), 3);
+    assert!(matches!(
+        cfg.glase.secret,
+        glase_shared::config::SecretSource::SsmParameter(_)
+    ));
 
     let webhook = resolved_env(webhook_env());
     let cfg = Env(|k: &str| webhook.get(k).cloned())
@@ -1563,4 +1588,125 @@ fn worker_max_receive_count_is_the_redrive_policys_own_value() {
         max_receive_count(),
         int(mapped(worker), "MAX_RECEIVE_COUNT")
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reconciliation
+
+fn reconcile_env() -> &'static Value {
+    &props("ReconcileFunction")["Environment"]["Variables"]
+}
+
+#[test]
+fn reconcile_may_only_batch_read_the_table_requeue_read_the_secret_and_write_its_logs() {
+    let statements = role_statements("ReconcileFunction");
+    let expected = expect_grants(&[
+        // DynamoStore::get_many; no GetItem, no writes, no Query/Scan.
+        ("dynamodb:BatchGetItem", get_att("InvoicesTable", "Arn")),
+        // SqsRequeue::requeue, into the queue the worker consumes.
+        ("sqs:SendMessage", get_att("NotificationQueue", "Arn")),
+        ("ssm:GetParameter", sub(PARAMETER_ARN)),
+        (
+            "kms:Decrypt",
+            sub("arn:${AWS::Partition}:kms:${AWS::Region}:${AWS::AccountId}:key/*"),
+        ),
+        ("logs:CreateLogStream", get_att("ReconcileLogGroup", "Arn")),
+        ("logs:PutLogEvents", get_att("ReconcileLogGroup", "Arn")),
+        ("xray:PutTraceSegments", Value::from("*")),
+        ("xray:PutTelemetryRecords", Value::from("*")),
+    ]);
+    assert_eq!(grants(&statements), expected);
+}
+
+#[test]
+fn reconcile_runs_on_the_schedule_parameter_over_the_look_back_parameter() {
+    let events = props("ReconcileFunction")["Events"]
+        .as_mapping()
+        .expect("ReconcileFunction has Events");
+    assert_eq!(events.len(), 1, "one trigger: the schedule");
+    let event = events.values().next().unwrap();
+    assert_eq!(event["Type"].as_str(), Some("Schedule"));
+    assert_eq!(
+        event["Properties"]["Schedule"],
+        reference("ReconcileSchedule")
+    );
+    assert_eq!(
+        reconcile_env()["LOOKBACK_DAYS"],
+        reference("ReconcileLookbackDays")
+    );
+
+    let params = &template()["Parameters"];
+    let schedule = str_of(&params["ReconcileSchedule"]["Default"], "ReconcileSchedule");
+    // Daily: a cron expression with a fixed minute and hour and every day, or rate(1 day).
+    let daily = schedule == "rate(1 day)"
+        || schedule
+            .strip_prefix("cron(")
+            .and_then(|c| c.strip_suffix(')'))
+            .map(|c| c.split(' ').collect::<Vec<_>>())
+            .is_some_and(|f| {
+                f.len() == 6
+                    && f[0].parse::<u8>().is_ok()
+                    && f[1].parse::<u8>().is_ok()
+                    && f[2..5] == ["*", "*", "?"]
+            });
+    assert!(daily, "ReconcileSchedule defaults to daily, got {schedule}");
+    let lookback = &params["ReconcileLookbackDays"];
+    assert_eq!(int(&lookback["Default"], "Default"), 3);
+    // The same range the function's config accepts.
+    assert_eq!(int(&lookback["MinValue"], "MinValue"), 1);
+    assert_eq!(int(&lookback["MaxValue"], "MaxValue"), 31);
+    let retries = &props("ReconcileFunction")["EventInvokeConfig"];
+    assert!(int(&retries["MaximumRetryAttempts"], "MaximumRetryAttempts") >= 1);
+}
+
+#[test]
+fn reconcile_timeout_leaves_room_for_the_whole_report_request() {
+    let timeout_ms = 1000 * int(&props("ReconcileFunction")["Timeout"], "reconcile Timeout");
+    let report_ms = int(
+        &reconcile_env()["GLASE_REPORT_TIMEOUT_MS"],
+        "GLASE_REPORT_TIMEOUT_MS",
+    );
+    assert!(
+        timeout_ms >= 2 * report_ms,
+        "reconcile timeout {timeout_ms} ms < 2 × report timeout {report_ms} ms"
+    );
+}
+
+#[test]
+fn reconcile_failures_and_mismatches_raise_alarms() {
+    let alarms = resources_of_type("AWS::CloudWatch::Alarm");
+    let errors = alarms.iter().find(|(_, a)| {
+        let p = &a["Properties"];
+        p["Namespace"].as_str() == Some("AWS/Lambda")
+            && p["MetricName"].as_str() == Some("Errors")
+            && p["Dimensions"][0]["Value"] == reference("ReconcileFunction")
+    });
+    assert!(
+        errors.is_some(),
+        "an alarm on the reconcile function's errors"
+    );
+
+    let (_, mismatches) = alarms
+        .iter()
+        .find(|(_, a)| {
+            a["Properties"]["MetricName"].as_str() == Some(glase_reconcile::metrics::MISMATCHES)
+        })
+        .expect("an alarm on ReconcileMismatches");
+    let p = &mismatches["Properties"];
+    // The EMF contract: namespace GlaseInvoices/<stack>, no dimensions.
+    assert_eq!(p["Namespace"], sub("GlaseInvoices/${AWS::StackName}"));
+    assert_eq!(
+        reconcile_env()["METRICS_NAMESPACE"],
+        sub("GlaseInvoices/${AWS::StackName}")
+    );
+    assert!(
+        p["Dimensions"].is_null(),
+        "metrics are emitted without dimensions"
+    );
+    assert_eq!(int(&p["Threshold"], "Threshold"), 0);
+    assert_eq!(
+        p["ComparisonOperator"].as_str(),
+        Some("GreaterThanThreshold")
+    );
+    assert_eq!(p["Statistic"].as_str(), Some("Sum"));
 }

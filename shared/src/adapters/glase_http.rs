@@ -21,17 +21,8 @@ pub struct GlaseHttp {
 
 impl GlaseHttp {
     pub fn new(config: &GlaseConfig, token: AuthToken) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .tcp_keepalive(std::time::Duration::from_secs(30))
-            .pool_idle_timeout(std::time::Duration::from_secs(60))
-            // A redirect would carry X-Auth-Token to wherever it points; Glase documents none.
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("glase-invoices/", env!("CARGO_PKG_VERSION")))
-            .build()?;
         Ok(Self {
-            http,
+            http: http_client(config)?,
             base_url: config.base_url.clone(),
             issuer: config.issuer.clone(),
             token,
@@ -69,6 +60,19 @@ impl InvoiceSource for GlaseHttp {
     }
 }
 
+/// The HTTP client for Glase's API (details and report alike).
+pub(crate) fn http_client(config: &GlaseConfig) -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .connect_timeout(config.connect_timeout)
+        .timeout(config.request_timeout)
+        .tcp_keepalive(std::time::Duration::from_secs(30))
+        .pool_idle_timeout(std::time::Duration::from_secs(60))
+        // A redirect would carry X-Auth-Token to wherever it points; Glase documents none.
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("glase-invoices/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
 /// Maps Glase's answer to what the worker must do. The single place statuses are interpreted.
 pub fn classify(
     status: u16,
@@ -86,19 +90,32 @@ pub fn classify(
     }
 }
 
-/// A transport failure, kept as the source. The URL is dropped from the error: it is long
-/// and says nothing the invoice id in the log line does not (there is no secret in it).
-fn transient(e: reqwest::Error) -> FetchError {
-    let message = if e.is_timeout() {
+/// What kind of transport failure: the one-line cause the logs start with.
+fn kind(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
         "timed out"
     } else if e.is_connect() {
         "could not connect"
     } else {
         "request failed"
-    };
+    }
+}
+
+/// A transport failure, kept as the source. The URL is dropped from the error: it is long
+/// and says nothing the invoice id in the log line does not (there is no secret in it).
+fn transient(e: reqwest::Error) -> FetchError {
     FetchError::Transient {
-        message: message.to_owned(),
+        message: kind(&e).to_owned(),
         source: Some(Box::new(e.without_url())),
+    }
+}
+
+/// The same failure on one line, for errors that carry text (the report client's).
+#[cfg(feature = "glase-report")]
+pub(crate) fn describe(e: &reqwest::Error) -> String {
+    match std::error::Error::source(e) {
+        Some(source) => format!("{}: {}", kind(e), crate::telemetry::error_chain(source)),
+        None => kind(e).to_owned(),
     }
 }
 

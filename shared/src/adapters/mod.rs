@@ -5,8 +5,12 @@
 pub mod dynamo;
 #[cfg(feature = "glase-http")]
 pub mod glase_http;
+#[cfg(feature = "glase-report")]
+pub mod glase_report;
 #[cfg(feature = "sqs")]
 pub mod sqs;
+#[cfg(feature = "sqs")]
+pub mod sqs_requeue;
 #[cfg(feature = "ssm")]
 pub mod ssm;
 
@@ -16,8 +20,12 @@ pub use dynamo::query::{self as dynamo_query, InvoiceQueries};
 pub use dynamo::DynamoStore;
 #[cfg(feature = "glase-http")]
 pub use glase_http::GlaseHttp;
+#[cfg(feature = "glase-report")]
+pub use glase_report::{GlaseReport, ReportFetchError, ReportRows};
 #[cfg(feature = "sqs")]
 pub use sqs::{SqsQueue, SqsWorkQueue};
+#[cfg(feature = "sqs")]
+pub use sqs_requeue::SqsRequeue;
 
 #[cfg(any(feature = "sqs", feature = "dynamodb", feature = "ssm"))]
 pub use aws_config::SdkConfig;

@@ -17,6 +17,8 @@ mod currency;
 mod invoice;
 #[cfg(feature = "invoice")]
 mod purchase_time;
+#[cfg(feature = "report")]
+mod report;
 #[cfg(feature = "invoice")]
 pub use amount::{checked_sum, Amount, AmountError};
 #[cfg(feature = "invoice")]
@@ -25,3 +27,8 @@ pub use currency::{Currency, CurrencyError};
 pub use invoice::{InvalidInvoice, Invoice, Payer, RejectionCode};
 #[cfg(feature = "invoice")]
 pub use purchase_time::{PurchaseTime, PurchaseTimeError};
+#[cfg(feature = "report")]
+pub use report::{
+    parse_w3c_datetime, read_report, ReportError, ReportReader, ReportRow, W3cDateTimeError,
+    REPORT_FIELDS,
+};

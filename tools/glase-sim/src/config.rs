@@ -26,6 +26,8 @@ pub struct SimConfig {
     pub time_zone: TimeZone,
     /// Paid invoices present from the start. They are never notified.
     pub initial_invoices: Vec<NewInvoice>,
+    /// How `/api/report` writes its CSV (RFC 4180 by default).
+    pub report_format: ReportFormat,
 }
 
 impl Default for SimConfig {
@@ -39,6 +41,73 @@ impl Default for SimConfig {
             faults: Faults::default(),
             time_zone: TimeZone::UTC,
             initial_invoices: sample_invoices("demo", &TimeZone::UTC),
+            report_format: ReportFormat::default(),
+        }
+    }
+}
+
+/// How the report's CSV is written. Glase documents the fields but not the dialect; these are
+/// the shapes the reconcile client accepts, so tests can serve each of them.
+///
+/// JSON (for `PUT /_sim/report-format`): `{"header": false, "delimiter": ";", "lineEnding": "lf"}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ReportFormat {
+    /// A first line naming the columns.
+    #[serde(default = "yes")]
+    pub header: bool,
+    #[serde(default)]
+    pub delimiter: Delimiter,
+    #[serde(default)]
+    pub line_ending: LineEnding,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for ReportFormat {
+    /// RFC 4180: a header, `,`, CRLF.
+    fn default() -> Self {
+        Self {
+            header: true,
+            delimiter: Delimiter::Comma,
+            line_ending: LineEnding::Crlf,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Delimiter {
+    #[default]
+    #[serde(rename = ",")]
+    Comma,
+    #[serde(rename = ";")]
+    Semicolon,
+}
+
+impl Delimiter {
+    pub fn as_char(self) -> char {
+        match self {
+            Delimiter::Comma => ',',
+            Delimiter::Semicolon => ';',
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LineEnding {
+    #[default]
+    Crlf,
+    Lf,
+}
+
+impl LineEnding {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LineEnding::Crlf => "\r\n",
+            LineEnding::Lf => "\n",
         }
     }
 }

@@ -16,9 +16,9 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
-use crate::config::{EndpointFaults, Faults};
+use crate::config::{EndpointFaults, Faults, ReportFormat};
 use crate::model::{NewInvoice, NotificationStatus, SimInvoice};
-use crate::report::{parse_report_date, report_csv};
+use crate::report::{parse_report_date, report_csv_with};
 use crate::sim::Issuer;
 use crate::Sim;
 
@@ -38,6 +38,11 @@ pub(crate) fn router(sim: Sim) -> Router {
         .route("/_sim/invoices/{id}/attempts", get(get_attempts))
         .route("/_sim/stats", get(stats))
         .route("/_sim/faults", get(get_faults).put(put_faults))
+        .route(
+            "/_sim/report-format",
+            get(get_report_format).put(put_report_format),
+        )
+        .route("/_sim/outage", get(get_outage).put(put_outage))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(middleware::from_fn(log_request))
         .with_state(sim)
@@ -197,7 +202,7 @@ async fn report(
         (Err(msg), _) | (_, Err(msg)) => return error(StatusCode::BAD_REQUEST, msg),
     };
     let invoices = sim.invoices_of(&issuer.name);
-    let body = report_csv(&invoices, start, end, sim.time_zone());
+    let body = report_csv_with(&invoices, start, end, sim.time_zone(), sim.report_format());
     ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()
 }
 
@@ -382,4 +387,45 @@ async fn put_faults(State(sim): State<Sim>, body: Bytes) -> Response {
     }
     sim.set_faults(faults);
     Json(sim.faults()).into_response()
+}
+
+async fn get_report_format(State(sim): State<Sim>) -> Json<ReportFormat> {
+    Json(sim.report_format())
+}
+
+async fn put_report_format(State(sim): State<Sim>, body: Bytes) -> Response {
+    match serde_json::from_slice::<ReportFormat>(&body) {
+        Ok(format) => {
+            sim.set_report_format(format);
+            Json(sim.report_format()).into_response()
+        }
+        Err(e) => error(
+            StatusCode::BAD_REQUEST,
+            format!("invalid report format JSON: {e}"),
+        ),
+    }
+}
+
+/// The body of `PUT /_sim/outage`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Outage {
+    webhook: bool,
+}
+
+async fn get_outage(State(sim): State<Sim>) -> Json<Value> {
+    Json(json!({ "webhook": sim.webhook_outage() }))
+}
+
+async fn put_outage(State(sim): State<Sim>, body: Bytes) -> Response {
+    match serde_json::from_slice::<Outage>(&body) {
+        Ok(outage) => {
+            sim.set_webhook_outage(outage.webhook);
+            Json(json!({ "webhook": sim.webhook_outage() })).into_response()
+        }
+        Err(e) => error(
+            StatusCode::BAD_REQUEST,
+            format!("invalid outage JSON (expected {{\"webhook\": true|false}}): {e}"),
+        ),
+    }
 }

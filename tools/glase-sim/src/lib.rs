@@ -1,7 +1,8 @@
 //! glase-sim: a faithful stand-in for Glase (SEQR) Invoice Service.
 //!
-//! It serves Glase's invoice details and report endpoints for configured issuers, notifies
-//! their webhook with Glase's retry schedule when an invoice is paid, injects seeded faults,
+//! It serves Glase's invoice details and report endpoints for configured issuers (the report in
+//! any CSV shape the client accepts), notifies their webhook with Glase's retry schedule when an
+//! invoice is paid (or simulates a webhook outage), injects seeded faults,
 //! and exposes everything it did through an admin API (`/_sim/…`) and this library's [`Sim`]
 //! handle, so end-to-end tests can embed it in-process:
 //!
@@ -30,10 +31,14 @@ mod rng;
 pub mod schedule;
 mod sim;
 
-pub use config::{sample_invoices, EndpointFaults, Faults, IssuerConfig, SimConfig};
+pub use config::{
+    sample_invoices, Delimiter, EndpointFaults, Faults, IssuerConfig, LineEnding, ReportFormat,
+    SimConfig,
+};
 pub use http::{AUTH_HEADER, HANG_FOR};
 pub use model::{Attempt, DetailFetchStats, NewInvoice, NotificationStatus, SimError, SimInvoice};
-pub use report::{csv_field, parse_report_date, report_csv, REPORT_COLUMNS};
+pub use notify::OUTAGE;
+pub use report::{csv_field, parse_report_date, report_csv, report_csv_with, REPORT_COLUMNS};
 pub use sim::{InvoiceStats, RunningSim, Sim, FIRST_INVOICE_ID};
 
 // Re-exported so callers need not depend on the shared crate to build a payment.

@@ -6,7 +6,10 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use glase_shared::{AuthToken, IssuerName};
-use glase_sim::{sample_invoices, EndpointFaults, Faults, IssuerConfig, Sim, SimConfig};
+use glase_sim::{
+    sample_invoices, Delimiter, EndpointFaults, Faults, IssuerConfig, LineEnding, ReportFormat,
+    Sim, SimConfig,
+};
 use jiff::tz::TimeZone;
 use secrecy::SecretString;
 use serde_json::{json, Map, Value};
@@ -66,6 +69,19 @@ struct ServeArgs {
     /// Start without the three sample invoices per issuer.
     #[arg(long)]
     no_seed_invoices: bool,
+    /// Write the report without its header line.
+    #[arg(long)]
+    report_no_header: bool,
+    /// The report's delimiter.
+    #[arg(long, value_parser = ["," , ";"], default_value = ",")]
+    report_delimiter: String,
+    /// The report's line ending.
+    #[arg(long, value_parser = ["crlf", "lf"], default_value = "crlf")]
+    report_line_ending: String,
+    /// Start with the webhooks down: notification attempts fail without being sent
+    /// (PUT /_sim/outage {"webhook": false} brings them back).
+    #[arg(long)]
+    webhook_outage: bool,
 }
 
 #[derive(Args)]
@@ -190,8 +206,22 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         faults: Faults::everywhere(endpoint),
         time_zone,
         initial_invoices,
+        report_format: ReportFormat {
+            header: !args.report_no_header,
+            delimiter: if args.report_delimiter == ";" {
+                Delimiter::Semicolon
+            } else {
+                Delimiter::Comma
+            },
+            line_ending: if args.report_line_ending == "lf" {
+                LineEnding::Lf
+            } else {
+                LineEnding::Crlf
+            },
+        },
     };
     let sim = Sim::try_new(config).map_err(|e| e.to_string())?;
+    sim.set_webhook_outage(args.webhook_outage);
     let running = sim
         .spawn_server(SocketAddr::new(args.host, args.port))
         .await

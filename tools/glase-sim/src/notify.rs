@@ -9,6 +9,9 @@ use crate::model::{Attempt, NotificationStatus};
 use crate::schedule::{attempt_timeout, notification_delays};
 use crate::Sim;
 
+/// The error recorded for an attempt dropped by [`crate::Sim::set_webhook_outage`].
+pub const OUTAGE: &str = "not sent: simulated webhook outage";
+
 /// Runs the whole schedule for one invoice: stops at the first 200, gives up after the last
 /// attempt, and ends early (status `Stopped`) when the simulator stops.
 pub(crate) async fn run(sim: Sim, id: u64, url: String) {
@@ -30,6 +33,25 @@ pub(crate) async fn run(sim: Sim, id: u64, url: String) {
         }
         let start = Instant::now();
         let at = Timestamp::now();
+        if sim.webhook_outage() {
+            tracing::info!(
+                invoice_id = id,
+                attempt = number,
+                "notification attempt dropped: webhook outage"
+            );
+            sim.record_attempt(
+                id,
+                Attempt {
+                    number,
+                    at,
+                    since_paid: start - paid,
+                    status: None,
+                    error: Some(OUTAGE.into()),
+                },
+            );
+            previous_start = start;
+            continue;
+        }
         let send = sim
             .inner
             .http

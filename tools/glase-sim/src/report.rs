@@ -1,10 +1,12 @@
-//! `GET /api/report`: the issuer's paid invoices between two dates, as RFC 4180 CSV.
+//! `GET /api/report`: the issuer's paid invoices between two dates, as CSV (RFC 4180 unless a
+//! [`ReportFormat`] says otherwise).
 
 use std::borrow::Cow;
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 
+use crate::config::ReportFormat;
 use crate::model::{payer_fields, SimInvoice};
 
 /// The header row, in Glase's field order.
@@ -39,16 +41,34 @@ pub fn parse_report_date(name: &str, text: &str) -> Result<Date, String> {
     Date::new(year, month, day).map_err(|_| format!("{name} is not a real date: {text:?}"))
 }
 
-/// The report body: a header row, then one row per invoice whose purchase date in `zone` is
-/// within `[start, end]`, in the order given. Lines end with CRLF.
+/// The report body in RFC 4180: a header row, then one row per invoice whose purchase date in
+/// `zone` is within `[start, end]`, in the order given. Lines end with CRLF.
 pub fn report_csv<'a>(
     invoices: impl IntoIterator<Item = &'a SimInvoice>,
     start: Date,
     end: Date,
     zone: &TimeZone,
 ) -> String {
+    report_csv_with(invoices, start, end, zone, ReportFormat::default())
+}
+
+/// The report body in `format`: with or without the header row, `,` or `;`, CRLF or LF. A field
+/// is quoted when it contains the delimiter, a double quote, CR or LF; its quotes are doubled.
+pub fn report_csv_with<'a>(
+    invoices: impl IntoIterator<Item = &'a SimInvoice>,
+    start: Date,
+    end: Date,
+    zone: &TimeZone,
+    format: ReportFormat,
+) -> String {
     let mut out = String::new();
-    push_row(&mut out, REPORT_COLUMNS.iter().map(|c| Cow::Borrowed(*c)));
+    if format.header {
+        push_row(
+            &mut out,
+            REPORT_COLUMNS.iter().map(|c| Cow::Borrowed(*c)),
+            format,
+        );
+    }
     for inv in invoices {
         let day = inv
             .purchase_time
@@ -73,24 +93,33 @@ pub fn report_csv<'a>(
                 .into_iter()
                 .map(|(_, v)| v.as_deref().unwrap_or("").into()),
         );
-        push_row(&mut out, row.into_iter());
+        push_row(&mut out, row.into_iter(), format);
     }
     out
 }
 
-fn push_row<'a>(out: &mut String, fields: impl Iterator<Item = Cow<'a, str>>) {
+fn push_row<'a>(
+    out: &mut String,
+    fields: impl Iterator<Item = Cow<'a, str>>,
+    format: ReportFormat,
+) {
+    let delimiter = format.delimiter.as_char();
     for (i, field) in fields.enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(delimiter);
         }
-        out.push_str(&csv_field(&field));
+        out.push_str(&quoted(&field, delimiter));
     }
-    out.push_str("\r\n");
+    out.push_str(format.line_ending.as_str());
 }
 
 /// RFC 4180: a field containing a comma, a double quote, CR or LF is quoted, quotes doubled.
 pub fn csv_field(s: &str) -> Cow<'_, str> {
-    if s.contains([',', '"', '\r', '\n']) {
+    quoted(s, ',')
+}
+
+fn quoted(s: &str, delimiter: char) -> Cow<'_, str> {
+    if s.contains([delimiter, '"', '\r', '\n']) {
         Cow::Owned(format!("\"{}\"", s.replace('"', "\"\"")))
     } else {
         Cow::Borrowed(s)
@@ -109,6 +138,35 @@ mod tests {
         assert_eq!(csv_field("two\nlines"), "\"two\nlines\"");
         assert_eq!(csv_field("cr\rhere"), "\"cr\rhere\"");
         assert_eq!(csv_field(""), "");
+    }
+
+    #[test]
+    fn other_shapes_change_only_the_header_delimiter_and_line_ending() {
+        use crate::config::{Delimiter, LineEnding};
+        use crate::{Sim, SimConfig};
+
+        let sim = Sim::new(SimConfig::default());
+        let invoices = sim.invoices();
+        let (start, end) = (
+            jiff::civil::date(2015, 1, 1),
+            jiff::civil::date(2015, 12, 31),
+        );
+        let render = |format| report_csv_with(&invoices, start, end, &TimeZone::UTC, format);
+        let rfc = report_csv(&invoices, start, end, &TimeZone::UTC);
+        let semicolon_lf = render(ReportFormat {
+            header: false,
+            delimiter: Delimiter::Semicolon,
+            line_ending: LineEnding::Lf,
+        });
+
+        assert!(rfc.starts_with("ID,DESCRIPTION,"));
+        assert!(semicolon_lf.starts_with("1000;Phone invoice 05.2015;59.99;GBP;PAID;"));
+        assert!(!semicolon_lf.contains('\r'));
+        // The sample description has a comma and quotes: still quoted (for its quotes), commas kept.
+        assert!(semicolon_lf.contains("1002;\"Broadband \"\"Fibre 100\"\", June 2015\";7.50;SEK;"));
+        assert_eq!(rfc.lines().count(), semicolon_lf.lines().count() + 1);
+        assert_eq!(quoted("a;b", ';'), "\"a;b\"");
+        assert_eq!(quoted("a,b", ';'), "a,b");
     }
 
     #[test]

@@ -14,7 +14,7 @@ use secrecy::SecretString;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::config::{Faults, SimConfig};
+use crate::config::{Faults, ReportFormat, SimConfig};
 use crate::model::{
     Attempt, DetailFetchStats, NewInvoice, NotificationStatus, SimError, SimInvoice,
 };
@@ -54,6 +54,9 @@ struct State {
     data_rng: SplitMix64,
     fault_rng: SplitMix64,
     fetches: HashMap<u64, DetailFetchStats>,
+    report_format: ReportFormat,
+    /// While true, notification attempts fail without being sent.
+    webhook_outage: bool,
 }
 
 struct Entry {
@@ -134,6 +137,8 @@ impl Sim {
                 data_rng: SplitMix64::new(config.seed),
                 fault_rng: SplitMix64::new(config.seed ^ 0x5EED_FA17_5EED_FA17),
                 fetches: HashMap::new(),
+                report_format: config.report_format,
+                webhook_outage: false,
             }),
             changed: watch::channel(0).0,
             stopped: watch::channel(false).0,
@@ -310,6 +315,32 @@ impl Sim {
         }
         self.state().faults = faults;
         tracing::info!(?faults, "faults set");
+    }
+
+    /// How `/api/report` writes its CSV now.
+    pub fn report_format(&self) -> ReportFormat {
+        self.state().report_format
+    }
+
+    /// Changes how `/api/report` writes its CSV (the client must read every shape alike).
+    pub fn set_report_format(&self, format: ReportFormat) {
+        self.state().report_format = format;
+        tracing::info!(?format, "report format set");
+    }
+
+    /// Whether the issuers' webhooks are "down".
+    pub fn webhook_outage(&self) -> bool {
+        self.state().webhook_outage
+    }
+
+    /// Takes every webhook down (or back up): while down, each scheduled notification attempt
+    /// fails at once without being sent, as if the webhook refused connections. Left down past
+    /// an invoice's last attempt (~32 h scaled), its notification ends `gave_up`: only the report
+    /// still knows the invoice was paid.
+    pub fn set_webhook_outage(&self, down: bool) {
+        self.state().webhook_outage = down;
+        tracing::info!(down, "webhook outage set");
+        self.bump();
     }
 
     /// The zone of Glase's wall clock.

@@ -195,3 +195,56 @@ async fn served_sim_pays_notifies_and_serves_details_over_http() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn report_format_and_webhook_outage_are_set_through_the_admin_api() {
+    // Arrange
+    let sim = Sim::new(SimConfig::default());
+    let router = sim.router();
+    let put = |uri: &'static str, body: &'static str| {
+        let router = router.clone();
+        async move { call(&router, Method::PUT, uri, None, Some(body)).await }
+    };
+
+    // Act
+    let format = put(
+        "/_sim/report-format",
+        r#"{"header": false, "delimiter": ";", "lineEnding": "lf"}"#,
+    )
+    .await;
+    let outage = put("/_sim/outage", r#"{"webhook": true}"#).await;
+    let bad_format = put("/_sim/report-format", r#"{"delimiter": "|"}"#).await;
+    let bad_outage = put("/_sim/outage", r#"{"webhook": "yes"}"#).await;
+
+    // Assert
+    assert_eq!(format.status, StatusCode::OK, "{}", format.body);
+    assert_eq!(
+        format.json(),
+        serde_json::json!({"header": false, "delimiter": ";", "lineEnding": "lf"})
+    );
+    assert_eq!(
+        sim.report_format(),
+        glase_sim::ReportFormat {
+            header: false,
+            delimiter: glase_sim::Delimiter::Semicolon,
+            line_ending: glase_sim::LineEnding::Lf
+        }
+    );
+    assert_eq!(outage.json(), serde_json::json!({"webhook": true}));
+    assert!(sim.webhook_outage());
+    assert_eq!(bad_format.status, StatusCode::BAD_REQUEST);
+    assert_eq!(bad_outage.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        get(&router, "/_sim/report-format", None).await.json()["delimiter"],
+        ";"
+    );
+    assert_eq!(
+        get(&router, "/_sim/outage", None).await.json(),
+        serde_json::json!({"webhook": true})
+    );
+    let defaults = put("/_sim/report-format", "{}").await.json();
+    assert_eq!(
+        defaults,
+        serde_json::json!({"header": true, "delimiter": ",", "lineEnding": "crlf"})
+    );
+}

@@ -5,7 +5,9 @@ mod common;
 use axum::http::StatusCode;
 use common::{get, two_issuer_sim};
 use glase_shared::{AuthToken, Invoice, IssuerName};
-use glase_sim::{EndpointFaults, Faults, NewInvoice, Payer, Sim, SimConfig};
+use glase_sim::{
+    Delimiter, EndpointFaults, Faults, LineEnding, NewInvoice, Payer, ReportFormat, Sim, SimConfig,
+};
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use secrecy::SecretString;
@@ -287,6 +289,44 @@ async fn report_is_rfc4180_csv_with_header_and_escaped_description() {
     let expected = format!(
         "ID,DESCRIPTION,AMOUNT,CURRENCY,STATUS,REFERENCE,ERS_REFERENCE,PURCHASE_TIME,PAYER_MSISDN,PAYER_FIRST_NAME,PAYER_LAST_NAME,PAYER_STREET,PAYER_CITY,PAYER_ZIP,PAYER_COUNTRY\r\n\
          {},\"Broadband \"\"Fibre\"\", June\nsecond line\",7.50,GBP,PAID,586930/05/2015,{},2015-05-15T15:37:33+00:00,46700000001,,,,\"Malmö, Skåne\",,\r\n",
+        tricky.id, tricky.ers_reference
+    );
+    assert_eq!(answer.body, expected);
+}
+
+#[tokio::test]
+async fn report_can_be_served_without_header_with_semicolons_and_lf_line_endings() {
+    // Arrange
+    let sim = two_issuer_sim();
+    let tricky = sim
+        .pay(NewInvoice {
+            description: "Broadband; \"Fibre\", June\nsecond line".into(),
+            payer: Some(Payer {
+                city: Some("Malmö, Skåne".into()),
+                ..Payer::default()
+            }),
+            ..shop_invoice()
+        })
+        .await
+        .unwrap();
+    sim.set_report_format(ReportFormat {
+        header: false,
+        delimiter: Delimiter::Semicolon,
+        line_ending: LineEnding::Lf,
+    });
+
+    // Act
+    let answer = get(
+        &sim.router(),
+        "/api/report?startDate=15052015&endDate=15052015&issuer=shop",
+        Some(&token("shop", "shop-secret")),
+    )
+    .await;
+
+    // Assert: quoted for its ';' and quotes; the city's comma needs no quotes here.
+    assert_eq!(answer.status, StatusCode::OK);
+    let expected = format!(
+        "{};\"Broadband; \"\"Fibre\"\", June\nsecond line\";59.99;GBP;PAID;586930/05/2015;{};2015-05-15T15:37:33+00:00;;;;;Malmö, Skåne;;\n",
         tricky.id, tricky.ers_reference
     );
     assert_eq!(answer.body, expected);

@@ -202,3 +202,59 @@ async fn stopping_the_sim_stops_pending_notifications() {
         Some(NotificationStatus::Stopped)
     );
 }
+
+#[tokio::test]
+async fn during_a_webhook_outage_no_attempt_is_sent_and_the_schedule_gives_up() {
+    // Arrange: a healthy webhook, but the simulator's webhooks are "down".
+    let webhook = Webhook::start(0, None).await;
+    let sim = sim_notifying(&webhook.url, 0.00001);
+    sim.set_webhook_outage(true);
+
+    // Act
+    let inv = sim.pay(payment()).await.unwrap();
+    let done = sim.wait_notification_done(inv.id.get(), PATIENCE).await;
+
+    // Assert
+    assert!(done);
+    assert_eq!(
+        sim.notification_status(inv.id.get()),
+        Some(NotificationStatus::GaveUp)
+    );
+    let attempts = sim.attempts(inv.id.get());
+    assert_eq!(attempts.len(), SCHEDULE_SECS.len());
+    assert!(attempts
+        .iter()
+        .all(|a| a.status.is_none() && a.error.as_deref() == Some(glase_sim::OUTAGE)));
+    assert_eq!(webhook.calls(), 0, "nothing reached the webhook");
+}
+
+#[tokio::test]
+async fn after_an_outage_ends_the_next_attempt_is_delivered() {
+    // Arrange: attempts 1-3 come within ~0.2 s at this scale, attempt 4 about 0.6 s in.
+    let webhook = Webhook::start(0, None).await;
+    let sim = sim_notifying(&webhook.url, 0.01);
+    sim.set_webhook_outage(true);
+    let inv = sim.pay(payment()).await.unwrap();
+    assert!(
+        sim.wait_until(PATIENCE, |s| !s.attempts(inv.id.get()).is_empty())
+            .await
+    );
+
+    // Act
+    sim.set_webhook_outage(false);
+    let done = sim.wait_notification_done(inv.id.get(), PATIENCE).await;
+
+    // Assert
+    assert!(done);
+    assert_eq!(
+        sim.notification_status(inv.id.get()),
+        Some(NotificationStatus::Delivered)
+    );
+    let attempts = sim.attempts(inv.id.get());
+    assert_eq!(
+        attempts.first().unwrap().error.as_deref(),
+        Some(glase_sim::OUTAGE)
+    );
+    assert_eq!(attempts.last().unwrap().status, Some(200));
+    assert_eq!(webhook.calls(), 1);
+}

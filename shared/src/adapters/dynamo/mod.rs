@@ -6,11 +6,13 @@
 //! create a second item, nor fetch from Glase twice while a lease is live, nor overwrite a
 //! stored invoice.
 
+mod batch;
 mod item;
 pub mod query;
 pub mod schema;
 mod store;
 
+pub use batch::BatchRecords;
 pub use item::{invoice_to_item, item_to_record, Item};
 #[cfg(feature = "test-util")]
 pub use schema::ensure_table;

@@ -1,0 +1,96 @@
+//! `glase-invoices reconcile`: the scheduled reconciliation, on demand, printing what differs.
+
+use std::io::stdout;
+
+use glase_reconcile::{Options, Window};
+use glase_shared::adapters::ssm::auth_token;
+use glase_shared::adapters::{DynamoStore, GlaseReport, SqsRequeue};
+use glase_shared::config::Env;
+use glase_shared::telemetry::error_chain;
+use jiff::Timestamp;
+
+use crate::args::ReconcileArgs;
+use crate::config::Context;
+use crate::error::CliError;
+use crate::output::{Printer, Record, Value, View};
+
+const INVOICE_ID: &str = "invoiceId";
+const PROBLEM: &str = "problem";
+const ACTION: &str = "action";
+const DETAIL: &str = "detail";
+
+pub async fn reconcile(ctx: &Context, args: ReconcileArgs) -> Result<(), CliError> {
+    let window = Window::new(args.from, args.to.unwrap_or(args.from))
+        .map_err(|e| CliError::Usage(e.to_string()))?;
+    // The worker's own variables and parser: the same issuer, secret and base URL.
+    let glase = Env::process()
+        .glase()
+        .map_err(|e| CliError::config(e.to_string()))?;
+    let token = auth_token(&glase, &ctx.sdk)
+        .await
+        .map_err(|e| CliError::config(e.to_string()))?;
+    let source = GlaseReport::new(&glase, token)
+        .map_err(|e| CliError::failed(format!("could not build the HTTP client: {e}")))?;
+    let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&ctx.sdk), ctx.table().await?);
+    let queue = SqsRequeue::new(ctx.sqs(), ctx.queue_url().await?);
+    let options = Options::new(Timestamp::now()).dry_run(args.dry_run);
+
+    let (report, failure) =
+        match glase_reconcile::reconcile(&source, &store, &queue, window, &options).await {
+            Ok(report) => (report, None),
+            Err(f) => (*f.partial, Some(f.cause)),
+        };
+    let view = View {
+        columns: vec![INVOICE_ID, PROBLEM, ACTION, DETAIL],
+        table_columns: vec![INVOICE_ID, PROBLEM, ACTION, DETAIL],
+    };
+    let tz = ctx.time_zone().await?;
+    let mut printer = Printer::new(ctx.format(), view, tz, stdout())?;
+    for finding in &report.findings {
+        let action = serde_json::to_value(&finding.action)
+            .ok()
+            .and_then(|v| v["action"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        let record: Record = vec![
+            (
+                INVOICE_ID,
+                finding
+                    .invoice_id
+                    .map_or(Value::text(""), |id| Value::number(id.get())),
+            ),
+            (PROBLEM, Value::text(finding.problem.kind())),
+            (ACTION, Value::text(action)),
+            (DETAIL, Value::text(finding.problem.detail())),
+        ];
+        printer.print(&record)?;
+    }
+    printer.finish()?;
+    eprintln!(
+        "{} report rows, {} matched, {} in progress, {} {}, {} need a person{}",
+        report.rows,
+        report.matched,
+        report.in_progress,
+        if args.dry_run {
+            report.would_requeue().len()
+        } else {
+            report.requeued().len()
+        },
+        if args.dry_run {
+            "would be re-queued"
+        } else {
+            "re-queued"
+        },
+        report.mismatches().len(),
+        if args.dry_run { " (dry run)" } else { "" },
+    );
+    if let Some(cause) = failure {
+        return Err(CliError::failed(format!(
+            "reconciliation stopped: {}",
+            error_chain(&cause)
+        )));
+    }
+    if report.needs_human() {
+        return Err(CliError::NothingMatched(String::new()));
+    }
+    Ok(())
+}

@@ -1,0 +1,46 @@
+//! EMF metrics (the project's contract): namespace from `METRICS_NAMESPACE`, no dimensions, so
+//! the template's alarms match them exactly. Each run emits all four, zeros included, so an alarm
+//! on mismatches returns to OK after a clean run.
+
+use metrics::{counter, describe_counter, Unit};
+use metrics_cloudwatch_embedded::{Builder, Collector};
+
+use crate::{ReconcileFailure, Report};
+
+/// Invoices sent back to the worker.
+pub const REQUEUED: &str = "ReconcileRequeued";
+/// Stored invoices that differ from the report (or cannot be read): a person must look.
+pub const MISMATCHES: &str = "ReconcileMismatches";
+/// Report rows read.
+pub const REPORT_ROWS: &str = "ReconcileReportRows";
+/// 1 for a run that stopped early, met spoilt rows or could not re-queue; 0 otherwise.
+pub const FAILED: &str = "ReconcileFailed";
+
+/// Installs the process-wide recorder. Call once, at cold start; flush after every invocation.
+pub fn init(namespace: &str) -> Result<&'static Collector, metrics_cloudwatch_embedded::Error> {
+    let collector = Builder::new()
+        .cloudwatch_namespace(namespace.to_owned())
+        .emit_zeros(true)
+        .init()?;
+    describe_counter!(REQUEUED, Unit::Count, "invoices re-queued for the worker");
+    describe_counter!(
+        MISMATCHES,
+        Unit::Count,
+        "stored invoices that differ from Glase's report"
+    );
+    describe_counter!(REPORT_ROWS, Unit::Count, "rows read from Glase's report");
+    describe_counter!(FAILED, Unit::Count, "runs that did not finish their work");
+    Ok(collector)
+}
+
+/// Counts one run (a no-op without a recorder, e.g. in the CLI).
+pub fn record(result: &Result<Report, ReconcileFailure>) {
+    let (report, failed) = match result {
+        Ok(report) => (report, report.failures() > 0),
+        Err(failure) => (&*failure.partial, true),
+    };
+    counter!(REQUEUED).increment(report.requeued().len() as u64);
+    counter!(MISMATCHES).increment(report.mismatches().len() as u64);
+    counter!(REPORT_ROWS).increment(report.rows);
+    counter!(FAILED).increment(u64::from(failed));
+}

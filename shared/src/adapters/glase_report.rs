@@ -1,0 +1,484 @@
+//! Glase's report over HTTPS: `GET /api/report?startDate=ddMMyyyy&endDate=ddMMyyyy&issuer=…`
+//! with the details client's `X-Auth-Token` and `Accept`, parsed while the body streams in.
+//!
+//! The body is never held whole: an async task pulls its chunks (at most a few in flight) and a
+//! blocking task runs the CSV reader ([`ReportReader`]) over them, handing rows on through a
+//! bounded channel. Memory stays at a few chunks and rows, whatever the report's size; the body
+//! is also capped ([`DEFAULT_MAX_REPORT_BYTES`]) so a runaway answer fails clearly.
+
+use std::cell::RefCell;
+use std::io::{self, Read};
+use std::pin::Pin;
+use std::rc::Rc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::{Buf, Bytes};
+use futures::{Stream, StreamExt};
+use jiff::civil::Date;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use reqwest::header::{HeaderValue, ACCEPT};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::adapters::glase_http::{describe, http_client};
+use crate::config::GlaseConfig;
+use crate::domain::{AuthToken, IssuerName, ReportError, ReportReader, ReportRow};
+
+/// 64 MiB: about 250,000 rows. The default cap on a report body.
+pub const DEFAULT_MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
+
+/// A report may take far longer than one invoice: the default for the whole request, body included.
+pub const DEFAULT_REPORT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Body chunks waiting for the parser.
+const CHUNKS_IN_FLIGHT: usize = 2;
+/// Parsed rows waiting for the consumer.
+const ROWS_IN_FLIGHT: usize = 32;
+
+/// Why the report could not be fetched or read.
+#[derive(Debug, thiserror::Error)]
+pub enum ReportFetchError {
+    #[error("Glase refused our credentials (HTTP {0}): check GLASE_ISSUER and the issuer secret")]
+    Unauthorized(u16),
+    #[error("Glase refused the report request (HTTP {status}): {reason}")]
+    Refused { status: u16, reason: String },
+    #[error("Glase report request failed transiently: {0}")]
+    Transient(String),
+    #[error("Glase's report body is larger than {limit} bytes; fetch a shorter date range")]
+    TooLarge { limit: u64 },
+    #[error("Glase's report cannot be read: {0}")]
+    Invalid(#[from] ReportError),
+}
+
+impl ReportFetchError {
+    /// True when only one row is spoilt and the rest of the report still comes.
+    pub fn is_row_error(&self) -> bool {
+        matches!(self, Self::Invalid(e) if e.is_row_error())
+    }
+}
+
+/// The report client. Cheap to clone; one per process, like [`crate::adapters::GlaseHttp`].
+#[derive(Clone)]
+pub struct GlaseReport {
+    http: reqwest::Client,
+    base_url: String,
+    issuer: IssuerName,
+    token: AuthToken,
+    timeout: Duration,
+    max_bytes: u64,
+}
+
+impl GlaseReport {
+    /// The same client settings as the details client (timeouts, no redirects, user agent),
+    /// with [`DEFAULT_REPORT_TIMEOUT`] for the whole request and [`DEFAULT_MAX_REPORT_BYTES`].
+    pub fn new(config: &GlaseConfig, token: AuthToken) -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            http: http_client(config)?,
+            base_url: config.base_url.clone(),
+            issuer: config.issuer.clone(),
+            token,
+            timeout: DEFAULT_REPORT_TIMEOUT,
+            max_bytes: DEFAULT_MAX_REPORT_BYTES,
+        })
+    }
+
+    /// Time allowed for the whole request, the body included.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The most body bytes accepted.
+    pub fn with_max_bytes(mut self, max_bytes: u64) -> Self {
+        self.max_bytes = max_bytes;
+        self
+    }
+
+    /// Both dates inclusive, as Glase's calendar (its time zone) counts them.
+    pub fn report_url(&self, from: Date, to: Date) -> String {
+        let issuer = utf8_percent_encode(self.issuer.as_str(), NON_ALPHANUMERIC);
+        format!(
+            "{}/api/report?startDate={}&endDate={}&issuer={issuer}",
+            self.base_url,
+            from.strftime("%d%m%Y"),
+            to.strftime("%d%m%Y"),
+        )
+    }
+
+    /// Requests the report and, once Glase answered 200, streams its rows.
+    pub async fn rows(&self, from: Date, to: Date) -> Result<ReportRows, ReportFetchError> {
+        let mut token = HeaderValue::from_str(self.token.expose()).map_err(|_| {
+            ReportFetchError::Transient("the X-Auth-Token is not a valid header value".into())
+        })?;
+        // Kept out of any debug output of the request (reqwest, hyper, tracing at trace level).
+        token.set_sensitive(true);
+        let response = self
+            .http
+            .get(self.report_url(from, to))
+            .header("X-Auth-Token", token)
+            .header(ACCEPT, "application/json")
+            .timeout(self.timeout)
+            .send()
+            .await
+            .map_err(|e| ReportFetchError::Transient(describe(&e)))?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            let reason = response.text().await.unwrap_or_default();
+            return Err(classify(status, &reason));
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > self.max_bytes)
+        {
+            return Err(ReportFetchError::TooLarge {
+                limit: self.max_bytes,
+            });
+        }
+        let chunks = futures::stream::unfold(Some(response), |response| async move {
+            let mut response = response?;
+            match response.chunk().await {
+                Ok(Some(chunk)) => Some((Ok(chunk), Some(response))),
+                Ok(None) => None,
+                Err(e) => Some((Err(ReportFetchError::Transient(describe(&e))), None)),
+            }
+        });
+        Ok(ReportRows::spawn(chunks, self.max_bytes))
+    }
+}
+
+/// What a non-200 answer means.
+pub fn classify(status: u16, body: &str) -> ReportFetchError {
+    match status {
+        401 | 403 => ReportFetchError::Unauthorized(status),
+        408 | 429 | 500..=599 => ReportFetchError::Transient(format!("HTTP {status}")),
+        _ => ReportFetchError::Refused {
+            status,
+            // Glase's own message (e.g. a bad date), one short line of it.
+            reason: body
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .take(200)
+                .collect::<String>()
+                .trim()
+                .to_owned(),
+        },
+    }
+}
+
+/// A piece of the body, or how it ended.
+enum Chunk {
+    Data(Bytes),
+    End,
+    Failed(ReportFetchError),
+}
+
+/// A row, or (`None`) the end of the report.
+type Parsed = Option<Result<ReportRow, ReportFetchError>>;
+
+/// The report's rows as they are parsed. Dropping it stops the download.
+pub struct ReportRows {
+    rows: mpsc::Receiver<Parsed>,
+    pump: JoinHandle<()>,
+    ended: bool,
+}
+
+impl ReportRows {
+    /// Parses a body arriving as `chunks`, capped at `max_bytes`. Must run in a Tokio runtime
+    /// (the parser runs on its blocking pool).
+    pub fn spawn<S>(chunks: S, max_bytes: u64) -> Self
+    where
+        S: Stream<Item = Result<Bytes, ReportFetchError>> + Send + 'static,
+    {
+        let (chunk_tx, chunk_rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
+        let (row_tx, row_rx) = mpsc::channel(ROWS_IN_FLIGHT);
+        let pump = tokio::spawn(async move {
+            let mut chunks = std::pin::pin!(chunks);
+            let mut total = 0u64;
+            let last = loop {
+                match chunks.next().await {
+                    None => break Chunk::End,
+                    Some(Err(e)) => break Chunk::Failed(e),
+                    Some(Ok(data)) => {
+                        total = total.saturating_add(data.len() as u64);
+                        if total > max_bytes {
+                            break Chunk::Failed(ReportFetchError::TooLarge { limit: max_bytes });
+                        }
+                        if chunk_tx.send(Chunk::Data(data)).await.is_err() {
+                            return; // the parser stopped
+                        }
+                    }
+                }
+            };
+            let _ = chunk_tx.send(last).await;
+        });
+        tokio::task::spawn_blocking(move || parse(chunk_rx, row_tx));
+        Self {
+            rows: row_rx,
+            pump,
+            ended: false,
+        }
+    }
+}
+
+impl Stream for ReportRows {
+    type Item = Result<ReportRow, ReportFetchError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        if self.ended {
+            return Poll::Ready(None);
+        }
+        match self.rows.poll_recv(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Some(Some(row))) => {
+                // A fatal error is the parser's last word.
+                if matches!(&row, Err(e) if !e.is_row_error()) {
+                    self.ended = true;
+                }
+                Poll::Ready(Some(row))
+            }
+            Poll::Ready(Some(None)) => {
+                self.ended = true;
+                Poll::Ready(None)
+            }
+            // The parser went away without saying the report ended: never pass that off as a
+            // complete (shorter) report.
+            Poll::Ready(None) => {
+                self.ended = true;
+                Poll::Ready(Some(Err(ReportFetchError::Transient(
+                    "the report parser stopped before the end of the report".into(),
+                ))))
+            }
+        }
+    }
+}
+
+impl Drop for ReportRows {
+    fn drop(&mut self) {
+        self.pump.abort();
+    }
+}
+
+/// The blocking side: the CSV reader over the chunks, rows out until the end or a fatal error.
+fn parse(chunks: mpsc::Receiver<Chunk>, rows: mpsc::Sender<Parsed>) {
+    let failure = Rc::new(RefCell::new(None));
+    let body = ChunkReader {
+        chunks,
+        current: Bytes::new(),
+        ended: false,
+        failure: Rc::clone(&failure),
+    };
+    // A failed read surfaces from the CSV reader as an io error; report its cause instead.
+    let cause = |e: ReportError| -> ReportFetchError {
+        match failure.borrow_mut().take() {
+            Some(f) => f,
+            None => e.into(),
+        }
+    };
+    let reader = match ReportReader::new(body) {
+        Ok(reader) => reader,
+        Err(e) => {
+            let _ = rows.blocking_send(Some(Err(cause(e))));
+            return;
+        }
+    };
+    for row in reader {
+        let row = row.map_err(cause);
+        let fatal = matches!(&row, Err(e) if !e.is_row_error());
+        if rows.blocking_send(Some(row)).is_err() || fatal {
+            return;
+        }
+    }
+    let _ = rows.blocking_send(None);
+}
+
+/// `io::Read` over the chunks the pump delivers.
+struct ChunkReader {
+    chunks: mpsc::Receiver<Chunk>,
+    current: Bytes,
+    ended: bool,
+    failure: Rc<RefCell<Option<ReportFetchError>>>,
+}
+
+impl Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        while self.current.is_empty() {
+            if self.ended {
+                return Ok(0);
+            }
+            match self.chunks.blocking_recv() {
+                Some(Chunk::Data(data)) => self.current = data,
+                Some(Chunk::End) => self.ended = true,
+                Some(Chunk::Failed(e)) => {
+                    *self.failure.borrow_mut() = Some(e);
+                    return Err(io::Error::other("the report body could not be read"));
+                }
+                None => {
+                    *self.failure.borrow_mut() = Some(ReportFetchError::Transient(
+                        "the report download stopped before the end of the body".into(),
+                    ));
+                    return Err(io::Error::other("the report body ended early"));
+                }
+            }
+        }
+        let n = buf.len().min(self.current.len());
+        buf[..n].copy_from_slice(&self.current[..n]);
+        self.current.advance(n);
+        Ok(n)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SecretSource;
+    use secrecy::SecretString;
+
+    const ROW_1: &str =
+        "1000,\"Phone \"\"X\"\", two\nlines\",59.99,GBP,PAID,r-1,e-1,2015-05-15T15:37:33+02:00\r\n";
+    const ROW_2: &str = "1001,Electricity,120.00,EUR,PAID,r-2,e-2,2015-06-24T14:45:57Z\r\n";
+
+    fn config() -> GlaseConfig {
+        GlaseConfig {
+            base_url: "https://glase.example".into(),
+            issuer: IssuerName::parse("a&b").unwrap(),
+            secret: SecretSource::Plain(SecretString::from("x")),
+            time_zone: jiff::tz::TimeZone::UTC,
+            connect_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(1),
+        }
+    }
+
+    /// The body cut into pieces of `size` bytes, so splits fall inside fields, quotes and CRLFs.
+    fn chunked(body: &str, size: usize) -> impl Stream<Item = Result<Bytes, ReportFetchError>> {
+        let pieces: Vec<_> = body
+            .as_bytes()
+            .chunks(size)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        futures::stream::iter(pieces)
+    }
+
+    async fn collect(rows: ReportRows) -> Vec<Result<ReportRow, ReportFetchError>> {
+        rows.collect().await
+    }
+
+    #[test]
+    fn builds_the_documented_url_with_ddmmyyyy_dates_and_the_issuer_encoded() {
+        let token = AuthToken::derive(&config().issuer, &SecretString::from("x"));
+        let report = GlaseReport::new(&config(), token).unwrap();
+        assert_eq!(
+            report.report_url(
+                jiff::civil::date(2015, 5, 1),
+                jiff::civil::date(2015, 6, 30)
+            ),
+            "https://glase.example/api/report?startDate=01052015&endDate=30062015&issuer=a%26b"
+        );
+    }
+
+    #[test]
+    fn classifies_refusals_by_what_the_caller_can_do() {
+        assert!(matches!(
+            classify(401, ""),
+            ReportFetchError::Unauthorized(401)
+        ));
+        assert!(matches!(
+            classify(403, ""),
+            ReportFetchError::Unauthorized(403)
+        ));
+        for transient in [408, 429, 500, 503] {
+            assert!(matches!(
+                classify(transient, ""),
+                ReportFetchError::Transient(_)
+            ));
+        }
+        match classify(400, "{\"error\":\"startDate must be ddMMyyyy\"}\n") {
+            ReportFetchError::Refused {
+                status: 400,
+                reason,
+            } => {
+                assert_eq!(reason, "{\"error\":\"startDate must be ddMMyyyy\"}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn rows_come_out_whole_however_the_body_is_cut() {
+        let body = format!("ID,DESCRIPTION,AMOUNT,CURRENCY,STATUS,REFERENCE,ERS_REFERENCE,PURCHASE_TIME\r\n{ROW_1}{ROW_2}");
+        let expected = crate::domain::read_report(body.as_bytes()).unwrap();
+        for size in [1, 2, 3, 7, 64, body.len()] {
+            let got: Vec<_> = collect(ReportRows::spawn(chunked(&body, size), 1 << 20))
+                .await
+                .into_iter()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            assert_eq!(got, expected, "chunks of {size}");
+        }
+        assert_eq!(expected[0].description, "Phone \"X\", two\nlines");
+    }
+
+    #[tokio::test]
+    async fn a_body_over_the_cap_ends_with_a_clear_error() {
+        let body = ROW_1.repeat(100);
+        let results = collect(ReportRows::spawn(chunked(&body, 100), 1_000)).await;
+        let last = results.last().unwrap();
+        assert!(
+            matches!(last, Err(ReportFetchError::TooLarge { limit: 1_000 })),
+            "{last:?}"
+        );
+        assert!(results.len() < 100);
+        assert!(last
+            .as_ref()
+            .unwrap_err()
+            .to_string()
+            .contains("1000 bytes"));
+    }
+
+    #[tokio::test]
+    async fn a_broken_download_is_an_error_not_a_short_report() {
+        let chunks = futures::stream::iter(vec![
+            Ok(Bytes::from(ROW_1)),
+            Err(ReportFetchError::Transient("connection reset".into())),
+        ]);
+        let results = collect(ReportRows::spawn(chunks, 1 << 20)).await;
+        assert_eq!(results.len(), 2);
+        assert!(results[0].is_ok());
+        assert!(
+            matches!(&results[1], Err(ReportFetchError::Transient(m)) if m == "connection reset"),
+            "{:?}",
+            results[1]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_spoilt_row_is_reported_and_the_rest_still_comes() {
+        let body = format!(
+            "{ROW_1}{}{ROW_2}",
+            ROW_2.replace("120.00", "12O.00").replace("1001", "1002")
+        );
+        let results = collect(ReportRows::spawn(chunked(&body, 16), 1 << 20)).await;
+        assert_eq!(results.len(), 3);
+        assert!(results[1]
+            .as_ref()
+            .is_err_and(ReportFetchError::is_row_error));
+        assert_eq!(results[2].as_ref().unwrap().id.get(), 1001);
+    }
+
+    #[tokio::test]
+    async fn what_is_not_a_report_is_one_fatal_error() {
+        let results = collect(ReportRows::spawn(chunked("<html>\n</html>\n", 4), 1 << 20)).await;
+        assert_eq!(results.len(), 1);
+        assert!(matches!(
+            results[0],
+            Err(ReportFetchError::Invalid(ReportError::Delimiter))
+        ));
+    }
+
+    #[tokio::test]
+    async fn an_empty_body_is_an_empty_report() {
+        assert!(collect(ReportRows::spawn(chunked("", 1), 10))
+            .await
+            .is_empty());
+    }
+}

@@ -1,0 +1,512 @@
+//! Reconciliation end to end on the real local services: glase-sim serves the report over HTTP,
+//! DynamoDB Local holds the table, moto's SQS the queue, and the worker stores what is
+//! re-queued. Glase's ~32 h retry window is scaled down to seconds.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use glase_reconcile::{reconcile, Action, Options, Problem, Report, Scheduled, Window};
+use glase_shared::adapters::glase_report::ReportFetchError;
+use glase_shared::adapters::sqs_requeue::{REQUEUED_ATTRIBUTE, REQUEUED_BY_RECONCILE};
+use glase_shared::adapters::{DynamoStore, GlaseReport, SqsRequeue};
+use glase_shared::config::{GlaseConfig, SecretSource};
+use glase_shared::ports::{InvoiceRecord, InvoiceStore, Lease, Rejection};
+use glase_shared::{AuthToken, InvoiceId, IssuerName, ReportRow};
+use glase_sim::{
+    Delimiter, EndpointFaults, Faults, IssuerConfig, LineEnding, NewInvoice, NotificationStatus,
+    Payer, ReportFormat, RunningSim, Sim, SimConfig,
+};
+use glase_tests::pipeline::GlaseTarget;
+use glase_tests::Pipeline;
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+use secrecy::SecretString;
+
+const WAIT: Duration = Duration::from_secs(120);
+/// Glase's whole notification schedule (~32 h) takes about 6 s at this scale.
+const TIME_SCALE: f64 = 0.00005;
+
+struct Harness {
+    sim: Sim,
+    _running: RunningSim,
+    pipeline: Pipeline,
+    report: GlaseReport,
+    requeue: SqsRequeue,
+}
+
+fn glase_config(base_url: &str, zone: TimeZone) -> GlaseConfig {
+    GlaseConfig {
+        base_url: base_url.to_owned(),
+        issuer: IssuerName::parse("demo").unwrap(),
+        secret: SecretSource::Plain(SecretString::from("demo-secret")),
+        time_zone: zone,
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(10),
+    }
+}
+
+fn report_client(base_url: &str, zone: TimeZone, secret: &str) -> GlaseReport {
+    let config = glase_config(base_url, zone);
+    let token = AuthToken::derive(&config.issuer, &SecretString::from(secret.to_owned()));
+    GlaseReport::new(&config, token).unwrap()
+}
+
+/// glase-sim with the demo issuer (notified at an address that is never reached while the
+/// webhook is "down"), and a fresh table and queue with the worker wired to the sim.
+async fn harness(zone: TimeZone) -> Harness {
+    let running = Sim::serve(
+        SimConfig {
+            issuers: vec![IssuerConfig::new("demo", "demo-secret")
+                .with_notify_url("http://127.0.0.1:9/notifications")],
+            time_scale: TIME_SCALE,
+            seed: 12,
+            time_zone: zone.clone(),
+            initial_invoices: vec![],
+            ..SimConfig::default()
+        },
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .await
+    .unwrap();
+    let sim = running.sim();
+    let base_url = running.base_url();
+    let pipeline = Pipeline::start(GlaseTarget {
+        base_url: &base_url,
+        issuer: "demo",
+        secret: "demo-secret",
+    })
+    .await;
+    let requeue = SqsRequeue::new(pipeline.sqs.clone(), &pipeline.queue_url);
+    Harness {
+        sim,
+        report: report_client(&base_url, zone, "demo-secret"),
+        _running: running,
+        pipeline,
+        requeue,
+    }
+}
+
+impl Harness {
+    /// The scheduled function as deployed: today and 3 days back, in UTC.
+    fn scheduled(&self) -> Scheduled<GlaseReport, DynamoStore, SqsRequeue> {
+        Scheduled {
+            source: self.report.clone(),
+            store: self.pipeline.store.clone(),
+            queue: self.requeue.clone(),
+            zone: TimeZone::UTC,
+            lookback_days: 3,
+        }
+    }
+
+    async fn run(&self) -> Report {
+        self.scheduled()
+            .run(Timestamp::now())
+            .await
+            .expect("the run succeeds")
+    }
+
+    fn detail_fetches(&self) -> usize {
+        self.sim
+            .stats()
+            .iter()
+            .map(|s| s.detail_fetches.total)
+            .sum()
+    }
+
+    async fn stored(&self, id: InvoiceId) -> glase_shared::Invoice {
+        match self.pipeline.record(id.get()).await {
+            Some(InvoiceRecord::Stored { invoice, .. }) => invoice,
+            other => panic!("invoice {id} is not stored: {other:?}"),
+        }
+    }
+}
+
+fn an_hour_ago() -> Timestamp {
+    Timestamp::now() - Duration::from_secs(3600)
+}
+
+/// Exact amounts f64 could not keep, descriptions with quotes, delimiters and newlines.
+fn payment(i: u64) -> NewInvoice {
+    const AMOUNTS: [&str; 5] = ["59.99", "0.10", "12345678901234567.89", "7.5", "100"];
+    NewInvoice {
+        issuer: "demo".into(),
+        amount: AMOUNTS[i as usize % AMOUNTS.len()].into(),
+        currency: if i % 3 == 0 { "EUR" } else { "GBP" }.into(),
+        description: format!("Invoice \"{i}\"; part 1,\nline 2\r\nline 3"),
+        reference: format!("REF/{:03}/2026", i % 7),
+        payer: (i % 2 == 0).then(|| Payer {
+            msisdn: Some(format!("4611122{i:04}")),
+            first_name: Some("Jöns".into()),
+            city: Some("Malmö, Skåne".into()),
+            ..Payer::default()
+        }),
+        notify_url: None,
+        purchase_time: Some(an_hour_ago()),
+    }
+}
+
+/// Pays `count` invoices while the webhook is down, and waits until Glase gives up on each.
+async fn paid_during_outage(h: &Harness, count: u64) -> Vec<InvoiceId> {
+    h.sim.set_webhook_outage(true);
+    let mut ids = Vec::new();
+    for i in 1..=count {
+        ids.push(h.sim.pay(payment(i)).await.unwrap().id);
+    }
+    let gave_up = h
+        .sim
+        .wait_until(WAIT, |sim| {
+            ids.iter()
+                .all(|id| sim.notification_status(id.get()) == Some(NotificationStatus::GaveUp))
+        })
+        .await;
+    assert!(gave_up, "Glase's retries did not run out");
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invoices_paid_while_the_webhook_was_down_past_glases_retries_are_recovered_by_one_run_and_stored_once(
+) {
+    // Arrange
+    let h = harness(TimeZone::UTC).await;
+    let ids = paid_during_outage(&h, 25).await;
+    assert_eq!(h.pipeline.item_count().await, 0, "nothing ever arrived");
+    assert_eq!(h.pipeline.queue_depth(&h.pipeline.queue_url).await, 0);
+
+    // Act
+    let report = h.run().await;
+    h.pipeline.drain(WAIT).await;
+
+    // Assert
+    let mut requeued = report.requeued();
+    requeued.sort();
+    assert_eq!(requeued, ids);
+    assert!(report
+        .findings
+        .iter()
+        .all(|f| f.problem == Problem::Missing && f.action == Action::Requeued));
+    assert_eq!((report.rows, report.matched), (25, 0));
+    for id in &ids {
+        let expected = h.sim.invoice(id.get()).unwrap().to_invoice();
+        assert_eq!(h.stored(*id).await, expected, "invoice {id}");
+        assert_eq!(
+            h.sim.detail_fetches(id.get()).ok,
+            1,
+            "invoice {id} fetched once"
+        );
+    }
+    assert_eq!(h.pipeline.item_count().await, 25, "one item each");
+    // payment(2): more digits than an f64 keeps.
+    let exact = h.stored(ids[1]).await.amount;
+    assert_eq!(exact.to_string(), "12345678901234567.89");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_run_requeues_nothing_and_fetches_no_invoice() {
+    // Arrange
+    let h = harness(TimeZone::UTC).await;
+    let ids = paid_during_outage(&h, 12).await;
+    h.run().await;
+    h.pipeline.drain(WAIT).await;
+    let fetches = h.detail_fetches();
+
+    // Act
+    let second = h.run().await;
+
+    // Assert
+    assert!(second.findings.is_empty(), "{:?}", second.findings);
+    assert_eq!((second.rows, second.matched), (12, 12));
+    assert_eq!(h.pipeline.queue_depth(&h.pipeline.queue_url).await, 0);
+    assert_eq!(h.detail_fetches(), fetches, "no invoice fetched again");
+    assert_eq!(h.pipeline.item_count().await, ids.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_falsely_rejected_invoice_is_requeued_marked_by_reconcile_and_then_stored() {
+    // Arrange: the worker once recorded Glase's 404 for a paid invoice.
+    let h = harness(TimeZone::UTC).await;
+    let id = paid_during_outage(&h, 1).await[0];
+    let lease = Lease {
+        owner: "earlier-worker".into(),
+        now_ms: Timestamp::now().as_millisecond(),
+        until_ms: Timestamp::now().as_millisecond() + 60_000,
+        rejected_before_ms: None,
+    };
+    let store = &h.pipeline.store;
+    store.claim(id, &lease).await.unwrap();
+    let rejection = Rejection {
+        code: glase_shared::RejectionCode::UnknownInvoice,
+        reason: "Glase does not know invoice (404)".into(),
+    };
+    store
+        .reject(id, &lease, &rejection, Timestamp::now())
+        .await
+        .unwrap();
+
+    // Act
+    let report = h.run().await;
+    let message = h
+        .pipeline
+        .sqs
+        .receive_message()
+        .queue_url(&h.pipeline.queue_url)
+        .message_attribute_names("All")
+        .visibility_timeout(0)
+        .wait_time_seconds(1)
+        .send()
+        .await
+        .unwrap()
+        .messages()
+        .first()
+        .cloned()
+        .expect("a re-queued message");
+    h.pipeline.drain(WAIT).await;
+
+    // Assert
+    assert_eq!(report.requeued(), vec![id]);
+    assert!(matches!(
+        &report.findings[0].problem,
+        Problem::Rejected { code, .. } if code == "UNKNOWN_INVOICE"
+    ));
+    assert_eq!(
+        message.body(),
+        Some(format!("{{\"invoiceId\":{id}}}").as_str())
+    );
+    let mark = message
+        .message_attributes()
+        .and_then(|a| a.get(REQUEUED_ATTRIBUTE))
+        .and_then(|v| v.string_value());
+    assert_eq!(mark, Some(REQUEUED_BY_RECONCILE));
+    assert_eq!(
+        h.stored(id).await,
+        h.sim.invoice(id.get()).unwrap().to_invoice()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stuck_invoice_is_requeued_and_one_a_worker_holds_now_is_left_alone() {
+    // Arrange
+    let h = harness(TimeZone::UTC).await;
+    let ids = paid_during_outage(&h, 2).await;
+    let now = Timestamp::now().as_millisecond();
+    let lease = |owner: &str, until_ms: i64| Lease {
+        owner: owner.into(),
+        now_ms: now - 120_000,
+        until_ms,
+        rejected_before_ms: None,
+    };
+    let store = &h.pipeline.store;
+    // A worker that died a minute ago, and one that is fetching right now.
+    store
+        .claim(ids[0], &lease("dead", now - 60_000))
+        .await
+        .unwrap();
+    store
+        .claim(ids[1], &lease("alive", now + 600_000))
+        .await
+        .unwrap();
+
+    // Act
+    let report = h.run().await;
+    h.pipeline.drain(WAIT).await;
+
+    // Assert
+    assert_eq!(report.requeued(), vec![ids[0]]);
+    assert!(matches!(report.findings[0].problem, Problem::Stuck { .. }));
+    assert_eq!(report.in_progress, 1);
+    assert_eq!(
+        h.stored(ids[0]).await,
+        h.sim.invoice(ids[0].get()).unwrap().to_invoice()
+    );
+    assert!(matches!(
+        h.pipeline.record(ids[1].get()).await,
+        Some(InvoiceRecord::Processing { .. })
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_stored_amount_is_reported_and_never_overwritten() {
+    // Arrange: stored by a first run, then its amount changed behind our back.
+    let h = harness(TimeZone::UTC).await;
+    let ids = paid_during_outage(&h, 3).await;
+    h.run().await;
+    h.pipeline.drain(WAIT).await;
+    let tampered = ids[0];
+    h.pipeline
+        .ddb
+        .update_item()
+        .table_name(&h.pipeline.table)
+        .key("invoiceId", AttributeValue::N(tampered.to_string()))
+        .update_expression("SET amount = :a")
+        .expression_attribute_values(":a", AttributeValue::N("99.99".into()))
+        .send()
+        .await
+        .unwrap();
+    let fetches = h.detail_fetches();
+
+    // Act
+    let report = h.run().await;
+
+    // Assert
+    assert_eq!(report.mismatches(), vec![tampered]);
+    assert!(report.needs_human());
+    match &report.findings[..] {
+        [finding] => {
+            assert_eq!(finding.action, Action::NeedsHuman);
+            assert_eq!(
+                finding.problem,
+                Problem::Mismatch {
+                    differences: vec![glase_reconcile::Difference {
+                        field: "amount",
+                        report: "0.10".into(),
+                        stored: "99.99".into(),
+                    }]
+                }
+            );
+        }
+        other => panic!("expected one mismatch, got {other:?}"),
+    }
+    assert!(report.requeued().is_empty());
+    assert_eq!(h.pipeline.queue_depth(&h.pipeline.queue_url).await, 0);
+    assert_eq!(
+        h.stored(tampered).await.amount.to_string(),
+        "99.99",
+        "not overwritten"
+    );
+    assert_eq!(h.detail_fetches(), fetches);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dry_run_reports_what_it_would_requeue_and_changes_nothing() {
+    let h = harness(TimeZone::UTC).await;
+    let ids = paid_during_outage(&h, 3).await;
+    let today = Timestamp::now().to_zoned_datetime(TimeZone::UTC).date();
+    let window = Window::new(today.yesterday().unwrap(), today).unwrap();
+
+    let report = reconcile(
+        &h.report,
+        &h.pipeline.store,
+        &h.requeue,
+        window,
+        &Options::new(Timestamp::now()).dry_run(true),
+    )
+    .await
+    .unwrap();
+
+    let mut would = report.would_requeue();
+    would.sort();
+    assert_eq!(would, ids);
+    assert_eq!(h.pipeline.queue_depth(&h.pipeline.queue_url).await, 0);
+    assert_eq!(h.pipeline.item_count().await, 0);
+}
+
+/// Every report row, fetched over HTTP.
+async fn fetch_rows(report: &GlaseReport, window: Window) -> Vec<ReportRow> {
+    use futures::StreamExt;
+    report
+        .rows(window.from(), window.to())
+        .await
+        .unwrap()
+        .map(|row| row.unwrap())
+        .collect()
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_report_shape_the_client_accepts_reads_the_same_rows_as_glases_details() {
+    // Arrange: Glase's clock in Stockholm, so PURCHASE_TIME carries an offset.
+    let zone = TimeZone::get("Europe/Stockholm").unwrap();
+    let h = harness(zone.clone()).await;
+    h.sim.set_webhook_outage(true);
+    let mut invoices = Vec::new();
+    for i in 1..=12 {
+        invoices.push(h.sim.pay(payment(i)).await.unwrap());
+    }
+    let today = Timestamp::now().to_zoned_datetime(zone).date();
+    let window = Window::new(today.yesterday().unwrap(), today).unwrap();
+    let shapes = [
+        ReportFormat::default(),
+        ReportFormat {
+            header: false,
+            ..ReportFormat::default()
+        },
+        ReportFormat {
+            delimiter: Delimiter::Semicolon,
+            ..ReportFormat::default()
+        },
+        ReportFormat {
+            line_ending: LineEnding::Lf,
+            ..ReportFormat::default()
+        },
+        ReportFormat {
+            header: false,
+            delimiter: Delimiter::Semicolon,
+            line_ending: LineEnding::Lf,
+        },
+    ];
+
+    // Act
+    let mut parsed = Vec::new();
+    for shape in shapes {
+        h.sim.set_report_format(shape);
+        parsed.push(fetch_rows(&h.report, window).await);
+    }
+
+    // Assert
+    let expected: Vec<_> = invoices.iter().map(|i| i.to_invoice()).collect();
+    let first: Vec<_> = parsed[0].iter().map(ReportRow::to_invoice).collect();
+    assert_eq!(first, expected, "the report says what the details say");
+    for (shape, rows) in shapes.iter().zip(&parsed) {
+        assert_eq!(rows, &parsed[0], "{shape:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_report_client_names_glases_refusals_and_caps_the_body() {
+    let h = harness(TimeZone::UTC).await;
+    for i in 1..=20 {
+        h.sim.pay(payment(i)).await.unwrap();
+    }
+    let base = h._running.base_url();
+    let today = Timestamp::now().to_zoned_datetime(TimeZone::UTC).date();
+    let (from, to) = (today.yesterday().unwrap(), today);
+
+    let wrong_secret = report_client(&base, TimeZone::UTC, "not-the-secret");
+    assert!(matches!(
+        wrong_secret.rows(from, to).await,
+        Err(ReportFetchError::Unauthorized(401))
+    ));
+
+    match h.report.rows(to, from).await {
+        Err(e @ ReportFetchError::Refused { status: 400, .. }) => {
+            assert!(
+                e.to_string()
+                    .contains("startDate must not be after endDate"),
+                "{e}"
+            )
+        }
+        Err(other) => panic!("expected a 400 refusal, got {other:?}"),
+        Ok(_) => panic!("expected a 400 refusal, got rows"),
+    }
+
+    let small = h.report.clone().with_max_bytes(1_000);
+    assert!(matches!(
+        small.rows(from, to).await,
+        Err(ReportFetchError::TooLarge { limit: 1_000 })
+    ));
+
+    h.sim.set_faults(Faults {
+        report: EndpointFaults::errors(1.0),
+        ..Faults::default()
+    });
+    let failure = reconcile(
+        &h.report,
+        &h.pipeline.store,
+        &h.requeue,
+        Window::new(from, to).unwrap(),
+        &Options::new(Timestamp::now()),
+    )
+    .await
+    .unwrap_err();
+    assert!(failure.to_string().contains("HTTP 500"), "{failure}");
+    assert_eq!(h.pipeline.queue_depth(&h.pipeline.queue_url).await, 0);
+}
