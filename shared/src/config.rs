@@ -132,7 +132,8 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
         if !(v.starts_with("https://") || v.starts_with("http://")) {
             return Err(ConfigError::Invalid {
                 var,
-                reason: format!("must start with https:// or http://, got {v:?}"),
+                // The value is not echoed: a URL can carry credentials (user:pass@).
+                reason: "must start with https:// or http://".into(),
             });
         }
         Ok(v.trim_end_matches('/').to_owned())
@@ -158,7 +159,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             None => TimeZone::UTC,
             Some(name) => TimeZone::get(&name).map_err(|_| ConfigError::Invalid {
                 var: "GLASE_TIME_ZONE",
-                reason: format!("{name:?} is not an IANA time zone name like Europe/Stockholm"),
+                reason: "is not an IANA time zone name like Europe/Stockholm".into(),
             })?,
         };
         Ok(GlaseConfig {
