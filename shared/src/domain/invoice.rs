@@ -318,6 +318,9 @@ mod tests {
             ] {
                 assert!(parse(&body, 576).is_err(), "depth {depth}");
             }
+            // A deep member we do not know is walked without recursion, and ignored.
+            let body = DOC_EXAMPLE.replacen('{', &format!("{{\"future\": {nested},"), 1);
+            assert_eq!(parse(&body, 576).unwrap().id, id(576));
         }
     }
 }
