@@ -214,7 +214,7 @@ impl<F: Fn(&str) -> Option<String>> Env<F> {
             None => TimeZone::UTC,
             Some(name) => TimeZone::get(&name).map_err(|_| ConfigError::Invalid {
                 var: "GLASE_TIME_ZONE",
-                reason: format!("{name:?} is not an IANA time zone name like Europe/Stockholm"),
+                reason: "is not an IANA time zone name like Europe/Stockholm".into(),
             })?,
         };
         Ok(GlaseConfig {

@@ -2,6 +2,7 @@
 //! binary on free ports, a scriptable Glase stand-in, and the pipeline wired as in Lambda.
 
 pub mod pipeline;
+pub mod raw_glase;
 pub mod services;
 pub mod stub_glase;
 

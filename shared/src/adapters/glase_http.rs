@@ -1,5 +1,6 @@
 //! Glase Invoice Service over HTTPS: `GET /api/invoice/{id}?issuer=…` with `X-Auth-Token`.
 
+use futures::{Stream, StreamExt};
 use jiff::tz::TimeZone;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 
@@ -8,6 +9,10 @@ use crate::domain::{AuthToken, Invoice, InvoiceId, IssuerName};
 use crate::ports::{FetchError, InvoiceSource};
 
 const AUTH_HEADER: &str = "X-Auth-Token";
+
+/// The most of a Glase response the worker reads. A details response is well under 1 KiB;
+/// a larger one (a proxy's page, a runaway server) is refused rather than held in memory.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// One client per process: its connection pool and TLS session survive across invocations.
 #[derive(Clone)]
@@ -55,7 +60,18 @@ impl InvoiceSource for GlaseHttp {
             .await
             .map_err(transient)?;
         let status = response.status().as_u16();
-        let body = response.bytes().await.map_err(transient)?;
+        let declared = response.content_length();
+        let chunks = futures::stream::unfold(response, |mut r| async move {
+            r.chunk().await.transpose().map(|chunk| (chunk, r))
+        });
+        let body = match read_capped(declared, chunks, MAX_BODY_BYTES).await {
+            Ok(body) => body,
+            Err(BodyError::Read(e)) => return Err(transient(e)),
+            // Only a 200's body is read; the status alone classifies any other answer.
+            Err(BodyError::TooLarge(_)) if status != 200 => Vec::new(),
+            // Retried like any undocumented answer: a paid invoice is never dropped for it.
+            Err(e @ BodyError::TooLarge(_)) => return Err(FetchError::transient(e.to_string())),
+        };
         classify(status, &body, id, &self.zone)
     }
 }
@@ -71,6 +87,43 @@ pub(crate) fn http_client(config: &GlaseConfig) -> Result<reqwest::Client, reqwe
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("glase-invoices/", env!("CARGO_PKG_VERSION")))
         .build()
+}
+
+/// Why a response body was not read whole.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError<E> {
+    #[error("response body is larger than the {0}-byte limit")]
+    TooLarge(usize),
+    #[error("could not read the response body")]
+    Read(#[source] E),
+}
+
+/// Reads a body of at most `cap` bytes: refused at once when `declared` (Content-Length) is
+/// larger, and otherwise read chunk by chunk, stopping as soon as the total passes `cap`, so
+/// a body without a length holds at most `cap` plus one chunk in memory.
+pub async fn read_capped<C, E>(
+    declared: Option<u64>,
+    chunks: impl Stream<Item = Result<C, E>>,
+    cap: usize,
+) -> Result<Vec<u8>, BodyError<E>>
+where
+    C: AsRef<[u8]>,
+{
+    if declared.is_some_and(|len| len > cap as u64) {
+        return Err(BodyError::TooLarge(cap));
+    }
+    let capacity = declared.map_or(0, |len| usize::try_from(len).unwrap_or(cap));
+    let mut body = Vec::with_capacity(capacity);
+    let mut chunks = std::pin::pin!(chunks);
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(BodyError::Read)?;
+        let chunk = chunk.as_ref();
+        if body.len() + chunk.len() > cap {
+            return Err(BodyError::TooLarge(cap));
+        }
+        body.extend_from_slice(chunk);
+    }
+    Ok(body)
 }
 
 /// Maps Glase's answer to what the worker must do. The single place statuses are interpreted.
@@ -156,6 +209,65 @@ mod tests {
         assert!(matches!(
             classify(200, b"{}", id(), &z),
             Err(FetchError::Invalid(_))
+        ));
+    }
+
+    /// `total` bytes in `chunk`-byte pieces, counting how many bytes were pulled.
+    fn body(
+        total: usize,
+        chunk: usize,
+        pulled: &std::cell::Cell<usize>,
+    ) -> impl Stream<Item = Result<Vec<u8>, std::io::Error>> + '_ {
+        futures::stream::iter((0..total).step_by(chunk).map(move |at| {
+            let n = chunk.min(total - at);
+            pulled.set(pulled.get() + n);
+            Ok(vec![b'['; n])
+        }))
+    }
+
+    #[tokio::test]
+    async fn reads_a_body_up_to_the_cap() {
+        let pulled = std::cell::Cell::new(0);
+        let read = read_capped(None, body(MAX_BODY_BYTES, 1000, &pulled), MAX_BODY_BYTES).await;
+        assert_eq!(read.unwrap().len(), MAX_BODY_BYTES);
+    }
+
+    #[tokio::test]
+    async fn stops_reading_a_body_without_a_length_just_past_the_cap() {
+        let pulled = std::cell::Cell::new(0);
+        let ten_mb = 10 * 1024 * 1024;
+
+        let read = read_capped(None, body(ten_mb, 16 * 1024, &pulled), MAX_BODY_BYTES).await;
+
+        assert!(matches!(read, Err(BodyError::TooLarge(MAX_BODY_BYTES))));
+        assert!(
+            pulled.get() <= MAX_BODY_BYTES + 16 * 1024,
+            "{}",
+            pulled.get()
+        );
+    }
+
+    #[tokio::test]
+    async fn refuses_a_declared_length_over_the_cap_without_reading() {
+        let pulled = std::cell::Cell::new(0);
+        let declared = Some(MAX_BODY_BYTES as u64 + 1);
+
+        let read = read_capped(declared, body(100, 10, &pulled), MAX_BODY_BYTES).await;
+
+        let err = read.unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "response body is larger than the 65536-byte limit"
+        );
+        assert_eq!(pulled.get(), 0);
+    }
+
+    #[tokio::test]
+    async fn passes_on_a_read_error() {
+        let chunks = futures::stream::iter([Ok(vec![b'{']), Err(std::io::Error::other("reset"))]);
+        assert!(matches!(
+            read_capped(None, chunks, MAX_BODY_BYTES).await,
+            Err(BodyError::Read(_))
         ));
     }
 

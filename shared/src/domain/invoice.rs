@@ -153,6 +153,14 @@ impl Invoice {
         expected: InvoiceId,
         zone: &TimeZone,
     ) -> Result<Self, InvalidInvoice> {
+        // A derived struct also deserializes from a JSON array of its fields in order; only an
+        // object is Glase's shape. (serde also refuses a duplicated field, e.g. two `amount`s.)
+        let first = body
+            .iter()
+            .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+        if first != Some(&b'{') {
+            return Err(InvalidInvoice::Json("expected a JSON object".into()));
+        }
         let wire: Wire<'_> =
             serde_json::from_slice(body).map_err(|e| InvalidInvoice::Json(e.to_string()))?;
 
@@ -302,5 +310,50 @@ mod tests {
             Err(InvalidInvoice::Json(_))
         ));
         assert!(matches!(parse("[]", 576), Err(InvalidInvoice::Json(_))));
+    }
+
+    #[test]
+    fn refuses_a_duplicated_field() {
+        for (field, extra) in [
+            ("id", r#""id": 577,"#),
+            ("amount", r#""amount": 0.01,"#),
+            ("status", r#""status": "PAID","#),
+            ("currency", r#""currency": "EUR","#),
+        ] {
+            let body = DOC_EXAMPLE.replacen('{', &format!("{{{extra}"), 1);
+            match parse(&body, 576) {
+                Err(InvalidInvoice::Json(reason)) => assert!(
+                    reason.contains(&format!("duplicate field `{field}`")),
+                    "{reason}"
+                ),
+                other => panic!("{field}: expected a duplicate-field error, got {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn refuses_an_array_in_the_shape_of_the_fields() {
+        // A derived struct also deserializes from a sequence of its fields, in order.
+        let body = r#"[576, "d", 59.99, "GBP", "PAID", "r", "e", "15.05.2015 15:37:33",
+            null, null, null, null, null, null, null]"#;
+        assert!(matches!(parse(body, 576), Err(InvalidInvoice::Json(_))));
+    }
+
+    #[test]
+    fn refuses_deep_nesting_without_exhausting_the_stack() {
+        for depth in [5_000, 100_000] {
+            let nested = format!("{}{}", "[".repeat(depth), "]".repeat(depth));
+            for body in [
+                "[".repeat(depth),
+                nested.clone(),
+                DOC_EXAMPLE.replacen("576", &nested, 1),
+                DOC_EXAMPLE.replacen("59.99", &nested, 1),
+            ] {
+                assert!(parse(&body, 576).is_err(), "depth {depth}");
+            }
+            // A deep member we do not know is walked without recursion, and ignored.
+            let body = DOC_EXAMPLE.replacen('{', &format!("{{\"future\": {nested},"), 1);
+            assert_eq!(parse(&body, 576).unwrap().id, id(576));
+        }
     }
 }

@@ -1,0 +1,215 @@
+//! Every configuration variable, missing or malformed: init fails with an error that names the
+//! variable and never contains a secret or the value given.
+//!
+//! Table-driven over the public `Env` (no process environment is touched).
+
+use std::collections::HashMap;
+
+use glase_shared::config::{ConfigError, Env};
+
+/// In every value below, so an error that echoes a value is caught whichever it echoes.
+const MARK: &str = "LEAKMARK";
+const SECRET: &str = "issuer-secret-LEAKMARK-7f3a";
+const WEBHOOK_TOKEN: &str = "webhook-token-LEAKMARK-91c2";
+
+fn env(pairs: &[(&str, String)]) -> Env<impl Fn(&str) -> Option<String>> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    Env(move |k: &str| map.get(k).cloned())
+}
+
+fn worker_vars() -> Vec<(&'static str, String)> {
+    vec![
+        ("GLASE_BASE_URL", format!("https://glase.example/{MARK}")),
+        ("GLASE_ISSUER", "abc".into()),
+        ("GLASE_SECRET", SECRET.into()),
+        ("TABLE_NAME", format!("invoices-{MARK}")),
+        (
+            "QUEUE_URL",
+            format!("http://127.0.0.1:9324/000000000000/{MARK}"),
+        ),
+    ]
+}
+
+fn webhook_vars() -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "QUEUE_URL",
+            format!("http://127.0.0.1:9324/000000000000/{MARK}"),
+        ),
+        ("WEBHOOK_TOKEN", WEBHOOK_TOKEN.into()),
+    ]
+}
+
+fn with(
+    base: Vec<(&'static str, String)>,
+    var: &'static str,
+    value: Option<&str>,
+) -> Vec<(&'static str, String)> {
+    let mut pairs: Vec<_> = base.into_iter().filter(|(k, _)| *k != var).collect();
+    if let Some(v) = value {
+        pairs.push((var, v.to_owned()));
+    }
+    pairs
+}
+
+/// The error, checked for what every config error must and must not say.
+fn assert_names_without_echo(case: &str, err: &ConfigError, names: &str) {
+    let shown = format!("{err} / {err:?}");
+    assert!(
+        shown.contains(names),
+        "{case}: {shown} does not name {names}"
+    );
+    for secret in [SECRET, WEBHOOK_TOKEN, MARK] {
+        assert!(!shown.contains(secret), "{case}: {shown} echoes a value");
+    }
+}
+
+#[derive(Clone, Copy)]
+enum Function {
+    Webhook,
+    Worker,
+}
+
+/// (function, variable, value — None for unset, what the error must name)
+fn cases() -> Vec<(Function, &'static str, Option<String>, &'static str)> {
+    use Function::*;
+    let m = |v: &str| Some(format!("{v}{MARK}"));
+    vec![
+        // Required, unset (empty and blank count as unset).
+        (Worker, "GLASE_BASE_URL", None, "GLASE_BASE_URL"),
+        (
+            Worker,
+            "GLASE_BASE_URL",
+            Some("  ".into()),
+            "GLASE_BASE_URL",
+        ),
+        (Worker, "GLASE_ISSUER", None, "GLASE_ISSUER"),
+        (Worker, "GLASE_SECRET", None, "GLASE_SECRET"),
+        (Worker, "TABLE_NAME", None, "TABLE_NAME"),
+        (Worker, "QUEUE_URL", None, "QUEUE_URL"),
+        (Webhook, "QUEUE_URL", None, "QUEUE_URL"),
+        (Webhook, "QUEUE_URL", Some(String::new()), "QUEUE_URL"),
+        // Malformed.
+        (
+            Worker,
+            "GLASE_BASE_URL",
+            m("ftp://glase/"),
+            "GLASE_BASE_URL",
+        ),
+        (
+            Worker,
+            "GLASE_BASE_URL",
+            m("glase.example/"),
+            "GLASE_BASE_URL",
+        ),
+        (Worker, "GLASE_ISSUER", m("a b "), "GLASE_ISSUER"),
+        (Worker, "GLASE_ISSUER", m("a\u{7}"), "GLASE_ISSUER"),
+        (Worker, "GLASE_TIME_ZONE", m("Mars/"), "GLASE_TIME_ZONE"),
+        (Worker, "GLASE_TIMEOUT_MS", m("soon"), "GLASE_TIMEOUT_MS"),
+        (
+            Worker,
+            "GLASE_TIMEOUT_MS",
+            Some("0".into()),
+            "GLASE_TIMEOUT_MS",
+        ),
+        (
+            Worker,
+            "GLASE_TIMEOUT_MS",
+            Some("-5".into()),
+            "GLASE_TIMEOUT_MS",
+        ),
+        (
+            Worker,
+            "GLASE_CONNECT_TIMEOUT_MS",
+            m("1.5"),
+            "GLASE_CONNECT_TIMEOUT_MS",
+        ),
+        (Worker, "RETRY_BASE_SECONDS", m("x"), "RETRY_BASE_SECONDS"),
+        (
+            Worker,
+            "RETRY_BASE_SECONDS",
+            Some("-1".into()),
+            "RETRY_BASE_SECONDS",
+        ),
+        (
+            Worker,
+            "RETRY_MAX_SECONDS",
+            Some("43201".into()),
+            "RETRY_MAX_SECONDS",
+        ),
+        (
+            Worker,
+            "RETRY_MAX_SECONDS",
+            Some("1e3".into()),
+            "RETRY_MAX_SECONDS",
+        ),
+        (Worker, "TABLE_NAME", Some("ab".into()), "TABLE_NAME"),
+        (Worker, "QUEUE_URL", m("sqs:"), "QUEUE_URL"),
+        (
+            Worker,
+            "DEAD_LETTER_QUEUE_URL",
+            m("dlq-"),
+            "DEAD_LETTER_QUEUE_URL",
+        ),
+        (Worker, "PRIME_CONNECTIONS", m("yes"), "PRIME_CONNECTIONS"),
+        (Webhook, "QUEUE_URL", m("127.0.0.1:9324/q"), "QUEUE_URL"),
+        (Webhook, "PRIME_CONNECTIONS", m("on"), "PRIME_CONNECTIONS"),
+    ]
+}
+
+#[test]
+fn every_missing_or_malformed_variable_fails_init_naming_it_without_echoing_values() {
+    let cases = cases();
+    assert!(cases.len() >= 25);
+    for (function, var, value, names) in cases {
+        let case = format!("{var}={value:?}");
+        let err = match function {
+            Function::Worker => env(&with(worker_vars(), var, value.as_deref()))
+                .worker()
+                .map(|_| ())
+                .expect_err(&case),
+            Function::Webhook => env(&with(webhook_vars(), var, value.as_deref()))
+                .webhook()
+                .map(|_| ())
+                .expect_err(&case),
+        };
+        assert_names_without_echo(&case, &err, names);
+    }
+}
+
+#[test]
+fn both_secret_sources_at_once_fails_naming_both_without_the_secret() {
+    let pairs = with(
+        worker_vars(),
+        "GLASE_SECRET_PARAMETER",
+        Some("/glase/issuer-secret"),
+    );
+
+    let err = env(&pairs).worker().map(|_| ()).unwrap_err();
+
+    assert_eq!(err, ConfigError::SecretSource);
+    assert_names_without_echo("both sources", &err, "GLASE_SECRET_PARAMETER");
+}
+
+#[test]
+fn a_valid_config_never_shows_its_secrets_when_debug_printed() {
+    let worker = env(&worker_vars()).worker().unwrap();
+    let webhook = env(&webhook_vars()).webhook().unwrap();
+
+    let shown = format!("{worker:?} {webhook:?}");
+
+    assert!(!shown.contains(SECRET), "{shown}");
+    assert!(!shown.contains(WEBHOOK_TOKEN), "{shown}");
+}
+
+#[test]
+fn the_secret_is_trimmed_like_every_other_value_and_blank_means_unset() {
+    let blank = with(worker_vars(), "GLASE_SECRET", Some(" \n"));
+
+    let err = env(&blank).worker().map(|_| ()).unwrap_err();
+
+    assert_eq!(err, ConfigError::Missing("GLASE_SECRET"));
+}

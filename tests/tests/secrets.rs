@@ -1,0 +1,423 @@
+//! No secret in any log line at any level: the real function binaries run a full pipeline at
+//! `trace`, once through `RUST_LOG` and once through `AWS_LAMBDA_LOG_LEVEL`, each against its
+//! own Lambda Runtime API (the bench's), with moto (SQS, SSM), DynamoDB Local and glase-sim.
+//! Everything they print is searched for the issuer secret, the derived X-Auth-Token and the
+//! webhook token; no line may carry a whole 1 MB request either.
+//!
+//! The binaries are the workspace's debug builds (`make test` builds them first; run alone,
+//! this test builds them when they are missing or older than the sources).
+
+#[path = "../../tools/bench/src/runtime_api.rs"]
+#[allow(dead_code)]
+mod runtime_api;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, SystemTime};
+
+use glase_local::services::die_with_parent;
+use glase_shared::adapters::DynamoStore;
+use glase_shared::ports::InvoiceRecord;
+use glase_shared::{AuthToken, InvoiceId, IssuerName};
+use glase_sim::{IssuerConfig, NewInvoice, Sim, SimConfig};
+use glase_tests::services::{services, unique};
+use runtime_api::{Answer, RuntimeApi};
+use secrecy::SecretString;
+use serde_json::{json, Value};
+
+const ISSUER: &str = "trace-issuer";
+const INVOKE: Duration = Duration::from_secs(60);
+/// The longest log line allowed (the SDK's own debug dumps reach ~20 KB at trace): a raw
+/// event with a 1 MB body must never be printed whole.
+const MAX_LINE: usize = 64 * 1024;
+/// A run of the 1 MB body's padding: in no line, however long.
+const PAD: &str = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+const APIGW_FIXTURE: &str = include_str!("../../events/apigw-notification.json");
+
+/// How the level is asked for.
+#[derive(Clone, Copy, Debug)]
+enum LevelVar {
+    RustLog,
+    AwsLambdaLogLevel,
+}
+
+#[tokio::test]
+async fn nothing_secret_is_logged_at_trace_through_rust_log() {
+    let logs = run_pipeline(LevelVar::RustLog, SecretFrom::Ssm).await;
+
+    // Trace really was on, so the search below covers every level.
+    assert!(
+        logs.text.contains("\"level\":\"TRACE\""),
+        "no TRACE line in {}",
+        logs.dir.display()
+    );
+    logs.assert_clean();
+}
+
+#[tokio::test]
+async fn nothing_secret_is_logged_at_trace_through_aws_lambda_log_level() {
+    let logs = run_pipeline(LevelVar::AwsLambdaLogLevel, SecretFrom::Env).await;
+
+    if !logs.text.contains("\"level\":\"TRACE\"") {
+        // Lambda's advanced logging controls are honoured only once telemetry reads them.
+        eprintln!("AWS_LAMBDA_LOG_LEVEL=trace produced no TRACE line (not honoured yet)");
+    }
+    logs.assert_clean();
+}
+
+#[derive(Clone, Copy, Debug)]
+enum SecretFrom {
+    /// `GLASE_SECRET_PARAMETER`: an SSM SecureString, as the stack deploys.
+    Ssm,
+    /// `GLASE_SECRET`: the plain variable for local runs.
+    Env,
+}
+
+struct Logs {
+    dir: PathBuf,
+    text: String,
+    secrets: Vec<(&'static str, String)>,
+}
+
+impl Logs {
+    fn assert_clean(&self) {
+        assert!(!self.text.is_empty(), "no output in {}", self.dir.display());
+        for (what, secret) in &self.secrets {
+            let hits: Vec<&str> = self
+                .text
+                .lines()
+                .filter(|l| l.contains(secret.as_str()))
+                .map(|l| &l[..l.len().min(300)])
+                .collect();
+            assert!(
+                hits.is_empty(),
+                "the {what} is logged:\n{}",
+                hits.join("\n")
+            );
+        }
+        // lambda_runtime's TRACE line carrying the whole event must stay off.
+        assert!(
+            !self.text.contains("raw JSON event received from Lambda") && !self.text.contains(PAD),
+            "the raw event is logged; see {}",
+            self.dir.display()
+        );
+        let longest = self.text.lines().map(str::len).max().unwrap_or(0);
+        assert!(
+            longest <= MAX_LINE,
+            "a {longest}-byte log line in {}",
+            self.dir.display()
+        );
+    }
+}
+
+/// Notifications through the webhook (a good one, a wrong token, a 1 MB body), then the
+/// queued batch through the worker (one paid invoice, one Glase does not know).
+async fn run_pipeline(level: LevelVar, secret_from: SecretFrom) -> Logs {
+    let svc = services();
+    let tag = unique("trace");
+    let secret = format!("issuer-secret-{tag}");
+    let webhook_token = format!("webhook-token-{tag}");
+    let derived = AuthToken::derive(
+        &IssuerName::parse(ISSUER).unwrap(),
+        &SecretString::from(secret.clone()),
+    )
+    .expose()
+    .to_owned();
+    let dir = std::env::temp_dir().join(&tag);
+    std::fs::create_dir_all(&dir).unwrap();
+
+    let sqs = glase_local::aws::sqs(&svc.sqs_endpoint);
+    let ddb = glase_local::aws::dynamodb(&svc.dynamodb_endpoint);
+    let table = unique("trace-invoices");
+    glase_shared::adapters::dynamo::ensure_table(&ddb, &table)
+        .await
+        .unwrap();
+    let store = DynamoStore::new(ddb, &table);
+    let (queue_url, dlq_url) = glase_local::aws::create_queues(&sqs, &tag, 30, 5)
+        .await
+        .unwrap();
+    let sim = Sim::serve(
+        SimConfig {
+            issuers: vec![IssuerConfig::new(ISSUER, secret.clone())],
+            time_scale: 0.001,
+            seed: 7,
+            initial_invoices: Vec::new(),
+            ..SimConfig::default()
+        },
+        SocketAddr::from(([127, 0, 0, 1], 0)),
+    )
+    .await
+    .unwrap();
+    let paid = sim
+        .sim()
+        .pay(NewInvoice {
+            issuer: ISSUER.into(),
+            amount: "59.99".into(),
+            currency: "GBP".into(),
+            description: "trace".into(),
+            reference: "trace-1".into(),
+            ..NewInvoice::default()
+        })
+        .await
+        .unwrap()
+        .id
+        .get();
+    let unknown = paid + 1_000_000;
+
+    let secret_vars = match secret_from {
+        SecretFrom::Env => vec![("GLASE_SECRET", secret.clone())],
+        SecretFrom::Ssm => {
+            let name = format!("/{tag}/issuer-secret");
+            let aws = glase_local::aws::local_config(&svc.dynamodb_endpoint, &svc.sqs_endpoint);
+            aws_sdk_ssm::Client::new(&aws)
+                .put_parameter()
+                .name(&name)
+                .value(&secret)
+                .r#type(aws_sdk_ssm::types::ParameterType::SecureString)
+                .send()
+                .await
+                .unwrap();
+            vec![
+                ("GLASE_SECRET_PARAMETER", name),
+                ("AWS_ENDPOINT_URL_SSM", svc.sqs_endpoint.clone()),
+            ]
+        }
+    };
+    let level_var = match level {
+        LevelVar::RustLog => "RUST_LOG",
+        LevelVar::AwsLambdaLogLevel => "AWS_LAMBDA_LOG_LEVEL",
+    };
+    let mut webhook_env = vec![
+        (level_var, "trace".to_owned()),
+        ("QUEUE_URL", queue_url.clone()),
+        ("WEBHOOK_TOKEN", webhook_token.clone()),
+        ("AWS_ENDPOINT_URL_SQS", svc.sqs_endpoint.clone()),
+    ];
+    let mut worker_env = vec![
+        (level_var, "trace".to_owned()),
+        ("GLASE_BASE_URL", sim.base_url()),
+        ("GLASE_ISSUER", ISSUER.to_owned()),
+        ("TABLE_NAME", table.clone()),
+        ("QUEUE_URL", queue_url.clone()),
+        ("DEAD_LETTER_QUEUE_URL", dlq_url),
+        ("AWS_ENDPOINT_URL_SQS", svc.sqs_endpoint.clone()),
+        ("AWS_ENDPOINT_URL_DYNAMODB", svc.dynamodb_endpoint.clone()),
+    ];
+    worker_env.extend(secret_vars);
+    if let LevelVar::AwsLambdaLogLevel = level {
+        // Lambda sets both when advanced logging controls are on.
+        webhook_env.push(("AWS_LAMBDA_LOG_FORMAT", "JSON".into()));
+        worker_env.push(("AWS_LAMBDA_LOG_FORMAT", "JSON".into()));
+    }
+
+    let [webhook_bin, worker_bin] = function_binaries();
+    let webhook = Function::start(&webhook_bin, "webhook", &webhook_env, &dir).await;
+    let good = format!(r#"{{"invoiceId": {paid}}}"#);
+    let token_path = format!("/notifications/{webhook_token}");
+    let big = format!(
+        r#"{{"invoiceId": {paid}, "pad": "{}", "token": "{webhook_token}"}}"#,
+        "x".repeat(1 << 20)
+    );
+    for (path, body, want) in [
+        (token_path.as_str(), good.clone(), 200),
+        (
+            token_path.as_str(),
+            format!(r#"{{"invoiceId": {unknown}}}"#),
+            200,
+        ),
+        ("/notifications/not-the-token", good.clone(), 401),
+        (token_path.as_str(), big, 413),
+    ] {
+        let answer = webhook.invoke(apigw_event(path, &body)).await;
+        assert_eq!(answer["statusCode"], want, "{path}: {answer}");
+    }
+    webhook.stop();
+
+    let batch = receive_batch(&sqs, &queue_url, 2).await;
+    let worker = Function::start(&worker_bin, "worker", &worker_env, &dir).await;
+    let answer = worker.invoke(batch).await;
+    assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
+    worker.stop();
+    assert!(matches!(
+        store.get(InvoiceId::new(paid).unwrap()).await.unwrap(),
+        Some(InvoiceRecord::Stored { .. })
+    ));
+    assert!(matches!(
+        store.get(InvoiceId::new(unknown).unwrap()).await.unwrap(),
+        Some(InvoiceRecord::Rejected { .. })
+    ));
+
+    let mut text = String::new();
+    for name in ["webhook", "worker"] {
+        text.push_str(&std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap());
+    }
+    Logs {
+        dir,
+        text,
+        secrets: vec![
+            ("issuer secret", secret),
+            ("X-Auth-Token", derived),
+            ("webhook token", webhook_token),
+        ],
+    }
+}
+
+/// A function binary running against its own Runtime API, output to `<dir>/<name>.log`.
+struct Function {
+    child: Child,
+    api: RuntimeApi,
+    name: &'static str,
+}
+
+impl Function {
+    async fn start(binary: &Path, name: &'static str, env: &[(&str, String)], dir: &Path) -> Self {
+        let api = RuntimeApi::start(name).await.unwrap();
+        let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
+        let mut cmd = Command::new(binary);
+        cmd.env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .envs([
+                ("AWS_LAMBDA_RUNTIME_API", api.host_port()),
+                ("AWS_LAMBDA_FUNCTION_NAME", name.to_owned()),
+                ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".into()),
+                ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+                ("AWS_REGION", glase_local::aws::REGION.into()),
+                ("AWS_ACCESS_KEY_ID", "local".into()),
+                ("AWS_SECRET_ACCESS_KEY", "local".into()),
+                ("AWS_CONFIG_FILE", "/nonexistent".into()),
+                ("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent".into()),
+                ("AWS_EC2_METADATA_DISABLED", "true".into()),
+            ])
+            .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        die_with_parent(&mut cmd);
+        let mut child = cmd.spawn().unwrap();
+        if api.first_next(INVOKE).await.is_none() {
+            let _ = child.kill();
+            panic!(
+                "{name} did not start: {:?}; see {}",
+                api.init_error(),
+                dir.display()
+            );
+        }
+        Self { child, api, name }
+    }
+
+    async fn invoke(&self, event: String) -> Value {
+        let (answer, _) = self.api.invoke(event, INVOKE).await.unwrap();
+        match answer {
+            Answer::Response(body) => serde_json::from_slice(&body).unwrap(),
+            Answer::Error { body, .. } => panic!(
+                "{} failed the invocation: {}",
+                self.name,
+                String::from_utf8_lossy(&body)
+            ),
+        }
+    }
+
+    /// Stops the process so its output is complete.
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn apigw_event(path: &str, body: &str) -> String {
+    let mut event: Value = serde_json::from_str(APIGW_FIXTURE).unwrap();
+    event["rawPath"] = path.into();
+    event["requestContext"]["http"]["path"] = path.into();
+    event["body"] = body.into();
+    event.to_string()
+}
+
+/// Receives `n` messages and shapes them as the SQS event source mapping's event.
+async fn receive_batch(sqs: &aws_sdk_sqs::Client, queue_url: &str, n: usize) -> String {
+    let mut records = Vec::new();
+    while records.len() < n {
+        let out = sqs
+            .receive_message()
+            .queue_url(queue_url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        for m in out.messages() {
+            records.push(json!({
+                "messageId": m.message_id(),
+                "receiptHandle": m.receipt_handle(),
+                "body": m.body(),
+                "attributes": {"ApproximateReceiveCount": "1"},
+                "messageAttributes": {},
+                "eventSource": "aws:sqs",
+                "awsRegion": glase_local::aws::REGION,
+            }));
+        }
+    }
+    json!({ "Records": records }).to_string()
+}
+
+/// The debug builds of both functions in this test's own target directory, built when missing
+/// or older than the sources they are made of.
+fn function_binaries() -> [PathBuf; 2] {
+    // Once per test binary: both tests need them, one build is enough.
+    static BINARIES: std::sync::OnceLock<[PathBuf; 2]> = std::sync::OnceLock::new();
+    BINARIES.get_or_init(build_function_binaries).clone()
+}
+
+fn build_function_binaries() -> [PathBuf; 2] {
+    let exe = std::env::current_exe().unwrap();
+    // target/debug/deps/secrets-… → target/debug
+    let dir = exe.parent().and_then(Path::parent).unwrap().to_path_buf();
+    let binaries = ["glase-webhook", "glase-worker"].map(|b| dir.join(b));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let newest_source = [
+        "shared/src",
+        "functions/webhook/src",
+        "functions/worker/src",
+    ]
+    .iter()
+    .flat_map(|d| walk(&root.join(d)))
+    .chain([root.join("Cargo.lock")])
+    .filter_map(|p| p.metadata().and_then(|m| m.modified()).ok())
+    .max()
+    .unwrap_or(SystemTime::UNIX_EPOCH);
+    let stale = binaries.iter().any(|b| {
+        b.metadata()
+            .and_then(|m| m.modified())
+            .map_or(true, |t| t < newest_source)
+    });
+    if stale {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args([
+                "build",
+                "--locked",
+                "-p",
+                "glase-webhook",
+                "-p",
+                "glase-worker",
+            ])
+            .current_dir(root)
+            .status()
+            .unwrap();
+        assert!(status.success(), "building the function binaries failed");
+    }
+    binaries
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
