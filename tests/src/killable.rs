@@ -79,9 +79,9 @@ impl KillableWorker {
             .clone()
     }
 
-    /// Waits (at most 60 s) until `done` holds for what the process announced.
+    /// Waits (at most 90 s) until `done` holds for what the process announced.
     pub async fn wait(&self, what: &str, done: impl Fn(&Announced) -> bool) {
-        crate::wait::until(what, Duration::from_secs(60), || async {
+        crate::wait::until(what, Duration::from_secs(90), || async {
             let a = self.announced();
             if done(&a) {
                 Ok(())

@@ -65,8 +65,8 @@ const WORKER_TIMEOUT: Duration = Duration::from_secs(3);
 /// (a killed worker's; or moto's, which is not thread-safe: concurrent ReceiveMessage calls
 /// on one queue now and then fail after marking messages received) comes back after this.
 const VISIBILITY_SECS: u32 = 18;
-/// Bound of each wait for a fault's effect.
-const WAIT: Duration = Duration::from_secs(60);
+/// Bound of each wait for a fault's effect (the workers may first have a backlog to clear).
+const WAIT: Duration = Duration::from_secs(90);
 /// Bound of the final wait for everything to heal.
 const HEAL: Duration = Duration::from_secs(150);
 
@@ -626,7 +626,7 @@ async fn wrong_secret_then_redrive(m: &mut Matrix) {
 
     wait::until(
         "every notification to the misconfigured stack dead-lettered",
-        WAIT,
+        HEAL,
         || async {
             let delivered = m.senders.delivered(|s| seqs.contains(&s));
             let (waiting, dead) = (
