@@ -1,32 +1,50 @@
-# glase-invoices: the two commands are `make dev` and `make test`.
+# glase-invoices: the two commands are `make dev` and `make test`; `make help` lists the rest.
+# A target is documented by a `## text` comment at the end of its rule line (here or in mk/*.mk);
+# `make help` prints exactly those, so no target is missing from it.
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 CARGO ?= cargo
+# cargo-machete and cargo-deny, installed by scripts/install-cargo-tools.sh.
+CARGO_TOOLS := .local/cargo-tools/bin
 
-.PHONY: help deps test lint fmt
+# Integration-test binaries that need no local service (glase-sim's own tests run it in-process;
+# build_config reads files).
+UNIT_TEST_TARGETS := --test admin_api --test glase_api --test notifications --test build_config
 
-help:
-	@echo "make dev      run the whole pipeline locally (DynamoDB Local, SQS, glase-sim, webhook, worker)"
-	@echo "make test     install local services if missing, then run every test"
-	@echo "make lint     cargo fmt --check and clippy -D warnings"
-	@echo "make demo     pay ~20 invoices in the simulator beside a running 'make dev'"
-	@echo "make package  build both Lambda zips with cargo-lambda"
-	@echo "make bench    cold start, per-call cost, memory, size and throughput"
+.PHONY: help deps cargo-tools test unit lint fmt deny
 
-## Installs DynamoDB Local, moto and cfn-lint into .local/ (git-ignored); skipped when present.
-deps:
+help: ## This list.
+	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z0-9_.-]+:[^=]*## / {printf "  make %-14s %s\n", $$1, $$2}' \
+	  $(MAKEFILE_LIST) | sort
+
+deps: ## Install DynamoDB Local, moto and cfn-lint into .local/ (git-ignored); skipped when present.
 	@bash scripts/install-local-deps.sh
 
-test: deps
+cargo-tools: ## Install cargo-machete and cargo-deny (pinned) into .local/cargo-tools; skipped when present.
+	@bash scripts/install-cargo-tools.sh >/dev/null
+
+test: deps ## Every test: unit, integration and end-to-end on real local services (installs them if missing).
 	$(CARGO) test --workspace --all-targets --locked
 
-lint:
+# The same feature set as `make test` (test targets of the whole workspace), so the two share builds.
+unit: ## Only the tests that need no local service (libraries, binaries, glase-sim): seconds once built.
+	$(CARGO) test --workspace --lib --bins $(UNIT_TEST_TARGETS) --locked
+
+lint: cargo-tools ## rustfmt check, clippy -D warnings, unused dependencies (cargo-machete), cargo deny.
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO_TOOLS)/cargo-machete
+	@$(MAKE) --no-print-directory deny
 
-fmt:
+# Licenses, bans and sources are checked from Cargo.lock alone. Advisories need the RustSec
+# database from GitHub: checked when it can be fetched, else reported as skipped (not passed).
+deny: cargo-tools ## cargo deny: licenses, bans, sources; advisories when the RustSec database is reachable.
+	$(CARGO_TOOLS)/cargo-deny --locked check bans licenses sources
+	@bash scripts/deny-advisories.sh "$(CARGO_TOOLS)/cargo-deny"
+
+fmt: ## cargo fmt.
 	$(CARGO) fmt --all
 
-# Targets owned by other parts of the project (dev, demo, package, bench).
+# Targets owned by other parts of the project (dev, demo, package, bench, …).
 -include mk/*.mk

@@ -14,13 +14,13 @@ FUZZ_ARGS ?=
 FUZZ_CARGO = PATH="$$(bash $(CURDIR)/scripts/install-cargo-fuzz.sh):$$PATH" $(CARGO) +$(FUZZ_TOOLCHAIN) fuzz
 
 ## Builds every fuzz target.
-fuzz-build:
+fuzz-build: ## Build every cargo-fuzz target (nightly).
 	cd fuzz && $(FUZZ_CARGO) build --sanitizer $(FUZZ_SANITIZER) --debug-assertions
 
 ## Runs each target for FUZZ_SECONDS from its seeds (fuzz/seeds, checked in) and the corpus it
 ## grew before (fuzz/corpus, git-ignored). A crash stops the run; its input is left in
 ## fuzz/artifacts/<target>/ (keep it as a regression test; see README).
-fuzz: fuzz-build
+fuzz: fuzz-build ## Run each fuzz target for FUZZ_SECONDS (default 60).
 	@set -e; cd fuzz; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p corpus/$$t; \
 	  echo "[fuzz] $$t for $(FUZZ_SECONDS) s" >&2; \

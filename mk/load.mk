@@ -12,6 +12,6 @@ LOAD_PROFILE := --profile bench-harness \
 
 ## Drives the webhook for LOAD_SECONDS with LOAD_CLIENTS concurrent clients, drains the
 ## queue, and fails unless every 200 left exactly one queued message.
-load: deps
+load: deps ## Drive the webhook over loopback for LOAD_SECONDS against SQS; every 200 queued once.
 	LOAD_SECONDS=$(LOAD_SECONDS) LOAD_CLIENTS=$(LOAD_CLIENTS) \
 	  $(CARGO) run --locked $(LOAD_PROFILE) -p glase-load

@@ -7,5 +7,5 @@ SIM_PORT ?= 4000
 SIM_NOTIFY_URL ?= http://127.0.0.1:3000/notifications
 SIM_ARGS ?=
 
-sim:
+sim: ## glase-sim alone on SIM_PORT, notifying SIM_NOTIFY_URL.
 	$(CARGO) run -p glase-sim -- serve --port $(SIM_PORT) --issuer demo:demo-secret:$(SIM_NOTIFY_URL) $(SIM_ARGS)

@@ -1,10 +1,16 @@
 #!/usr/bin/env bash
-# Installs cargo-lambda (with the zig linker it needs) from PyPI into .local/venv (git-ignored).
-# Idempotent: skipped when the pinned version is already there. Prints the binary's path.
+# Installs what `sam build`, `make package` and `make bench` need to build the functions:
+# cargo-lambda (with the zig linker it uses) from PyPI into its own venv, .local/cargo-lambda
+# (git-ignored), and the aarch64 Rust standard library (the stack deploys on arm64 by default).
+# Installing the target here, before any build, is what lets a first `sam build` succeed:
+# otherwise cargo-lambda installs it mid-build, racing the other function's build.
+# Idempotent. Prints cargo-lambda's path; put its directory on PATH for `sam build`.
+#
+#   SKIP_ARM64_TARGET=1   do not install the aarch64 standard library (x86_64-only builds)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-venv="$root/.local/venv"
+venv="$root/.local/cargo-lambda"
 CARGO_LAMBDA_VERSION="${CARGO_LAMBDA_VERSION:-1.9.2}"
 marker="$venv/.installed-cargo-lambda-$CARGO_LAMBDA_VERSION"
 
@@ -13,5 +19,14 @@ if [[ ! -f "$marker" ]]; then
   [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION"
   touch "$marker"
+fi
+
+triple=aarch64-unknown-linux-gnu
+if [[ -z "${SKIP_ARM64_TARGET:-}" ]] && command -v rustup >/dev/null \
+  && ! rustup target list --installed | grep -qx "$triple"; then
+  printf '[install] rustup target add %s\n' "$triple" >&2
+  rustup target add "$triple" >&2 || {
+    echo "[install] could not install $triple (offline?); arm64 builds will fail until it is" >&2
+  }
 fi
 echo "$venv/bin/cargo-lambda"

@@ -1,0 +1,101 @@
+//! The build and tooling configuration a fresh clone relies on: a first `sam build` succeeds,
+//! the release profile is the one that ships whichever tool builds it, and `make help` lists
+//! every target. Reads files only (no service, no build).
+
+use std::path::{Path, PathBuf};
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_path_buf()
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn toml_file(path: &str) -> toml::Table {
+    read(path).parse().unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+#[test]
+fn sam_builds_the_functions_one_at_a_time() {
+    let config = toml_file("samconfig.toml");
+
+    let parallel = config["default"]["build"]["parameters"].get("parallel");
+
+    // Absent means SAM's default, which is sequential; `true` raced a first build.
+    assert!(
+        matches!(parallel, None | Some(toml::Value::Boolean(false))),
+        "samconfig.toml: parallel = {parallel:?}"
+    );
+}
+
+#[test]
+fn the_deploy_tools_script_installs_the_arm64_target_before_any_build() {
+    let script = read("scripts/install-cargo-lambda.sh");
+    let makefile = read("mk/deploy.mk");
+
+    assert!(script.contains("rustup target add \"$triple\""));
+    assert!(script.contains("triple=aarch64-unknown-linux-gnu"));
+    assert!(makefile.contains("deploy-tools:"));
+    assert!(makefile.contains("scripts/install-cargo-lambda.sh"));
+}
+
+#[test]
+fn every_release_setting_cargo_lambda_would_fill_in_is_explicit() {
+    let cargo = toml_file("Cargo.toml");
+
+    let release = cargo["profile"]["release"]
+        .as_table()
+        .expect("[profile.release]");
+
+    for key in [
+        "opt-level",
+        "lto",
+        "codegen-units",
+        "strip",
+        "panic",
+        "debug",
+    ] {
+        assert!(
+            release.contains_key(key),
+            "[profile.release] {key} is not set"
+        );
+    }
+    // A panicking record must fail alone, not abort its batch.
+    assert_eq!(release["panic"].as_str(), Some("unwind"));
+}
+
+#[test]
+fn make_help_lists_every_target() {
+    let files = std::iter::once(repo().join("Makefile")).chain(
+        std::fs::read_dir(repo().join("mk"))
+            .expect("mk/")
+            .map(|e| e.expect("mk/ entry").path())
+            .filter(|p| p.extension().is_some_and(|x| x == "mk")),
+    );
+
+    let mut undocumented = Vec::new();
+    for file in files {
+        let text = std::fs::read_to_string(&file).expect("makefile");
+        for line in text.lines() {
+            let is_rule = line.split_once(':').is_some_and(|(name, rest)| {
+                !name.is_empty()
+                    && !rest.starts_with('=')
+                    && name
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_".contains(c))
+            });
+            if is_rule && !line.contains(" ## ") {
+                undocumented.push(format!("{}: {line}", file.display()));
+            }
+        }
+    }
+
+    assert!(
+        undocumented.is_empty(),
+        "targets without `## help`: {undocumented:#?}"
+    );
+}
