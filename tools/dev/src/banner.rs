@@ -18,7 +18,7 @@ impl LocalServices {
     /// The services at `make dev`'s default ports and names.
     pub fn defaults() -> Self {
         Self {
-            notify_url: "http://127.0.0.1:3000/notifications".into(),
+            notify_url: "http://127.0.0.1:3000/notifications/local-dev-webhook-token".into(),
             glase_url: "http://127.0.0.1:4000".into(),
             dynamodb_endpoint: "http://127.0.0.1:8000".into(),
             sqs_endpoint: "http://127.0.0.1:9324".into(),
