@@ -200,6 +200,12 @@ impl MemoryStore {
     pub fn get(&self, id: InvoiceId) -> Option<InvoiceRecord> {
         lock(&self.rows).get(&id).map(|r| r.record.clone())
     }
+
+    /// Reads the record for `id`, failing like an unreachable table when `fail` is set.
+    pub fn try_get(&self, id: InvoiceId) -> Result<Option<InvoiceRecord>, AdapterError> {
+        self.check()?;
+        Ok(self.get(id))
+    }
 }
 
 impl InvoiceStore for MemoryStore {

@@ -29,7 +29,7 @@ impl InvoiceLookup for MemoryStore {
     async fn get_many(&self, ids: &[InvoiceId]) -> Result<BatchRecords, AdapterError> {
         let mut records = BatchRecords::new();
         for id in ids {
-            if let Some(record) = self.get(*id) {
+            if let Some(record) = self.try_get(*id)? {
                 records.insert(*id, Ok(record));
             }
         }
