@@ -22,7 +22,7 @@ fn env(pairs: &[(&str, String)]) -> Env<impl Fn(&str) -> Option<String>> {
 
 fn worker_vars() -> Vec<(&'static str, String)> {
     vec![
-        ("GLASE_BASE_URL", format!("https://glase.example/{MARK}")),
+        ("GLASE_BASE_URL", format!("https://{MARK}.glase.example")),
         ("GLASE_ISSUER", "abc".into()),
         ("GLASE_SECRET", SECRET.into()),
         ("TABLE_NAME", format!("invoices-{MARK}")),
