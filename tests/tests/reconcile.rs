@@ -125,7 +125,7 @@ fn an_hour_ago() -> Timestamp {
     Timestamp::now() - Duration::from_secs(3600)
 }
 
-/// Exact amounts f64 could not keep, descriptions with quotes, delimiters and newlines.
+/// Exact amounts a binary float could not keep, descriptions with quotes, delimiters and newlines.
 fn payment(i: u64) -> NewInvoice {
     const AMOUNTS: [&str; 5] = ["59.99", "0.10", "12345678901234567.89", "7.5", "100"];
     NewInvoice {
