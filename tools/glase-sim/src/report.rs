@@ -9,24 +9,8 @@ use jiff::tz::TimeZone;
 use crate::config::ReportFormat;
 use crate::model::{payer_fields, SimInvoice};
 
-/// The header row, in Glase's field order.
-pub const REPORT_COLUMNS: [&str; 15] = [
-    "ID",
-    "DESCRIPTION",
-    "AMOUNT",
-    "CURRENCY",
-    "STATUS",
-    "REFERENCE",
-    "ERS_REFERENCE",
-    "PURCHASE_TIME",
-    "PAYER_MSISDN",
-    "PAYER_FIRST_NAME",
-    "PAYER_LAST_NAME",
-    "PAYER_STREET",
-    "PAYER_CITY",
-    "PAYER_ZIP",
-    "PAYER_COUNTRY",
-];
+/// The header row, in Glase's field order: the one list, shared with the report reader.
+pub use glase_shared::REPORT_FIELDS as REPORT_COLUMNS;
 
 /// Parses a report date, `ddMMyyyy` (e.g. `15052015`).
 pub fn parse_report_date(name: &str, text: &str) -> Result<Date, String> {
