@@ -78,7 +78,16 @@ impl InvoiceSource for GlaseHttp {
 
 /// The HTTP client for Glase's API (details and report alike).
 pub(crate) fn http_client(config: &GlaseConfig) -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
+    let builder = match super::tls::glase_tls_config() {
+        Ok(tls) => reqwest::Client::builder().use_preconfigured_tls(tls),
+        // Cannot happen with aws-lc (it has every default protocol version); if it did, the
+        // platform verifier still checks certificates, only from the system store.
+        Err(e) => {
+            tracing::warn!(error = %e, "compiled-in TLS roots unavailable; using the system's");
+            reqwest::Client::builder()
+        }
+    };
+    builder
         .connect_timeout(config.connect_timeout)
         .timeout(config.request_timeout)
         .tcp_keepalive(std::time::Duration::from_secs(30))

@@ -13,6 +13,8 @@ pub mod sqs;
 pub mod sqs_requeue;
 #[cfg(feature = "ssm")]
 pub mod ssm;
+#[cfg(any(feature = "aws", feature = "glase-http"))]
+mod tls;
 
 #[cfg(feature = "dynamodb")]
 pub use dynamo::query::{self as dynamo_query, InvoiceQueries};
@@ -27,22 +29,21 @@ pub use sqs::{SqsQueue, SqsWorkQueue};
 #[cfg(feature = "sqs")]
 pub use sqs_requeue::SqsRequeue;
 
-#[cfg(any(feature = "sqs", feature = "dynamodb", feature = "ssm"))]
+#[cfg(feature = "aws")]
 pub use aws_config::SdkConfig;
 
 /// Loads the AWS configuration once. Endpoints, region and credentials come from the
 /// standard variables (`AWS_ENDPOINT_URL_SQS`, `AWS_REGION`, …), so local runs need no code.
-#[cfg(any(feature = "sqs", feature = "dynamodb", feature = "ssm"))]
+#[cfg(feature = "aws")]
 pub async fn aws_config() -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(timeouts())
-        .load()
-        .await
+    let loader =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts());
+    tls::with_compiled_in_roots(loader).load().await
 }
 
 /// Every SDK call is bounded: one stalled request must fail (and be retried by the SDK or by
 /// SQS) well inside the functions' 30 s timeout instead of dragging the whole batch past it.
-#[cfg(any(feature = "sqs", feature = "dynamodb", feature = "ssm"))]
+#[cfg(feature = "aws")]
 fn timeouts() -> aws_config::timeout::TimeoutConfig {
     use std::time::Duration;
     aws_config::timeout::TimeoutConfig::builder()

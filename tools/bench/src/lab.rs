@@ -29,16 +29,32 @@ pub enum Function {
     Echo,
     Webhook,
     Worker,
+    /// The peer: the same webhook in Python 3 + boto3 under awslambdaric.
+    Python,
+    /// The bare function plus one aws-lc random draw per call, as shipped (no jitter entropy).
+    Rng,
+    /// The same, with aws-lc built with its jitter entropy source (aws-lc-sys's default).
+    RngJitter,
 }
 
 impl Function {
-    pub const ALL: [Function; 3] = [Function::Echo, Function::Webhook, Function::Worker];
+    pub const ALL: [Function; 6] = [
+        Function::Echo,
+        Function::Webhook,
+        Function::Worker,
+        Function::Python,
+        Function::Rng,
+        Function::RngJitter,
+    ];
 
-    pub fn binary_name(self) -> &'static str {
+    /// The Rust package and binary (cargo-lambda's `<name>/bootstrap`); none for Python.
+    pub fn binary_name(self) -> Option<&'static str> {
         match self {
-            Function::Echo => "bench-echo",
-            Function::Webhook => "glase-webhook",
-            Function::Worker => "glase-worker",
+            Function::Echo => Some("bench-echo"),
+            Function::Webhook => Some("glase-webhook"),
+            Function::Worker => Some("glase-worker"),
+            Function::Rng | Function::RngJitter => Some("bench-rng"),
+            Function::Python => None,
         }
     }
 
@@ -47,12 +63,59 @@ impl Function {
             Function::Echo => "bare",
             Function::Webhook => "webhook",
             Function::Worker => "worker",
+            Function::Python => "python",
+            Function::Rng => "rng",
+            Function::RngJitter => "rng-jitter",
+        }
+    }
+
+    /// What its answer and its events look like.
+    pub fn kind(self) -> Function {
+        match self {
+            Function::Python => Function::Webhook,
+            Function::Rng | Function::RngJitter => Function::Echo,
+            f => f,
         }
     }
 }
 
-pub struct Lab {
+/// Where the functions' code is: cargo-lambda's output (`<dir>/<binary>/bootstrap`, what
+/// `sam build` deploys), the jitter build of the RNG probe, and the Python peer.
+#[derive(Debug, Clone)]
+pub struct Programs {
     pub bin_dir: PathBuf,
+    pub jitter_dir: PathBuf,
+    /// The venv's python (scripts/install-bench-python.sh) and the handler's folder.
+    pub python: PathBuf,
+    pub python_dir: PathBuf,
+}
+
+impl Programs {
+    /// The program and arguments that start `f`.
+    pub fn command(&self, f: Function) -> (PathBuf, Vec<String>) {
+        match (f, f.binary_name()) {
+            (Function::Python, _) | (_, None) => (
+                self.python.clone(),
+                vec!["-m".into(), "awslambdaric".into(), "webhook.handler".into()],
+            ),
+            (Function::RngJitter, Some(name)) => (binary(&self.jitter_dir, name), Vec::new()),
+            (_, Some(name)) => (binary(&self.bin_dir, name), Vec::new()),
+        }
+    }
+}
+
+/// cargo-lambda's layout (`<dir>/<name>/bootstrap`), else cargo's (`<dir>/<name>`).
+pub fn binary(dir: &Path, name: &str) -> PathBuf {
+    let lambda = dir.join(name).join("bootstrap");
+    if lambda.is_file() {
+        lambda
+    } else {
+        dir.join(name)
+    }
+}
+
+pub struct Lab {
+    pub programs: Programs,
     pub logs: PathBuf,
     pub ddb_endpoint: String,
     pub sqs_endpoint: String,
@@ -86,21 +149,23 @@ impl Lab {
     /// Starts the local services and glase-sim; must run on the thread that lives as long as
     /// the bench (the services' death signal is tied to it).
     pub async fn start(
-        bin_dir: PathBuf,
+        programs: Programs,
         out: &Path,
         functions: &[Function],
     ) -> Result<Self, BoxError> {
         let logs = out.join("logs");
         std::fs::create_dir_all(&logs)?;
         for &f in functions {
-            let bin = bin_dir.join(f.binary_name());
-            if !bin.is_file() {
-                return Err(format!(
-                    "{} is missing: build it with `cargo build --release -p {}`",
-                    bin.display(),
-                    f.binary_name()
-                )
-                .into());
+            let (program, _) = programs.command(f);
+            if !program.is_file() {
+                let how = match f {
+                    Function::Python => "run scripts/install-bench-python.sh".to_owned(),
+                    _ => format!(
+                        "build it with `make bench` (scripts/lambda-build.sh x86_64 {})",
+                        f.binary_name().unwrap_or_default()
+                    ),
+                };
+                return Err(format!("{} is missing: {how}", program.display()).into());
             }
             // A fresh log per run.
             let _ = std::fs::remove_file(logs.join(format!("{}.log", f.key())));
@@ -128,7 +193,7 @@ impl Lab {
         let sim = running.sim();
         let glase_url = running.base_url();
         Ok(Self {
-            bin_dir,
+            programs,
             logs,
             ddb_endpoint,
             sqs_endpoint,
@@ -197,7 +262,17 @@ impl Lab {
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
         let specific: Vec<(&str, String)> = match f {
-            Function::Echo => vec![],
+            Function::Echo | Function::Rng | Function::RngJitter => vec![],
+            Function::Python => vec![
+                ("QUEUE_URL", self.queue_url.clone()),
+                ("WEBHOOK_TOKEN_SHA256", FIXTURE_TOKEN_SHA256.into()),
+                ("AWS_ENDPOINT_URL_SQS", self.sqs_endpoint.clone()),
+                ("_HANDLER", "webhook.handler".into()),
+                ("LAMBDA_TASK_ROOT", self.programs.python_dir.display().to_string()),
+                ("PYTHONPATH", self.programs.python_dir.display().to_string()),
+                // As Lambda's Python runtime: no .pyc writes into the code folder.
+                ("PYTHONDONTWRITEBYTECODE", "1".into()),
+            ],
             Function::Webhook => vec![
                 ("QUEUE_URL", self.queue_url.clone()),
                 // As deployed: only the hash of the token in the fixture's path.
@@ -236,8 +311,10 @@ impl Lab {
         let api = RuntimeApi::start(f.key()).await?;
         let env = self.env(f, &api, overrides);
         let log = self.logs.join(format!("{}.log", f.key()));
+        let (program, args) = self.programs.command(f);
         let mut process = FunctionProcess::spawn(
-            &self.bin_dir.join(f.binary_name()),
+            &program,
+            &args,
             self.wrap.as_deref(),
             &env,
             &log,
@@ -365,7 +442,7 @@ pub fn check_answer(f: Function, event: &[u8], answer: &Answer) -> Result<(), St
     };
     let value: Value =
         serde_json::from_slice(body).map_err(|e| format!("answer is not JSON: {e}"))?;
-    match f {
+    match f.kind() {
         Function::Echo => {
             let sent: Value = serde_json::from_slice(event).unwrap_or(Value::Null);
             (value == sent)
@@ -379,6 +456,7 @@ pub fn check_answer(f: Function, event: &[u8], answer: &Answer) -> Result<(), St
             Some(failures) if failures.is_empty() => Ok(()),
             _ => Err(format!("worker answered {value}")),
         },
+        other => Err(format!("no check for {other:?}")),
     }
 }
 

@@ -27,14 +27,32 @@ use crate::lab::{
 use crate::proxy::CountingProxy;
 use crate::stats::{median, ms, percentile};
 
+/// The functions whose binaries are sized, and those run warm (the RNG probes only matter cold).
+const SIZED: [Function; 3] = [Function::Echo, Function::Webhook, Function::Worker];
+const WARMED: [Function; 4] = [
+    Function::Echo,
+    Function::Webhook,
+    Function::Worker,
+    Function::Python,
+];
+
 #[derive(Parser, Debug)]
 #[command(
     about = "Cold start, per-call cost, memory, size and throughput of the functions beside a bare lambda_runtime function"
 )]
 struct Args {
-    /// Where the release binaries are (default: $CARGO_TARGET_DIR or <repo>/target, then /release).
+    /// Where cargo-lambda put the binaries, as `<name>/bootstrap` (default: <target>/lambda,
+    /// as `make bench` builds them with scripts/lambda-build.sh, the way `sam build` does).
+    /// A plain cargo output folder (`<name>`) works too.
     #[arg(long)]
     bin_dir: Option<PathBuf>,
+    /// The RNG probe built with aws-lc's jitter entropy (default: <target>/lambda-jitter).
+    #[arg(long)]
+    jitter_bin_dir: Option<PathBuf>,
+    /// The Python peer's interpreter (default: <repo>/.local/bench-python/bin/python, from
+    /// scripts/install-bench-python.sh).
+    #[arg(long)]
+    python: Option<PathBuf>,
     /// Where results go (default: <target>/bench).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -68,7 +86,8 @@ struct Args {
     /// Only these sections (comma-separated): size, cold, warm, priming, e2e.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
-    /// Only these functions in size, cold and warm (comma-separated): bare, webhook, worker.
+    /// Only these functions in size, cold and warm (comma-separated): bare, webhook, worker,
+    /// python, rng, rng-jitter.
     #[arg(long, value_delimiter = ',')]
     functions: Vec<String>,
     /// Run each function under this command, e.g. "valgrind --tool=callgrind" (for profiling:
@@ -93,17 +112,19 @@ impl Args {
     }
 }
 
+fn repo_root() -> PathBuf {
+    // tools/bench → the workspace root.
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
 fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            // tools/bench → the workspace root.
-            Path::new(env!("CARGO_MANIFEST_DIR"))
-                .ancestors()
-                .nth(2)
-                .map(|p| p.join("target"))
-                .unwrap_or_default()
-        })
+        .unwrap_or_else(|| repo_root().join("target"))
 }
 
 #[tokio::main]
@@ -128,13 +149,25 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let bin_dir = args
         .bin_dir
         .clone()
-        .unwrap_or_else(|| target.join("release"));
+        .unwrap_or_else(|| target.join("lambda"));
+    let programs = lab::Programs {
+        bin_dir: bin_dir.clone(),
+        jitter_dir: args
+            .jitter_bin_dir
+            .clone()
+            .unwrap_or_else(|| target.join("lambda-jitter")),
+        python: args
+            .python
+            .clone()
+            .unwrap_or_else(|| repo_root().join(".local/bench-python/bin/python")),
+        python_dir: repo_root().join("tools/bench/python"),
+    };
     let out = args.out.clone().unwrap_or_else(|| target.join("bench"));
     std::fs::create_dir_all(&out)?;
     let started = Instant::now();
 
     let functions = args.functions();
-    let mut lab = Lab::start(bin_dir.clone(), &out, &functions).await?;
+    let mut lab = Lab::start(programs, &out, &functions).await?;
     lab.wrap = args
         .wrap
         .as_deref()
@@ -160,8 +193,11 @@ async fn run(args: Args) -> Result<(), BoxError> {
     if args.section("size") {
         eprintln!("[bench] sizes…");
         let mut sizes = serde_json::Map::new();
-        for &f in &functions {
-            let s = size::measure(&bin_dir.join(f.binary_name()), f.key(), &out.join("pkg"))?;
+        for &f in functions.iter().filter(|f| SIZED.contains(f)) {
+            let Some(name) = f.binary_name() else {
+                continue;
+            };
+            let s = size::measure(&lab::binary(&bin_dir, name), f.key(), &out.join("pkg"))?;
             sizes.insert(
             f.key().into(),
             json!({"binary_bytes": s.binary_bytes, "stripped_bytes": s.stripped_bytes, "zip_bytes": s.zip_bytes, "note": s.note}),
@@ -180,7 +216,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
     if args.section("warm") {
         eprintln!("[bench] warm invocations…");
         let mut warm_results = serde_json::Map::new();
-        for &f in &functions {
+        for &f in functions.iter().filter(|f| WARMED.contains(f)) {
             let n = if f == Function::Worker {
                 args.worker_batches
             } else {
@@ -269,10 +305,10 @@ async fn first_event(
     seq: u64,
     batch: usize,
 ) -> Result<axum::body::Bytes, BoxError> {
-    Ok(match f {
-        Function::Echo => echo_event(seq),
+    Ok(match f.kind() {
         Function::Webhook => webhook_event(1_000_000 + seq),
         Function::Worker => sqs_event(&lab.fresh_invoices(batch).await?),
+        _ => echo_event(seq),
     })
 }
 
@@ -342,14 +378,14 @@ async fn warm(
     let cpu_before = started.process.cpu();
     let wall = Instant::now();
     for i in 0..n {
-        if f == Function::Webhook && i % 100 == 99 {
+        if f.kind() == Function::Webhook && i % 100 == 99 {
             // moto's SendMessage slows down as its queue grows; an SQS queue does not.
             lab.purge_queue().await;
         }
-        let event = match f {
-            Function::Echo => echo_event(i as u64),
+        let event = match f.kind() {
             Function::Webhook => webhook_event(2_000_000 + i as u64),
             Function::Worker => sqs_event(&lab.fresh_invoices(10).await?),
+            _ => echo_event(i as u64),
         };
         let (answer, took) = api.invoke(event.clone(), INVOKE_TIMEOUT).await?;
         if let Err(e) = check_answer(f, &event, &answer) {

@@ -17,6 +17,7 @@ impl FunctionProcess {
     /// appended to `log`.
     pub fn spawn(
         binary: &Path,
+        args: &[String],
         wrap: Option<&[String]>,
         env: &[(String, String)],
         log: &Path,
@@ -24,13 +25,14 @@ impl FunctionProcess {
         let out = File::options().create(true).append(true).open(log)?;
         let err = out.try_clone()?;
         let mut cmd = match wrap {
-            Some([program, args @ ..]) => {
+            Some([program, wrap_args @ ..]) => {
                 let mut cmd = Command::new(program);
-                cmd.args(args).arg(binary);
+                cmd.args(wrap_args).arg(binary);
                 cmd
             }
             _ => Command::new(binary),
         };
+        cmd.args(args);
         cmd.env_clear()
             .env("PATH", "/usr/bin:/bin")
             .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
