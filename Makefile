@@ -11,6 +11,8 @@ CARGO_TOOLS := .local/cargo-tools/bin
 # Integration-test binaries that need no local service (glase-sim's own tests run it in-process;
 # build_config reads files).
 UNIT_TEST_TARGETS := --test admin_api --test glase_api --test notifications --test build_config
+# The packages that ship as Lambda functions.
+LAMBDA_PACKAGES := glase-webhook glase-worker glase-reconcile
 
 .PHONY: help deps cargo-tools test unit lint fmt deny
 
@@ -34,6 +36,12 @@ unit: ## Only the tests that need no local service (libraries, binaries, glase-s
 lint: cargo-tools ## rustfmt check, clippy -D warnings, unused dependencies (cargo-machete), cargo deny.
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	@# Each function alone, with only its own features, as sam build builds it: the workspace-wide
+	@# run above unifies features and hid functions that did not compile on their own.
+	@for p in $(LAMBDA_PACKAGES); do \
+	  echo "$(CARGO) clippy --locked -p $$p -- -D warnings"; \
+	  $(CARGO) clippy --locked -p $$p -- -D warnings || exit 1; \
+	done
 	$(CARGO_TOOLS)/cargo-machete
 	@$(MAKE) --no-print-directory deny
 

@@ -5,7 +5,7 @@
 # Output: $CARGO_TARGET_DIR/lambda/<binary>/bootstrap (or bootstrap.zip with --output-format zip).
 #
 #   usage: lambda-build.sh <x86_64|arm64> <package>... [-- <more cargo lambda build flags>]
-#   RUSTC        honoured (e.g. the one scripts/install-arm64-deps.sh prints)
+#   RUSTC        honoured (a toolchain other than the default)
 #   LAMBDA_DIR   where the binaries go (default $CARGO_TARGET_DIR/lambda, as sam build expects)
 set -euo pipefail
 

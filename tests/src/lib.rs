@@ -2,6 +2,7 @@
 //! binary on free ports, a scriptable Glase stand-in, and the pipeline wired as in Lambda.
 
 pub mod killable;
+pub mod lambda;
 pub mod pipeline;
 pub mod proxy;
 pub mod queues;

@@ -4,11 +4,13 @@
 use std::sync::Mutex;
 
 use futures::stream;
+use glase_shared::adapters::dynamo::BatchRecords;
 use glase_shared::adapters::ReportFetchError;
+use glase_shared::memory::MemoryStore;
 use glase_shared::ports::AdapterError;
 use glase_shared::{InvoiceId, ReportError, ReportRow};
 
-use crate::{ReportSource, Requeue, Window};
+use crate::{InvoiceLookup, ReportSource, Requeue, Window};
 
 /// One item of a fake report.
 // A handful per test: boxing the row would buy nothing.
@@ -120,5 +122,18 @@ impl Requeue for FakeQueue {
         }
         lock(&self.sent).push(id);
         Ok(())
+    }
+}
+
+/// One read per id: the in-memory table has no batch call, and needs none.
+impl InvoiceLookup for MemoryStore {
+    async fn get_many(&self, ids: &[InvoiceId]) -> Result<BatchRecords, AdapterError> {
+        let mut records = BatchRecords::new();
+        for id in ids {
+            if let Some(record) = self.try_get(*id)? {
+                records.insert(*id, Ok(record));
+            }
+        }
+        Ok(records)
     }
 }

@@ -26,6 +26,7 @@ use serde::Serialize;
 
 pub mod adapters;
 pub mod config;
+#[cfg(any(test, feature = "test-util"))]
 pub mod fakes;
 pub mod metrics;
 

@@ -25,7 +25,9 @@ pub use glase_http::GlaseHttp;
 #[cfg(feature = "glase-report")]
 pub use glase_report::{GlaseReport, ReportFetchError, ReportRows};
 #[cfg(feature = "sqs")]
-pub use sqs::{SqsQueue, SqsWorkQueue};
+pub use sqs::SqsQueue;
+#[cfg(all(feature = "sqs", feature = "invoice"))]
+pub use sqs::SqsWorkQueue;
 #[cfg(feature = "sqs")]
 pub use sqs_requeue::SqsRequeue;
 

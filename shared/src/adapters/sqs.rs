@@ -1,5 +1,6 @@
 //! SQS: the webhook's durable hand-off and the worker's back-off and quarantine.
 
+#[cfg(feature = "invoice")]
 use aws_sdk_sqs::types::MessageAttributeValue;
 use aws_sdk_sqs::Client;
 
@@ -69,6 +70,7 @@ impl NotificationQueue for SqsQueue {
     }
 }
 
+#[cfg(feature = "invoice")]
 fn string_attr(value: &str) -> Result<MessageAttributeValue, AdapterError> {
     MessageAttributeValue::builder()
         .data_type("String")

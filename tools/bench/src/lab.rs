@@ -268,7 +268,10 @@ impl Lab {
                 ("WEBHOOK_TOKEN_SHA256", FIXTURE_TOKEN_SHA256.into()),
                 ("AWS_ENDPOINT_URL_SQS", self.sqs_endpoint.clone()),
                 ("_HANDLER", "webhook.handler".into()),
-                ("LAMBDA_TASK_ROOT", self.programs.python_dir.display().to_string()),
+                (
+                    "LAMBDA_TASK_ROOT",
+                    self.programs.python_dir.display().to_string(),
+                ),
                 ("PYTHONPATH", self.programs.python_dir.display().to_string()),
                 // As Lambda's Python runtime: no .pyc writes into the code folder.
                 ("PYTHONDONTWRITEBYTECODE", "1".into()),
@@ -312,13 +315,8 @@ impl Lab {
         let env = self.env(f, &api, overrides);
         let log = self.logs.join(format!("{}.log", f.key()));
         let (program, args) = self.programs.command(f);
-        let mut process = FunctionProcess::spawn(
-            &program,
-            &args,
-            self.wrap.as_deref(),
-            &env,
-            &log,
-        )?;
+        let mut process =
+            FunctionProcess::spawn(&program, &args, self.wrap.as_deref(), &env, &log)?;
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(at) = api.first_next(Duration::from_millis(50)).await {

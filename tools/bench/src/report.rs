@@ -244,10 +244,16 @@ pub fn render(r: &Value) -> String {
              handshake makes; medians of {} cold starts):\n",
             s["cold_starts"]
         );
-        let _ = writeln!(out, "| aws-lc built | init, ms | first invocation, ms | cold, ms |");
+        let _ = writeln!(
+            out,
+            "| aws-lc built | init, ms | first invocation, ms | cold, ms |"
+        );
         let _ = writeln!(out, "|---|---:|---:|---:|");
         for (label, v) in [
-            ("without jitter entropy (`AWS_LC_SYS_NO_JITTER_ENTROPY=1`, as shipped)", rng),
+            (
+                "without jitter entropy (`AWS_LC_SYS_NO_JITTER_ENTROPY=1`, as shipped)",
+                rng,
+            ),
             ("with jitter entropy (aws-lc-sys's default)", jitter),
         ] {
             let _ = writeln!(
@@ -258,11 +264,12 @@ pub fn render(r: &Value) -> String {
                 cell(num(&v["cold_ms_median"])),
             );
         }
-        if let (Some(a), Some(b)) = (
-            num(&jitter["cold_ms_median"]),
-            num(&rng["cold_ms_median"]),
-        ) {
-            let _ = writeln!(out, "\nJitter entropy adds {} ms to a cold start here.", fmt_num(a - b));
+        if let (Some(a), Some(b)) = (num(&jitter["cold_ms_median"]), num(&rng["cold_ms_median"])) {
+            let _ = writeln!(
+                out,
+                "\nJitter entropy adds {} ms to a cold start here.",
+                fmt_num(a - b)
+            );
         }
     }
 
