@@ -75,6 +75,8 @@ pub fn init() {
             .with(fmt.json().with_current_span(false).with_span_list(false))
             .try_init()
     };
+    // Shows, at the finest level only, which level and format the settings gave.
+    tracing::trace!(%level, text, "logging configured");
 }
 
 /// An error and its sources on one line, for log fields.
