@@ -33,7 +33,7 @@ test: deps ## Every test: unit, integration and end-to-end on real local service
 unit: ## Only the tests that need no local service (libraries, binaries, glase-sim): seconds once built.
 	$(CARGO) test --workspace --lib --bins $(UNIT_TEST_TARGETS) --locked
 
-lint: cargo-tools ## rustfmt check, clippy -D warnings, unused dependencies (cargo-machete), cargo deny.
+lint: cargo-tools ## rustfmt check, clippy -D warnings (workspace, then each function alone), unused dependencies (cargo-machete), cargo deny.
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 	@# Each function alone, with only its own features, as sam build builds it: the workspace-wide

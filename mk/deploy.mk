@@ -2,7 +2,7 @@
 .PHONY: package cfn-lint deploy-tools
 
 # x86_64 by default; `make package ARCH=arm64` (or ARCH=arm64 in the environment) for Graviton.
-package: ## Build both Lambda zips with cargo-lambda (as sam build does) and print their sizes; ARCH=arm64 for Graviton.
+package: ## Build the three Lambda zips with cargo-lambda (as sam build does) and print their sizes; ARCH=arm64 for Graviton.
 	@ARCH="$(or $(ARCH),x86_64)" bash scripts/package.sh
 
 deploy-tools: ## Install cargo-lambda into .local/cargo-lambda and the aarch64 Rust target (before a first sam build).

@@ -11,7 +11,7 @@ check-shipped: deps ## Build the functions with cargo-lambda (x86_64) and run sm
 	@bash scripts/lambda-build.sh x86_64 $(SHIPPED_PACKAGES)
 	SHIPPED_BIN_DIR=target/lambda $(SHIPPED_TESTS)
 
-check-arm64: deps ## The same on arm64 builds under qemu-user (correctness only; installs qemu-user and the aarch64 target).
+check-arm64: deps ## check-shipped on the arm64 builds, under qemu-user (correctness only; installs qemu-user and the aarch64 target).
 	@runner="$$(bash scripts/install-arm64-deps.sh)" \
 	  && LAMBDA_DIR=target/lambda-arm64 bash scripts/lambda-build.sh arm64 $(SHIPPED_PACKAGES) \
 	  && echo "[check-arm64] running the tests through: $$runner" \
