@@ -12,7 +12,7 @@ dev: deps ## The whole pipeline locally: DynamoDB Local, SQS, glase-sim, webhook
 
 ## Pays invoices in glase-sim beside a running `make dev`, then lists today's with glase-invoices.
 demo: ## Pay invoices in glase-sim beside a running make dev, then list them with glase-invoices.
-	$(CARGO) run -q -p glase-local --bin glase-dev -- demo
+	$(CARGO) run -p glase-local --bin glase-dev -- demo
 	@echo
 	@echo '$$ glase-invoices list'
-	@$(DEV_AWS_ENV) $(CARGO) run -q -p glase-invoices -- list --format table
+	@$(DEV_AWS_ENV) $(CARGO) run -p glase-invoices -- list --format table
