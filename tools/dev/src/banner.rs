@@ -40,7 +40,7 @@ pub fn try_next(s: &LocalServices) -> String {
     format!(
         r#"Try next (in another terminal):
   make demo      # pays 20 invoices in glase-sim, shows them arriving, lists them with glase-invoices
-  cargo run -q -p glase-sim -- pay --sim {glase} --amount 12.50 --reference my-ref-1
+  cargo run -p glase-sim -- pay --sim {glase} --amount 12.50 --reference my-ref-1
   curl -s -X POST {notify} -H 'content-type: application/json' -d '{{"invoiceId": 1001}}'
 
 Query and operate with glase-invoices, or the AWS CLI, against the local services
@@ -49,7 +49,7 @@ Query and operate with glase-invoices, or the AWS CLI, against the local service
   export AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local
   export TABLE_NAME={table}
   export QUEUE_URL={queue}
-{dlq}  alias glase-invoices='cargo run -q -p glase-invoices --'
+{dlq}  alias glase-invoices='cargo run -p glase-invoices --'
   glase-invoices list                          # today's paid invoices, totals per currency
   glase-invoices get 1001                      # one invoice's whole item
   glase-invoices find --reference my-ref-1     # every payment of a reference
