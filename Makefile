@@ -42,6 +42,9 @@ lint: cargo-tools ## rustfmt check, clippy -D warnings (workspace, then each fun
 	  echo "$(CARGO) clippy --locked -p $$p -- -D warnings"; \
 	  $(CARGO) clippy --locked -p $$p -- -D warnings || exit 1; \
 	done
+	@# The fuzz targets live outside the workspace (nightly, own lock): compile them here on
+	@# stable too, so an API change cannot leave make fuzz broken unnoticed.
+	$(CARGO) clippy --manifest-path fuzz/Cargo.toml --locked --bins -- -D warnings
 	$(CARGO_TOOLS)/cargo-machete
 	@$(MAKE) --no-print-directory deny
 

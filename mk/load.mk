@@ -3,12 +3,8 @@
 
 LOAD_SECONDS ?= 60
 LOAD_CLIENTS ?= 16
-# An optimised build that links in seconds (the same profile as the bench's harness).
-LOAD_PROFILE := --profile bench-harness \
-	--config 'profile.bench-harness.inherits="release"' \
-	--config 'profile.bench-harness.lto=false' \
-	--config 'profile.bench-harness.codegen-units=16' \
-	--config 'profile.bench-harness.strip=false'
+# An optimised build that links in seconds: the bench harness's profile (Cargo.toml).
+LOAD_PROFILE := --profile bench-harness
 
 ## Drives the webhook for LOAD_SECONDS with LOAD_CLIENTS concurrent clients, drains the
 ## queue, and fails unless every 200 left exactly one queued message.

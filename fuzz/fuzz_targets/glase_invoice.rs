@@ -30,7 +30,6 @@ fuzz_target!(|data: &[u8]| {
         match Invoice::from_glase_json(data, expected, zone) {
             Ok(invoice) => {
                 assert_eq!(invoice.id, expected);
-                assert_eq!(invoice.status, "PAID");
                 let amount = invoice.amount.as_decimal();
                 assert!(amount.is_sign_positive() || amount.is_zero());
                 let text = invoice.amount.to_string();
@@ -47,7 +46,7 @@ fuzz_target!(|data: &[u8]| {
                 assert!(classify(200, data, expected, zone).is_ok());
             }
             Err(e) => {
-                assert!(!e.code().is_empty() && !e.to_string().is_empty());
+                assert!(!e.code().as_str().is_empty() && !e.to_string().is_empty());
                 assert!(classify(200, data, expected, zone).is_err());
             }
         }

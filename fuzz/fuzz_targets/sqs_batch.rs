@@ -10,9 +10,9 @@ use std::sync::{Arc, OnceLock};
 
 use aws_lambda_events::event::sqs::SqsEvent;
 use glase_shared::memory::{FakeGlase, ManualClock, MemoryStore, MemoryWorkQueue};
-use glase_shared::ports::{InvoiceRecord, InvoiceStore};
+use glase_shared::ports::InvoiceRecord;
 use glase_shared::{Invoice, InvoiceId};
-use glase_worker::{handle_batch, RetryPolicy, Worker};
+use glase_worker::{Policy, Worker};
 use jiff::tz::TimeZone;
 use libfuzzer_sys::fuzz_target;
 
@@ -44,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
         glase: FakeGlase::default().with_invoice(paid.clone()),
         queue: MemoryWorkQueue::with_dlq(),
         clock: ManualClock::at_ms(NOW_MS),
-        retry: RetryPolicy::default(),
+        policy: Policy::default(),
     });
     let ids: Vec<String> = event
         .records
@@ -53,7 +53,7 @@ fuzz_target!(|data: &[u8]| {
         .collect();
     let records = event.records.clone();
 
-    let response = runtime().block_on(handle_batch(Arc::clone(&worker), event, NOW_MS + 30_000));
+    let response = runtime().block_on(Arc::clone(&worker).handle_batch(event, NOW_MS + 30_000));
 
     let failed: HashSet<&str> = response
         .batch_item_failures
@@ -77,8 +77,7 @@ fuzz_target!(|data: &[u8]| {
         let body = record.body.as_deref().unwrap_or("");
         match InvoiceId::from_notification(body.as_bytes()) {
             Ok(invoice_id) => {
-                let stored = runtime().block_on(worker.store.get(invoice_id)).unwrap();
-                match stored {
+                match worker.store.get(invoice_id) {
                     Some(InvoiceRecord::Stored { invoice, .. }) => assert_eq!(invoice, paid),
                     Some(InvoiceRecord::Rejected { rejection, .. }) => {
                         assert_ne!(invoice_id.get(), 576);
