@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Builds Lambda binaries exactly as `sam build` does (SAM's rust-cargolambda builder runs
-# `cargo lambda build --release --bin <Binary>`): one cargo-lambda build per package, so no
-# package's features are unified with another's, with the workspace's [profile.release].
+# Builds Lambda binaries as `sam build` does: cargo-lambda, the workspace's [profile.release]
+# and .cargo/config.toml. SAM's rust-cargolambda builder runs `cargo lambda build --release
+# --bin <Binary>` at the root, which builds the workspace's default-members (the functions)
+# with their features unified; here each package is built on its own (-p), with only its own.
 # Output: $CARGO_TARGET_DIR/lambda/<binary>/bootstrap (or bootstrap.zip with --output-format zip).
 #
 #   usage: lambda-build.sh <x86_64|arm64> <package>... [-- <more cargo lambda build flags>]
