@@ -224,3 +224,57 @@ pub async fn receive_batch(sqs: &aws_sdk_sqs::Client, queue_url: &str, n: usize)
     }
     json!({ "Records": records })
 }
+
+/// What a function binary runs against: a fresh table and queue pair on the shared local
+/// services, glase-sim serving one issuer, and a directory for the functions' logs.
+pub struct LocalStage {
+    pub tag: String,
+    pub dir: std::path::PathBuf,
+    pub sqs: aws_sdk_sqs::Client,
+    pub store: glase_shared::adapters::DynamoStore,
+    pub table: String,
+    pub queue_url: String,
+    pub dlq_url: String,
+    pub sim: glase_sim::RunningSim,
+}
+
+impl LocalStage {
+    pub async fn new(prefix: &str, issuer: &str, secret: &str, seed: u64) -> Self {
+        use crate::services::{services, unique};
+        let svc = services();
+        let tag = unique(prefix);
+        let dir = std::env::temp_dir().join(&tag);
+        std::fs::create_dir_all(&dir).unwrap();
+        let sqs = glase_local::aws::sqs(&svc.sqs_endpoint);
+        let ddb = glase_local::aws::dynamodb(&svc.dynamodb_endpoint);
+        let table = unique(&format!("{prefix}-invoices"));
+        glase_shared::adapters::dynamo::ensure_table(&ddb, &table)
+            .await
+            .unwrap();
+        let (queue_url, dlq_url) = glase_local::aws::create_queues(&sqs, &tag, 30, 5)
+            .await
+            .unwrap();
+        let sim = glase_sim::Sim::serve(
+            glase_sim::SimConfig {
+                issuers: vec![glase_sim::IssuerConfig::new(issuer, secret.to_owned())],
+                time_scale: 0.001,
+                seed,
+                initial_invoices: Vec::new(),
+                ..glase_sim::SimConfig::default()
+            },
+            std::net::SocketAddr::from(([127, 0, 0, 1], 0)),
+        )
+        .await
+        .unwrap();
+        Self {
+            tag,
+            dir,
+            sqs,
+            store: glase_shared::adapters::DynamoStore::new(ddb, &table),
+            table,
+            queue_url,
+            dlq_url,
+            sim,
+        }
+    }
+}

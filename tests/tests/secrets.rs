@@ -8,15 +8,13 @@
 //! this test builds them when they are missing or older than the sources), or with
 //! `SHIPPED_BIN_DIR` the ones cargo-lambda built (see `glase_tests::lambda`).
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use glase_shared::adapters::DynamoStore;
 use glase_shared::ports::InvoiceRecord;
 use glase_shared::{AuthToken, InvoiceId, IssuerName};
-use glase_sim::{IssuerConfig, NewInvoice, Sim, SimConfig};
-use glase_tests::lambda::{apigw_event, function_binaries, receive_batch, Function};
+use glase_sim::NewInvoice;
+use glase_tests::lambda::{apigw_event, function_binaries, receive_batch, Function, LocalStage};
 use glase_tests::services::{services, unique};
 use secrecy::SecretString;
 use serde_json::json;
@@ -120,31 +118,13 @@ async fn run_pipeline(level: LevelVar, secret_from: SecretFrom) -> Logs {
     )
     .expose()
     .to_owned();
-    let dir = std::env::temp_dir().join(&tag);
-    std::fs::create_dir_all(&dir).unwrap();
-
-    let sqs = glase_local::aws::sqs(&svc.sqs_endpoint);
-    let ddb = glase_local::aws::dynamodb(&svc.dynamodb_endpoint);
-    let table = unique("trace-invoices");
-    glase_shared::adapters::dynamo::ensure_table(&ddb, &table)
-        .await
-        .unwrap();
-    let store = DynamoStore::new(ddb, &table);
-    let (queue_url, dlq_url) = glase_local::aws::create_queues(&sqs, &tag, 30, 5)
-        .await
-        .unwrap();
-    let sim = Sim::serve(
-        SimConfig {
-            issuers: vec![IssuerConfig::new(ISSUER, secret.clone())],
-            time_scale: 0.001,
-            seed: 7,
-            initial_invoices: Vec::new(),
-            ..SimConfig::default()
-        },
-        SocketAddr::from(([127, 0, 0, 1], 0)),
-    )
-    .await
-    .unwrap();
+    let stage = LocalStage::new("trace", ISSUER, &secret, 7).await;
+    let (dir, sqs, store, sim) = (&stage.dir, &stage.sqs, &stage.store, &stage.sim);
+    let (queue_url, dlq_url, table) = (
+        stage.queue_url.clone(),
+        stage.dlq_url.clone(),
+        stage.table.clone(),
+    );
     let paid = sim
         .sim()
         .pay(NewInvoice {
@@ -215,7 +195,7 @@ async fn run_pipeline(level: LevelVar, secret_from: SecretFrom) -> Logs {
             "functions/worker/src",
         ],
     );
-    let webhook = Function::start(&webhook_bin, "webhook", &webhook_env, &dir, INVOKE).await;
+    let webhook = Function::start(&webhook_bin, "webhook", &webhook_env, dir, INVOKE).await;
     let good = format!(r#"{{"invoiceId": {paid}}}"#);
     let token_path = format!("/notifications/{webhook_token}");
     let big = format!(
@@ -237,7 +217,7 @@ async fn run_pipeline(level: LevelVar, secret_from: SecretFrom) -> Logs {
     }
     webhook.stop();
 
-    let mut batch = receive_batch(&sqs, &queue_url, 2).await;
+    let mut batch = receive_batch(sqs, &queue_url, 2).await;
     // A 404 is retried for a while before it is final (Policy::reject_after_receives): the
     // unknown invoice comes as on its fifth receive, so the rejection path runs (and logs) now.
     let unknown_body =
@@ -247,7 +227,7 @@ async fn run_pipeline(level: LevelVar, secret_from: SecretFrom) -> Logs {
             record["attributes"]["ApproximateReceiveCount"] = "5".into();
         }
     }
-    let worker = Function::start(&worker_bin, "worker", &worker_env, &dir, INVOKE).await;
+    let worker = Function::start(&worker_bin, "worker", &worker_env, dir, INVOKE).await;
     let answer = worker.invoke(batch.to_string(), INVOKE).await;
     assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
     worker.stop();
@@ -265,7 +245,7 @@ async fn run_pipeline(level: LevelVar, secret_from: SecretFrom) -> Logs {
         text.push_str(&std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap());
     }
     Logs {
-        dir,
+        dir: dir.clone(),
         text,
         secrets: vec![
             ("issuer secret", secret),

@@ -4,19 +4,16 @@
 //! `SHIPPED_BIN_DIR` (and `SHIPPED_RUNNER`). Ignored in `make test`: building the release
 //! binaries costs minutes. With DynamoDB Local, moto's SQS and glase-sim, as everywhere else.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 use glase_shared::adapters::sqs::notification_body;
-use glase_shared::adapters::DynamoStore;
 use glase_shared::ports::InvoiceRecord;
 use glase_shared::InvoiceId;
-use glase_sim::{IssuerConfig, NewInvoice, Sim, SimConfig};
+use glase_sim::NewInvoice;
 use glase_tests::lambda::{
-    apigw_event, function_binaries, receive_batch, shipped_bin_dir, Function,
+    apigw_event, function_binaries, receive_batch, shipped_bin_dir, Function, LocalStage,
 };
-use glase_tests::services::{services, unique};
+use glase_tests::services::services;
 use serde_json::{json, Value};
 
 const ISSUER: &str = "shipped-issuer";
@@ -25,48 +22,22 @@ const WEBHOOK_TOKEN: &str = "shipped-webhook-token";
 /// Generous: under emulation an arm64 cold start takes seconds.
 const INVOKE: Duration = Duration::from_secs(60);
 
-/// The local services, a table, queues and glase-sim with `n` paid invoices.
+/// A local stage (tests/src/lambda.rs) with `n` paid invoices, and each function's variables.
 struct Stage {
-    dir: PathBuf,
-    sqs: aws_sdk_sqs::Client,
-    store: DynamoStore,
-    queue_url: String,
+    local: LocalStage,
     worker_env: Vec<(&'static str, String)>,
     webhook_env: Vec<(&'static str, String)>,
     paid: Vec<u64>,
-    _sim: glase_sim::RunningSim,
 }
 
 impl Stage {
     async fn new(n: usize) -> Self {
         let svc = services();
-        let tag = unique("shipped");
-        let dir = std::env::temp_dir().join(&tag);
-        std::fs::create_dir_all(&dir).unwrap();
-        let sqs = glase_local::aws::sqs(&svc.sqs_endpoint);
-        let ddb = glase_local::aws::dynamodb(&svc.dynamodb_endpoint);
-        let table = unique("shipped-invoices");
-        glase_shared::adapters::dynamo::ensure_table(&ddb, &table)
-            .await
-            .unwrap();
-        let (queue_url, dlq_url) = glase_local::aws::create_queues(&sqs, &tag, 30, 5)
-            .await
-            .unwrap();
-        let sim = Sim::serve(
-            SimConfig {
-                issuers: vec![IssuerConfig::new(ISSUER, SECRET.to_owned())],
-                time_scale: 0.001,
-                seed: 11,
-                initial_invoices: Vec::new(),
-                ..SimConfig::default()
-            },
-            SocketAddr::from(([127, 0, 0, 1], 0)),
-        )
-        .await
-        .unwrap();
+        let local = LocalStage::new("shipped", ISSUER, SECRET, 11).await;
         let mut paid = Vec::new();
         for i in 0..n {
-            let invoice = sim
+            let invoice = local
+                .sim
                 .sim()
                 .pay(NewInvoice {
                     issuer: ISSUER.into(),
@@ -81,48 +52,49 @@ impl Stage {
             paid.push(invoice.id.get());
         }
         let webhook_env = vec![
-            ("QUEUE_URL", queue_url.clone()),
+            ("QUEUE_URL", local.queue_url.clone()),
             ("WEBHOOK_TOKEN", WEBHOOK_TOKEN.to_owned()),
             ("AWS_ENDPOINT_URL_SQS", svc.sqs_endpoint.clone()),
         ];
         let worker_env = vec![
-            ("GLASE_BASE_URL", sim.base_url()),
+            ("GLASE_BASE_URL", local.sim.base_url()),
             ("GLASE_ISSUER", ISSUER.to_owned()),
             ("GLASE_SECRET", SECRET.to_owned()),
-            ("TABLE_NAME", table.clone()),
-            ("QUEUE_URL", queue_url.clone()),
-            ("DEAD_LETTER_QUEUE_URL", dlq_url),
+            ("TABLE_NAME", local.table.clone()),
+            ("QUEUE_URL", local.queue_url.clone()),
+            ("DEAD_LETTER_QUEUE_URL", local.dlq_url.clone()),
             ("AWS_ENDPOINT_URL_SQS", svc.sqs_endpoint.clone()),
             ("AWS_ENDPOINT_URL_DYNAMODB", svc.dynamodb_endpoint.clone()),
         ];
         Self {
-            dir,
-            sqs,
-            store: DynamoStore::new(ddb, &table),
-            queue_url,
+            local,
             worker_env,
             webhook_env,
             paid,
-            _sim: sim,
         }
     }
 
     /// Queues one notification per id, as the webhook does, and receives them as one batch.
     async fn batch_of(&self, ids: &[u64]) -> Value {
         for &id in ids {
-            self.sqs
+            self.local
+                .sqs
                 .send_message()
-                .queue_url(&self.queue_url)
+                .queue_url(&self.local.queue_url)
                 .message_body(notification_body(InvoiceId::new(id).unwrap()))
                 .send()
                 .await
                 .unwrap();
         }
-        receive_batch(&self.sqs, &self.queue_url, ids.len()).await
+        receive_batch(&self.local.sqs, &self.local.queue_url, ids.len()).await
     }
 
     async fn record(&self, id: u64) -> Option<InvoiceRecord> {
-        self.store.get(InvoiceId::new(id).unwrap()).await.unwrap()
+        self.local
+            .store
+            .get(InvoiceId::new(id).unwrap())
+            .await
+            .unwrap()
     }
 }
 
@@ -169,7 +141,7 @@ async fn the_shipped_webhook_queues_a_paid_invoice_and_the_shipped_worker_stores
         &webhook_bin,
         "webhook",
         &stage.webhook_env,
-        &stage.dir,
+        &stage.local.dir,
         INVOKE,
     )
     .await;
@@ -184,9 +156,15 @@ async fn the_shipped_webhook_queues_a_paid_invoice_and_the_shipped_worker_stores
     }
     webhook.stop();
     // ...and the worker stores what was queued.
-    let batch = receive_batch(&stage.sqs, &stage.queue_url, 1).await;
-    let worker =
-        Function::start(&worker_bin, "worker", &stage.worker_env, &stage.dir, INVOKE).await;
+    let batch = receive_batch(&stage.local.sqs, &stage.local.queue_url, 1).await;
+    let worker = Function::start(
+        &worker_bin,
+        "worker",
+        &stage.worker_env,
+        &stage.local.dir,
+        INVOKE,
+    )
+    .await;
     let answer = worker.invoke(batch.to_string(), INVOKE).await;
     worker.stop();
 
@@ -195,7 +173,7 @@ async fn the_shipped_webhook_queues_a_paid_invoice_and_the_shipped_worker_stores
         answers,
         [json!(401), json!(400), json!(200)],
         "see {}",
-        stage.dir.display()
+        stage.local.dir.display()
     );
     assert_eq!(answer["batchItemFailures"], json!([]), "{answer}");
     match stage.record(paid).await {
@@ -203,7 +181,10 @@ async fn the_shipped_webhook_queues_a_paid_invoice_and_the_shipped_worker_stores
             assert_eq!(invoice.amount.to_string(), "10.99");
             assert_eq!(invoice.reference, "shipped-0");
         }
-        other => panic!("invoice {paid}: {other:?}; see {}", stage.dir.display()),
+        other => panic!(
+            "invoice {paid}: {other:?}; see {}",
+            stage.local.dir.display()
+        ),
     }
 }
 
@@ -224,7 +205,7 @@ async fn a_record_that_panics_in_the_shipped_worker_fails_alone_and_the_process_
     );
     let mut env = stage.worker_env.clone();
     env.push(("PANIC_INVOICE_ID", panics.to_string()));
-    let mut probe = Function::start(&probe_bin, "probe", &env, &stage.dir, INVOKE).await;
+    let mut probe = Function::start(&probe_bin, "probe", &env, &stage.local.dir, INVOKE).await;
     let batch = stage.batch_of(&[good, panics]).await;
 
     // Act
@@ -245,7 +226,7 @@ async fn a_record_that_panics_in_the_shipped_worker_fails_alone_and_the_process_
         Some(glase_tests::lambda::Answer::Response(body)) => serde_json::from_slice(&body).unwrap(),
         other => panic!(
             "the batch failed as a whole ({other:?}): panics abort the process; see {}",
-            stage.dir.display()
+            stage.local.dir.display()
         ),
     };
     assert_eq!(
@@ -259,7 +240,7 @@ async fn a_record_that_panics_in_the_shipped_worker_fails_alone_and_the_process_
         assert!(
             matches!(stage.record(id).await, Some(InvoiceRecord::Stored { .. })),
             "invoice {id} not stored; see {}",
-            stage.dir.display()
+            stage.local.dir.display()
         );
     }
     assert!(
