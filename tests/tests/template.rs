@@ -5,7 +5,7 @@
 //! dead-letter path, least-privilege IAM per function, no plaintext secret (the webhook token
 //! only as its hash), the table's schema (the same one `DynamoStore::ensure_table` creates
 //! locally), retained queues, the alarms on every way a notification or invoice can be lost
-//! (and their runbook in the README) and the outputs the deploy guide relies on. The template uses long-form intrinsics (`Ref:`, `Fn::GetAtt:`, ...) only, which
+//! (and their runbook in docs/runbook.md) and the outputs the deploy guide relies on. The template uses long-form intrinsics (`Ref:`, `Fn::GetAtt:`, ...) only, which
 //! the first test checks, so every value below is plain YAML.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -214,8 +214,9 @@ fn simple_alarm_on(namespace: &Value, metric: &str) -> (&'static str, &'static V
     found[0]
 }
 
-fn readme() -> String {
-    std::fs::read_to_string(repo_root().join("README.md")).expect("README.md")
+/// A documentation file, by its path from the repository root (`README.md`, `docs/runbook.md`).
+fn doc(path: &str) -> String {
+    std::fs::read_to_string(repo_root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
 fn worker_env() -> &'static Value {
@@ -491,9 +492,12 @@ fn failing_messages_are_retried_for_a_day_and_dead_lettered_before_they_could_ex
         waits >= 24 * 3600,
         "a failing invoice is dead-lettered after only {waits}s of retries"
     );
-    // The README's loss-timing guarantee quotes this very figure.
+    // The runbook's loss-timing guarantee quotes this very figure.
     let quoted = format!("{},{:03} s of waits", waits / 1000, waits % 1000);
-    assert!(readme().contains(&quoted), "README must say {quoted:?}");
+    assert!(
+        doc("docs/runbook.md").contains(&quoted),
+        "docs/runbook.md must say {quoted:?}"
+    );
     let retention = int(
         &props("NotificationQueue")["MessageRetentionPeriod"],
         "queue retention",
@@ -1017,7 +1021,7 @@ fn every_log_group_has_a_retention() {
     }
 }
 
-/// A token as the README makes one (`openssl rand -hex 32`).
+/// A token as the deploy guide (docs/deploy.md) makes one (`openssl rand -hex 32`).
 const SAMPLE_TOKEN: &str = "3f1c2a9be07d4c5f8a6b1e2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6e5f4a3";
 
 /// Resolves the functions' environment the way CloudFormation would, with sample values, and
@@ -1207,7 +1211,7 @@ fn outputs_the_deploy_guide_uses_are_all_present() {
         ),
         "{url}"
     );
-    // The README's `${URL%<token>}$TOKEN` relies on this placeholder.
+    // The deploy guide's `${URL%<token>}$TOKEN` relies on this placeholder.
     assert!(url.trim_end().ends_with("/notifications/<token>"), "{url}");
 }
 
@@ -1221,7 +1225,7 @@ fn webhook_token_is_required_and_the_stack_takes_only_its_sha256() {
     );
     let pattern = allowed_pattern("WebhookTokenSha256");
     assert_eq!(pattern.as_str(), "^[0-9a-f]{64}$");
-    // What the README's `printf %s "$TOKEN" | sha256sum` prints.
+    // What the deploy guide's `printf %s "$TOKEN" | sha256sum` prints.
     assert!(pattern.is_match(&sha256_hex(SAMPLE_TOKEN)));
     for refused in [
         "",
@@ -1342,7 +1346,7 @@ fn every_alarm_notifies_the_topic_on_alarm_and_on_ok_and_says_what_it_means() {
             "{name}: describe the cause and the action, within CloudWatch's 1024 characters"
         );
         assert!(
-            description.contains("README"),
+            description.contains("docs/runbook.md"),
             "{name}: point at the runbook"
         );
         assert_eq!(
@@ -1355,25 +1359,114 @@ fn every_alarm_notifies_the_topic_on_alarm_and_on_ok_and_says_what_it_means() {
 
 #[test]
 fn every_alarm_has_a_runbook_entry_and_the_runbook_no_stale_one() {
-    let readme = readme();
-    let section = readme
-        .split("### When an alarm fires")
-        .nth(1)
-        .expect("README has a \"When an alarm fires\" section");
-    let section = section.split("\n### ").next().unwrap();
-    let documented: BTreeSet<&str> = Regex::new(r"(?m)^\| `([A-Za-z]+Alarm)`")
+    let runbook = doc("docs/runbook.md");
+    let rows: BTreeSet<&str> = Regex::new(r"(?m)^\| `([A-Za-z]+Alarm)`")
         .unwrap()
-        .captures_iter(section)
+        .captures_iter(&runbook)
+        .map(|c| c.get(1).unwrap().as_str())
+        .collect();
+    let entries: BTreeSet<&str> = Regex::new(r"(?m)^## `([A-Za-z]+Alarm)`$")
+        .unwrap()
+        .captures_iter(&runbook)
         .map(|c| c.get(1).unwrap().as_str())
         .collect();
     let deployed: BTreeSet<&str> = alarms().into_iter().map(|(name, _)| name).collect();
-    assert_eq!(documented, deployed);
-    for alarm in &deployed {
-        assert!(
-            section.contains(&format!("#### `{alarm}`")),
-            "README: no \"#### `{alarm}`\" runbook entry"
-        );
+    assert_eq!(rows, deployed, "docs/runbook.md: the alarms table");
+    assert_eq!(
+        entries, deployed,
+        "docs/runbook.md: one \"## `XxxAlarm`\" entry per alarm"
+    );
+}
+
+/// The README stays an overview; the rest lives in docs/.
+const README_MAX_LINES: usize = 250;
+
+#[test]
+fn readme_stays_short() {
+    let lines = doc("README.md").lines().count();
+    assert!(
+        lines <= README_MAX_LINES,
+        "README.md has {lines} lines (at most {README_MAX_LINES}): move detail into docs/"
+    );
+}
+
+/// GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens
+/// (repeats of a heading get `-1`, `-2`, ...).
+fn heading_anchors(markdown: &str) -> BTreeSet<String> {
+    let mut seen = BTreeMap::<String, usize>::new();
+    let mut anchors = BTreeSet::new();
+    for line in without_code_blocks(markdown).lines() {
+        let Some(title) = line.strip_prefix('#').map(|l| l.trim_start_matches('#')) else {
+            continue;
+        };
+        let Some(title) = title.strip_prefix(' ') else {
+            continue;
+        };
+        let slug: String = title
+            .trim()
+            .to_lowercase()
+            .chars()
+            .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+            .map(|c| if c == ' ' { '-' } else { c })
+            .collect();
+        let n = seen.entry(slug.clone()).or_default();
+        anchors.insert(if *n == 0 { slug.clone() } else { format!("{slug}-{n}") });
+        *n += 1;
     }
+    anchors
+}
+
+/// The text outside fenced code blocks (a shell `[[ ... ]](...)` there is no link).
+fn without_code_blocks(markdown: &str) -> String {
+    let mut inside = false;
+    let mut kept = String::new();
+    for line in markdown.lines() {
+        if line.trim_start().starts_with("```") {
+            inside = !inside;
+        } else if !inside {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    kept
+}
+
+#[test]
+fn every_relative_link_in_the_docs_points_at_a_file_and_heading_that_exist() {
+    let mut pages = vec![PathBuf::from("README.md"), PathBuf::from("SECURITY.md")];
+    for entry in std::fs::read_dir(repo_root().join("docs")).expect("docs/") {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "md") {
+            pages.push(path.strip_prefix(repo_root()).unwrap().to_path_buf());
+        }
+    }
+    assert!(pages.len() >= 8, "README, SECURITY and docs/*.md: {pages:?}");
+    let link = Regex::new(r"\]\(([^)\s]+)\)").unwrap();
+    let mut broken = Vec::new();
+    for page in &pages {
+        let text = doc(page.to_str().unwrap());
+        for c in link.captures_iter(&without_code_blocks(&text)) {
+            let target = &c[1];
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let (file, anchor) = target.split_once('#').unwrap_or((target, ""));
+            let file = if file.is_empty() {
+                page.clone()
+            } else {
+                page.parent().unwrap().join(file)
+            };
+            let Ok(linked) = std::fs::read_to_string(repo_root().join(&file)) else {
+                broken.push(format!("{}: {target} (no such file)", page.display()));
+                continue;
+            };
+            let is_markdown = file.extension().is_some_and(|e| e == "md");
+            if !anchor.is_empty() && is_markdown && !heading_anchors(&linked).contains(anchor) {
+                broken.push(format!("{}: {target} (no such heading)", page.display()));
+            }
+        }
+    }
+    assert!(broken.is_empty(), "broken links:\n{}", broken.join("\n"));
 }
 
 #[test]

@@ -21,7 +21,7 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024;
 /// The route is `POST /notifications/{token}`, as API Gateway routes it.
 pub const PATH: &str = "notifications";
 
-/// The EMF metric names the alarms use (see README "When an alarm fires").
+/// The EMF metric names the alarms use (see docs/runbook.md).
 pub mod metric {
     pub const ACCEPTED: &str = "NotificationsAccepted";
     /// Any 4xx: nothing was queued.

@@ -104,7 +104,7 @@ impl Outcome {
     }
 }
 
-/// The EMF metric names (see README "When an alarm fires"): one place, used by the alarms.
+/// The EMF metric names (see docs/runbook.md): one place, used by the alarms.
 pub mod metric {
     pub const STORED: &str = "InvoicesStored";
     pub const DUPLICATE: &str = "InvoicesDuplicate";

@@ -5,7 +5,7 @@
 //! verifier) read and parse the system CA bundle at run time; callgrind put ~64 % of the
 //! webhook's init instructions there. Compiled-in roots need no file system and, for reqwest,
 //! no parsing at all (webpki-roots ships the trust anchors already extracted). `make bench`
-//! measures the difference (README, "Performance").
+//! measures the difference (docs/performance.md).
 
 /// Mozilla's roots as one PEM bundle: the SDK takes extra roots only as PEM.
 #[cfg(feature = "aws")]

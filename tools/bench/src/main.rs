@@ -1,5 +1,5 @@
 //! `make bench`: what Lambda measures, on this machine, for the webhook, the worker and a bare
-//! `lambda_runtime` echo function side by side. See README.md, "Performance".
+//! `lambda_runtime` echo function side by side. See docs/performance.md.
 //!
 //! Each function binary (release profile) runs against a Lambda Runtime API served by this
 //! program on loopback, with DynamoDB Local, moto (SQS) and glase-sim behind it.

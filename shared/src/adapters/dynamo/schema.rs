@@ -1,4 +1,4 @@
-//! The invoices table's public schema: attribute and index names (see README), and the table
+//! The invoices table's public schema: attribute and index names (see docs/design.md), and the table
 //! definition local runs and tests create (the SAM template declares the same for AWS).
 
 pub const INVOICE_ID: &str = "invoiceId";
