@@ -1410,7 +1410,11 @@ fn heading_anchors(markdown: &str) -> BTreeSet<String> {
             .map(|c| if c == ' ' { '-' } else { c })
             .collect();
         let n = seen.entry(slug.clone()).or_default();
-        anchors.insert(if *n == 0 { slug.clone() } else { format!("{slug}-{n}") });
+        anchors.insert(if *n == 0 {
+            slug.clone()
+        } else {
+            format!("{slug}-{n}")
+        });
         *n += 1;
     }
     anchors
@@ -1440,7 +1444,10 @@ fn every_relative_link_in_the_docs_points_at_a_file_and_heading_that_exist() {
             pages.push(path.strip_prefix(repo_root()).unwrap().to_path_buf());
         }
     }
-    assert!(pages.len() >= 8, "README, SECURITY and docs/*.md: {pages:?}");
+    assert!(
+        pages.len() >= 8,
+        "README, SECURITY and docs/*.md: {pages:?}"
+    );
     let link = Regex::new(r"\]\(([^)\s]+)\)").unwrap();
     let mut broken = Vec::new();
     for page in &pages {
