@@ -39,6 +39,10 @@ pub const REPORT_FIELDS: [&str; 15] = [
 
 /// ID through PURCHASE_TIME.
 const REQUIRED_FIELDS: usize = 8;
+// Indexes into REPORT_FIELDS, for the fields parsed from their text.
+const ID: usize = 0;
+const AMOUNT: usize = 2;
+const CURRENCY: usize = 3;
 
 /// Why a report cannot be read. Row errors ([`ReportError::is_row_error`]) spoil one row only:
 /// the reader goes on with the next. Every other error ends the report.
@@ -100,12 +104,12 @@ impl ReportError {
 #[derive(Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 struct Row {
-    #[serde(deserialize_with = "parsed::<0, _, _>")]
+    #[serde(deserialize_with = "parsed::<ID, _, _>")]
     id: InvoiceId,
     description: String,
-    #[serde(deserialize_with = "parsed::<2, _, _>")]
+    #[serde(deserialize_with = "parsed::<AMOUNT, _, _>")]
     amount: Amount,
-    #[serde(deserialize_with = "parsed::<3, _, _>")]
+    #[serde(deserialize_with = "parsed::<CURRENCY, _, _>")]
     currency: Currency,
     /// Always PAID (anything else is an error), so not kept.
     #[serde(rename = "STATUS", deserialize_with = "paid")]
