@@ -184,7 +184,9 @@ impl ReportRows {
         });
         // tokio-util's pieces rather than csv-async: the one CSV reader, sync, stays the domain's.
         // The failed chunk's error rides through csv inside an io::Error (see `cause`).
-        let body = SyncIoBridge::new(StreamReader::new(Box::pin(capped.map_err(io::Error::other))));
+        let body = SyncIoBridge::new(StreamReader::new(Box::pin(
+            capped.map_err(io::Error::other),
+        )));
         let (tx, rows) = mpsc::channel(ROWS_IN_FLIGHT);
         tokio::task::spawn_blocking(move || {
             let parsed: Box<dyn Iterator<Item = _>> = match ReportReader::new(body) {

@@ -261,7 +261,11 @@ impl<R: Read> ReportReader<R> {
     }
 
     fn read_row(&mut self) -> Result<Option<Invoice>, ReportError> {
-        if !self.csv.read_byte_record(&mut self.record).map_err(read_error)? {
+        if !self
+            .csv
+            .read_byte_record(&mut self.record)
+            .map_err(read_error)?
+        {
             return Ok(None);
         }
         let width = self.record.len();
