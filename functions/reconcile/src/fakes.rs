@@ -8,7 +8,7 @@ use glase_shared::adapters::dynamo::BatchRecords;
 use glase_shared::adapters::ReportFetchError;
 use glase_shared::memory::MemoryStore;
 use glase_shared::ports::AdapterError;
-use glase_shared::{InvoiceId, ReportError, ReportRow};
+use glase_shared::{Invoice, InvoiceId, ReportError};
 
 use crate::{InvoiceLookup, ReportSource, Requeue, Window};
 
@@ -17,7 +17,7 @@ use crate::{InvoiceLookup, ReportSource, Requeue, Window};
 #[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Item {
-    Row(ReportRow),
+    Row(Invoice),
     /// A row whose AMOUNT could not be read.
     SpoiltRow {
         row: u64,
@@ -37,7 +37,7 @@ pub struct FakeReport {
 }
 
 impl FakeReport {
-    pub fn with_rows(rows: impl IntoIterator<Item = ReportRow>) -> Self {
+    pub fn with_rows(rows: impl IntoIterator<Item = Invoice>) -> Self {
         Self {
             items: rows.into_iter().map(Item::Row).collect(),
             ..Self::default()
@@ -66,7 +66,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl ReportSource for FakeReport {
-    type Rows = stream::Iter<std::vec::IntoIter<Result<ReportRow, ReportFetchError>>>;
+    type Rows = stream::Iter<std::vec::IntoIter<Result<Invoice, ReportFetchError>>>;
 
     async fn fetch(&self, window: Window) -> Result<Self::Rows, ReportFetchError> {
         lock(&self.windows).push(window);

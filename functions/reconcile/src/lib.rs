@@ -18,7 +18,7 @@ use glase_shared::adapters::dynamo::BatchRecords;
 use glase_shared::adapters::ReportFetchError;
 use glase_shared::ports::{AdapterError, InvoiceRecord};
 use glase_shared::telemetry::error_chain;
-use glase_shared::{InvoiceId, ReportRow};
+use glase_shared::{Invoice, InvoiceId};
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
@@ -35,7 +35,7 @@ pub mod metrics;
 
 /// Glase's report for a window of dates.
 pub trait ReportSource: Send + Sync {
-    type Rows: Stream<Item = Result<ReportRow, ReportFetchError>> + Send + Unpin;
+    type Rows: Stream<Item = Result<Invoice, ReportFetchError>> + Send + Unpin;
     /// Starts the report; its rows arrive as they are read.
     fn fetch(
         &self,
@@ -453,7 +453,7 @@ async fn check<L: InvoiceLookup, Q: Requeue>(
     store: &L,
     queue: &Q,
     report: &mut Report,
-    batch: &mut Vec<ReportRow>,
+    batch: &mut Vec<Invoice>,
     options: &Options,
 ) -> Result<(), ReconcileError> {
     if batch.is_empty() {
@@ -518,7 +518,7 @@ async fn check<L: InvoiceLookup, Q: Requeue>(
                 reason: rejection.reason.clone(),
             },
         };
-        if row.purchase_time > settled_before {
+        if row.purchase_time.timestamp() > settled_before {
             report.recent += 1;
         } else if seen.insert(row.id) {
             to_requeue.push((row.id, problem));
@@ -549,7 +549,7 @@ async fn check<L: InvoiceLookup, Q: Requeue>(
 }
 
 /// Amount (by value: the table drops trailing zeros), currency and reference.
-fn compare(row: &ReportRow, stored: &glase_shared::Invoice) -> Vec<Difference> {
+fn compare(row: &Invoice, stored: &Invoice) -> Vec<Difference> {
     let mut differences = Vec::new();
     let mut differ = |field: &'static str, report: String, stored: String| {
         differences.push(Difference {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use glase_shared::adapters::dynamo::BatchRecords;
 use glase_shared::memory::MemoryStore;
 use glase_shared::ports::{AdapterError, InvoiceRecord, InvoiceStore, Lease, Rejection};
-use glase_shared::{read_report, Invoice, InvoiceId, ReportRow};
+use glase_shared::{read_report, Invoice, InvoiceId, PurchaseTime};
 use jiff::civil::date;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
@@ -20,7 +20,7 @@ fn id(n: u64) -> InvoiceId {
 }
 
 /// The fixture's first row (Glase's documentation example, paid 2015), re-numbered.
-fn row(n: u64) -> ReportRow {
+fn row(n: u64) -> Invoice {
     let mut row = read_report(REPORT.as_bytes()).unwrap().remove(0);
     row.id = id(n);
     row
@@ -89,7 +89,7 @@ async fn run(
 async fn missing_rejected_and_stuck_invoices_are_requeued_and_stored_ones_are_left_alone() {
     // Arrange
     let store = MemoryStore::default();
-    stored(&store, &row(1).to_invoice()).await;
+    stored(&store, &row(1)).await;
     rejected(&store, 3).await;
     processing(&store, 4, now() - Duration::from_secs(60)).await;
     processing(&store, 5, now() + Duration::from_secs(60)).await;
@@ -123,7 +123,7 @@ async fn missing_rejected_and_stuck_invoices_are_requeued_and_stored_ones_are_le
 #[tokio::test]
 async fn an_amount_the_table_wrote_without_its_trailing_zero_still_matches() {
     let store = MemoryStore::default();
-    let mut invoice = row(1).to_invoice();
+    let mut invoice = row(1);
     invoice.amount = "7.5".parse().unwrap();
     stored(&store, &invoice).await;
     let mut listed = row(1);
@@ -144,7 +144,7 @@ async fn an_amount_the_table_wrote_without_its_trailing_zero_still_matches() {
 async fn a_stored_invoice_that_differs_is_reported_and_neither_requeued_nor_changed() {
     // Arrange
     let store = MemoryStore::default();
-    let mut tampered = row(1).to_invoice();
+    let mut tampered = row(1);
     tampered.amount = "5.99".parse().unwrap();
     tampered.reference = "other".into();
     stored(&store, &tampered).await;
@@ -214,7 +214,7 @@ async fn a_dry_run_reports_what_it_would_requeue_and_sends_nothing() {
 #[tokio::test]
 async fn a_missing_invoice_paid_within_the_settle_period_is_left_to_the_webhook() {
     let mut just_paid = row(1);
-    just_paid.purchase_time = now() - Duration::from_secs(60);
+    just_paid.purchase_time = PurchaseTime::from_timestamp(now() - Duration::from_secs(60));
     let queue = FakeQueue::default();
 
     let report = run(
@@ -395,7 +395,7 @@ async fn a_scheduled_run_reads_today_and_the_look_back_days_in_glases_zone() {
 #[tokio::test]
 async fn a_scheduled_run_fails_when_it_could_not_do_everything_but_not_for_a_mismatch() {
     let store = MemoryStore::default();
-    let mut tampered = row(1).to_invoice();
+    let mut tampered = row(1);
     tampered.currency = "EUR".parse().unwrap();
     stored(&store, &tampered).await;
     let mismatch_only = Scheduled {

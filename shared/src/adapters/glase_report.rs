@@ -1,29 +1,27 @@
 //! Glase's report over HTTPS: `GET /api/report?startDate=ddMMyyyy&endDate=ddMMyyyy&issuer=…`
 //! with the details client's `X-Auth-Token` and `Accept`, parsed while the body streams in.
 //!
-//! The body is never held whole: an async task pulls its chunks (at most a few in flight) and a
-//! blocking task runs the CSV reader ([`ReportReader`]) over them, handing rows on through a
-//! bounded channel. Memory stays at a few chunks and rows, whatever the report's size; the body
-//! is also capped ([`DEFAULT_MAX_REPORT_BYTES`]) so a runaway answer fails clearly.
+//! The body is never held whole: a blocking task runs the CSV reader ([`ReportReader`]) over the
+//! body as it arrives and hands rows on through a bounded channel. Memory stays at a chunk and a
+//! few rows, whatever the report's size; the body is also capped ([`DEFAULT_MAX_REPORT_BYTES`])
+//! so a runaway answer fails clearly.
 
-use std::cell::RefCell;
-use std::io::{self, Read};
+use std::io;
 use std::pin::Pin;
-use std::rc::Rc;
-use std::task::{Context, Poll};
+use std::task::{ready, Context, Poll};
 use std::time::Duration;
 
-use bytes::{Buf, Bytes};
-use futures::{Stream, StreamExt};
+use bytes::Bytes;
+use futures::{Stream, StreamExt, TryStreamExt};
 use jiff::civil::Date;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use reqwest::header::{HeaderValue, ACCEPT};
 use tokio::sync::mpsc;
-use tokio::task::JoinHandle;
+use tokio_util::io::{StreamReader, SyncIoBridge};
 
 use crate::adapters::glase_http::{describe, http_client};
 use crate::config::GlaseConfig;
-use crate::domain::{AuthToken, IssuerName, ReportError, ReportReader, ReportRow};
+use crate::domain::{AuthToken, Invoice, IssuerName, ReportError, ReportReader};
 
 /// 64 MiB: about 250,000 rows. The default cap on a report body.
 pub const DEFAULT_MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
@@ -31,8 +29,6 @@ pub const DEFAULT_MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
 /// A report may take far longer than one invoice: the default for the whole request, body included.
 pub const DEFAULT_REPORT_TIMEOUT: Duration = Duration::from_secs(120);
 
-/// Body chunks waiting for the parser.
-const CHUNKS_IN_FLIGHT: usize = 2;
 /// Parsed rows waiting for the consumer.
 const ROWS_IN_FLIGHT: usize = 32;
 
@@ -135,14 +131,9 @@ impl GlaseReport {
                 limit: self.max_bytes,
             });
         }
-        let chunks = futures::stream::unfold(Some(response), |response| async move {
-            let mut response = response?;
-            match response.chunk().await {
-                Ok(Some(chunk)) => Some((Ok(chunk), Some(response))),
-                Ok(None) => None,
-                Err(e) => Some((Err(ReportFetchError::Transient(describe(&e))), None)),
-            }
-        });
+        let chunks = response
+            .bytes_stream()
+            .map_err(|e| ReportFetchError::Transient(describe(&e)));
         Ok(ReportRows::spawn(chunks, self.max_bytes))
     }
 }
@@ -166,20 +157,12 @@ pub fn classify(status: u16, body: &str) -> ReportFetchError {
     }
 }
 
-/// A piece of the body, or how it ended.
-enum Chunk {
-    Data(Bytes),
-    End,
-    Failed(ReportFetchError),
-}
-
 /// A row, or (`None`) the end of the report.
-type Parsed = Option<Result<ReportRow, ReportFetchError>>;
+type Parsed = Option<Result<Invoice, ReportFetchError>>;
 
-/// The report's rows as they are parsed. Dropping it stops the download.
+/// The report's rows as they are parsed. Dropping it stops the download (at the next row).
 pub struct ReportRows {
     rows: mpsc::Receiver<Parsed>,
-    pump: JoinHandle<()>,
     ended: bool,
 }
 
@@ -190,141 +173,66 @@ impl ReportRows {
     where
         S: Stream<Item = Result<Bytes, ReportFetchError>> + Send + 'static,
     {
-        let (chunk_tx, chunk_rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
-        let (row_tx, row_rx) = mpsc::channel(ROWS_IN_FLIGHT);
-        let pump = tokio::spawn(async move {
-            let mut chunks = std::pin::pin!(chunks);
-            let mut total = 0u64;
-            let last = loop {
-                match chunks.next().await {
-                    None => break Chunk::End,
-                    Some(Err(e)) => break Chunk::Failed(e),
-                    Some(Ok(data)) => {
-                        total = total.saturating_add(data.len() as u64);
-                        if total > max_bytes {
-                            break Chunk::Failed(ReportFetchError::TooLarge { limit: max_bytes });
-                        }
-                        if chunk_tx.send(Chunk::Data(data)).await.is_err() {
-                            return; // the parser stopped
-                        }
-                    }
-                }
-            };
-            let _ = chunk_tx.send(last).await;
+        let mut total = 0u64;
+        let capped = chunks.map(move |chunk| -> Result<Bytes, ReportFetchError> {
+            let chunk = chunk?;
+            total = total.saturating_add(chunk.len() as u64);
+            if total > max_bytes {
+                return Err(ReportFetchError::TooLarge { limit: max_bytes });
+            }
+            Ok(chunk)
         });
-        tokio::task::spawn_blocking(move || parse(chunk_rx, row_tx));
-        Self {
-            rows: row_rx,
-            pump,
-            ended: false,
-        }
+        // tokio-util's pieces rather than csv-async: the one CSV reader, sync, stays the domain's.
+        // The failed chunk's error rides through csv inside an io::Error (see `cause`).
+        let body = SyncIoBridge::new(StreamReader::new(Box::pin(
+            capped.map_err(io::Error::other),
+        )));
+        let (tx, rows) = mpsc::channel(ROWS_IN_FLIGHT);
+        tokio::task::spawn_blocking(move || {
+            let parsed: Box<dyn Iterator<Item = _>> = match ReportReader::new(body) {
+                Ok(reader) => Box::new(reader),
+                Err(e) => Box::new(std::iter::once(Err(e))),
+            };
+            for row in parsed.map(|row| Some(row.map_err(cause))).chain([None]) {
+                if tx.blocking_send(row).is_err() {
+                    return; // the consumer stopped
+                }
+            }
+        });
+        Self { rows, ended: false }
+    }
+}
+
+/// A failed download reaches the CSV reader as an io error: report its cause instead.
+fn cause(e: ReportError) -> ReportFetchError {
+    match e {
+        ReportError::Read(io) => io
+            .downcast::<ReportFetchError>()
+            .unwrap_or_else(|io| ReportError::Read(io).into()),
+        e => e.into(),
     }
 }
 
 impl Stream for ReportRows {
-    type Item = Result<ReportRow, ReportFetchError>;
+    type Item = Result<Invoice, ReportFetchError>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         if self.ended {
             return Poll::Ready(None);
         }
-        match self.rows.poll_recv(cx) {
-            Poll::Pending => Poll::Pending,
-            Poll::Ready(Some(Some(row))) => {
-                // A fatal error is the parser's last word.
-                if matches!(&row, Err(e) if !e.is_row_error()) {
-                    self.ended = true;
-                }
-                Poll::Ready(Some(row))
-            }
-            Poll::Ready(Some(None)) => {
-                self.ended = true;
-                Poll::Ready(None)
-            }
+        let next = ready!(self.rows.poll_recv(cx)).unwrap_or_else(|| {
             // The parser went away without saying the report ended: never pass that off as a
             // complete (shorter) report.
-            Poll::Ready(None) => {
-                self.ended = true;
-                Poll::Ready(Some(Err(ReportFetchError::Transient(
-                    "the report parser stopped before the end of the report".into(),
-                ))))
-            }
-        }
-    }
-}
-
-impl Drop for ReportRows {
-    fn drop(&mut self) {
-        self.pump.abort();
-    }
-}
-
-/// The blocking side: the CSV reader over the chunks, rows out until the end or a fatal error.
-fn parse(chunks: mpsc::Receiver<Chunk>, rows: mpsc::Sender<Parsed>) {
-    let failure = Rc::new(RefCell::new(None));
-    let body = ChunkReader {
-        chunks,
-        current: Bytes::new(),
-        ended: false,
-        failure: Rc::clone(&failure),
-    };
-    // A failed read surfaces from the CSV reader as an io error; report its cause instead.
-    let cause = |e: ReportError| -> ReportFetchError {
-        match failure.borrow_mut().take() {
-            Some(f) => f,
-            None => e.into(),
-        }
-    };
-    let reader = match ReportReader::new(body) {
-        Ok(reader) => reader,
-        Err(e) => {
-            let _ = rows.blocking_send(Some(Err(cause(e))));
-            return;
-        }
-    };
-    for row in reader {
-        let row = row.map_err(cause);
-        let fatal = matches!(&row, Err(e) if !e.is_row_error());
-        if rows.blocking_send(Some(row)).is_err() || fatal {
-            return;
-        }
-    }
-    let _ = rows.blocking_send(None);
-}
-
-/// `io::Read` over the chunks the pump delivers.
-struct ChunkReader {
-    chunks: mpsc::Receiver<Chunk>,
-    current: Bytes,
-    ended: bool,
-    failure: Rc<RefCell<Option<ReportFetchError>>>,
-}
-
-impl Read for ChunkReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        while self.current.is_empty() {
-            if self.ended {
-                return Ok(0);
-            }
-            match self.chunks.blocking_recv() {
-                Some(Chunk::Data(data)) => self.current = data,
-                Some(Chunk::End) => self.ended = true,
-                Some(Chunk::Failed(e)) => {
-                    *self.failure.borrow_mut() = Some(e);
-                    return Err(io::Error::other("the report body could not be read"));
-                }
-                None => {
-                    *self.failure.borrow_mut() = Some(ReportFetchError::Transient(
-                        "the report download stopped before the end of the body".into(),
-                    ));
-                    return Err(io::Error::other("the report body ended early"));
-                }
-            }
-        }
-        let n = buf.len().min(self.current.len());
-        buf[..n].copy_from_slice(&self.current[..n]);
-        self.current.advance(n);
-        Ok(n)
+            Some(Err(ReportFetchError::Transient(
+                "the report parser stopped before the end of the report".into(),
+            )))
+        });
+        self.ended = match &next {
+            Some(Ok(_)) => false,
+            Some(Err(e)) => !e.is_row_error(),
+            None => true,
+        };
+        Poll::Ready(next)
     }
 }
 
@@ -359,7 +267,7 @@ mod tests {
         futures::stream::iter(pieces)
     }
 
-    async fn collect(rows: ReportRows) -> Vec<Result<ReportRow, ReportFetchError>> {
+    async fn collect(rows: ReportRows) -> Vec<Result<Invoice, ReportFetchError>> {
         rows.collect().await
     }
 

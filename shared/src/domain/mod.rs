@@ -29,6 +29,5 @@ pub use invoice::{InvalidInvoice, Invoice, Payer, RejectionCode};
 pub use purchase_time::{PurchaseTime, PurchaseTimeError};
 #[cfg(feature = "report")]
 pub use report::{
-    parse_w3c_datetime, read_report, ReportError, ReportReader, ReportRow, W3cDateTimeError,
-    REPORT_FIELDS,
+    parse_w3c_datetime, read_report, ReportError, ReportReader, W3cDateTimeError, REPORT_FIELDS,
 };
