@@ -10,6 +10,7 @@
 pub mod adapters;
 pub mod config;
 pub mod domain;
+pub mod message;
 #[cfg(feature = "test-util")]
 pub mod memory;
 pub mod ports;

@@ -47,7 +47,7 @@ const FINAL: u32 = 5;
 fn requeued(message_id: &str, body: &str, receive_count: u32) -> SqsMessage {
     let mut m = message(message_id, body, receive_count);
     m.message_attributes
-        .insert(crate::REQUEUED_ATTRIBUTE.into(), Default::default());
+        .insert(glase_shared::message::REQUEUED_ATTRIBUTE.into(), Default::default());
     m
 }
 
