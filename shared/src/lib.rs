@@ -10,9 +10,9 @@
 pub mod adapters;
 pub mod config;
 pub mod domain;
-pub mod message;
 #[cfg(feature = "test-util")]
 pub mod memory;
+pub mod message;
 pub mod ports;
 pub mod telemetry;
 

@@ -7,9 +7,9 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use glase_reconcile::{reconcile, Action, Options, Problem, Report, Scheduled, Window};
 use glase_shared::adapters::glase_report::ReportFetchError;
-use glase_shared::message::{REQUEUED_ATTRIBUTE, REQUEUED_BY_RECONCILE};
 use glase_shared::adapters::{DynamoStore, GlaseReport, SqsQueue};
 use glase_shared::config::{GlaseConfig, SecretSource};
+use glase_shared::message::{REQUEUED_ATTRIBUTE, REQUEUED_BY_RECONCILE};
 use glase_shared::ports::{InvoiceRecord, InvoiceStore, Lease, Rejection};
 use glase_shared::{AuthToken, InvoiceId, IssuerName, ReportRow};
 use glase_sim::{

@@ -2,8 +2,8 @@
 //! queue in SQS. (The in-memory table's lookup is in `fakes`.)
 
 use glase_shared::adapters::dynamo::BatchRecords;
-use glase_shared::message::REQUEUED_BY_RECONCILE;
 use glase_shared::adapters::{DynamoStore, GlaseReport, ReportFetchError, ReportRows, SqsQueue};
+use glase_shared::message::REQUEUED_BY_RECONCILE;
 use glase_shared::ports::AdapterError;
 use glase_shared::InvoiceId;
 

@@ -209,10 +209,8 @@ impl WorkQueue for SqsQueue {
                 string_attribute(reason)?,
             );
         if let Some(id) = source.message_id {
-            send = send.message_attributes(
-                message::SOURCE_MESSAGE_ID_ATTRIBUTE,
-                string_attribute(id)?,
-            );
+            send = send
+                .message_attributes(message::SOURCE_MESSAGE_ID_ATTRIBUTE, string_attribute(id)?);
         }
         if is_fifo(dlq) {
             send = send.message_group_id("quarantine");

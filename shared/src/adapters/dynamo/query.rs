@@ -15,8 +15,8 @@ use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 
-use super::schema::*;
 use super::item::opt_s;
+use super::schema::*;
 use super::{item_to_record, Item};
 use crate::adapters::sdk_failure;
 use crate::domain::{Currency, InvoiceId};
@@ -350,8 +350,7 @@ mod tests {
     #[test]
     fn a_range_reads_every_utc_day_it_touches_with_inclusive_bounds() {
         // A Stockholm day in summer: 22:00 UTC the day before to 22:00 UTC.
-        let days =
-            day_bounds(ts("2015-05-14T22:00:00Z"), ts("2015-05-15T22:00:00Z"));
+        let days = day_bounds(ts("2015-05-14T22:00:00Z"), ts("2015-05-15T22:00:00Z"));
         assert_eq!(
             days,
             vec![
@@ -367,15 +366,10 @@ mod tests {
                 ),
             ]
         );
-        let utc_day =
-            day_bounds(ts("2015-05-15T00:00:00Z"), ts("2015-05-16T00:00:00Z"));
+        let utc_day = day_bounds(ts("2015-05-15T00:00:00Z"), ts("2015-05-16T00:00:00Z"));
         assert_eq!(utc_day.len(), 1);
         assert_eq!(utc_day[0].0, "2015-05-15");
-        assert!(day_bounds(
-            ts("2015-05-15T00:00:00Z"),
-            ts("2015-05-15T00:00:00Z")
-        )
-        .is_empty());
+        assert!(day_bounds(ts("2015-05-15T00:00:00Z"), ts("2015-05-15T00:00:00Z")).is_empty());
     }
 
     #[test]
