@@ -27,6 +27,8 @@ pub use sqs::SqsQueue;
 
 #[cfg(feature = "aws")]
 pub use aws_config::SdkConfig;
+#[cfg(feature = "aws")]
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 /// Loads the AWS configuration once. Endpoints, region and credentials come from the
 /// standard variables (`AWS_ENDPOINT_URL_SQS`, `AWS_REGION`, …), so local runs need no code.
@@ -87,5 +89,3 @@ pub type SdkError<E> = aws_smithy_runtime_api::client::result::SdkError<
     E,
     aws_smithy_runtime_api::client::orchestrator::HttpResponse,
 >;
-#[cfg(feature = "aws")]
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
