@@ -182,7 +182,7 @@ impl Context {
                             // CloudFormation's answer for a stack that does not exist.
                             CliError::config(format!(
                                 "stack {stack} not found in {region}: {}",
-                                error::describe(&e)
+                                glase_shared::adapters::describe_sdk_error(&e)
                             ))
                         } else {
                             error::aws(&format!("DescribeStacks {stack}"), e)

@@ -8,11 +8,11 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use aws_sdk_sqs::types::{
-    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, Message,
-    MessageSystemAttributeName, QueueAttributeName,
-};
+use aws_sdk_sqs::types::QueueAttributeName;
 use glase_shared::adapters::dynamo_query::InvoiceQueries;
+use glase_shared::adapters::sqs::{Received, Redrive};
+use glase_shared::adapters::SqsQueue;
+use glase_shared::message::REQUEUED_BY_CLI;
 use glase_shared::ports::InvoiceRecord;
 use glase_shared::InvoiceId;
 use jiff::Timestamp;
@@ -22,110 +22,20 @@ use crate::config::Context;
 use crate::error::{self, CliError};
 use crate::output::{Printer, Record, Value, View};
 use crate::query::stdout;
-use crate::requeue;
 
-/// The worker's message attribute on a message it quarantined (unparseable body).
-const REJECTION_REASON_ATTRIBUTE: &str = "rejectionReason";
-
-struct Received {
-    message_id: String,
-    receipt: String,
-    body: String,
-    invoice: Option<InvoiceId>,
-    receives: Option<u32>,
-    first_seen: Option<Timestamp>,
-    quarantine_reason: Option<String>,
-}
-
-impl Received {
-    fn new(m: Message) -> Option<Self> {
-        let attribute =
-            |name: MessageSystemAttributeName| m.attributes().and_then(|a| a.get(&name)).cloned();
-        let body = m.body().unwrap_or_default().to_owned();
-        Some(Self {
-            message_id: m.message_id()?.to_owned(),
-            receipt: m.receipt_handle()?.to_owned(),
-            invoice: InvoiceId::from_notification(body.as_bytes()).ok(),
-            receives: attribute(MessageSystemAttributeName::ApproximateReceiveCount)
-                .and_then(|n| n.parse().ok()),
-            first_seen: attribute(MessageSystemAttributeName::SentTimestamp)
-                .and_then(|ms| ms.parse().ok())
-                .and_then(|ms| Timestamp::from_millisecond(ms).ok()),
-            quarantine_reason: m
-                .message_attributes()
-                .and_then(|a| a.get(REJECTION_REASON_ATTRIBUTE))
-                .and_then(|v| v.string_value())
-                .map(str::to_owned),
-            body,
-        })
-    }
-}
-
-/// One ReceiveMessage of up to ten, hiding them for `visibility` seconds.
-async fn receive(
-    sqs: &aws_sdk_sqs::Client,
-    url: &str,
-    visibility: i32,
-) -> Result<Vec<Received>, CliError> {
-    let out = sqs
-        .receive_message()
-        .queue_url(url)
-        .max_number_of_messages(10)
-        .visibility_timeout(visibility)
-        // Long polling asks every SQS server, so an empty answer means an empty queue.
-        .wait_time_seconds(1)
-        .message_system_attribute_names(MessageSystemAttributeName::All)
-        .message_attribute_names("All")
-        .send()
-        .await
-        .map_err(|e| error::aws(&format!("ReceiveMessage from {url}"), e))?;
-    Ok(out
-        .messages
-        .unwrap_or_default()
-        .into_iter()
-        .filter_map(Received::new)
-        .collect())
-}
-
-/// Makes received messages visible again at once (batches of ten).
-async fn release(
-    sqs: &aws_sdk_sqs::Client,
-    url: &str,
-    receipts: &[String],
-) -> Result<(), CliError> {
-    for chunk in receipts.chunks(10) {
-        let entries = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, receipt)| {
-                ChangeMessageVisibilityBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(receipt)
-                    .visibility_timeout(0)
-                    .build()
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| {
-                CliError::failed(format!("bad ChangeMessageVisibilityBatch entry: {e}"))
-            })?;
-        sqs.change_message_visibility_batch()
-            .queue_url(url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(|e| error::aws(&format!("ChangeMessageVisibilityBatch on {url}"), e))?;
-    }
-    Ok(())
+fn first_seen(m: &Received) -> Option<Timestamp> {
+    m.sent_at_ms
+        .and_then(|ms| Timestamp::from_millisecond(ms).ok())
 }
 
 pub async fn list(ctx: &Context, args: DlqListArgs) -> Result<(), CliError> {
     let url = ctx.dlq_url().await?;
-    let sqs = ctx.sqs();
+    let dlq = SqsQueue::new(ctx.sqs(), &url);
     let mut messages: Vec<Received> = Vec::new();
     let mut seen = HashSet::new();
     let received = async {
         while messages.len() < args.max {
-            let batch = receive(&sqs, &url, args.visibility_timeout.max(1)).await?;
+            let batch = dlq.receive(args.visibility_timeout.max(1)).await?;
             let before = messages.len();
             messages.extend(
                 batch
@@ -141,13 +51,13 @@ pub async fn list(ctx: &Context, args: DlqListArgs) -> Result<(), CliError> {
     .await;
     // Give back whatever was received, even after a failure: listing must not consume.
     let receipts: Vec<String> = messages.iter().map(|m| m.receipt.clone()).collect();
-    let released = release(&sqs, &url, &receipts).await;
+    let released = dlq.release(&receipts).await;
     received?;
     released?;
 
     messages.sort_by(|a, b| {
-        (a.first_seen, a.invoice.map(InvoiceId::get), &a.message_id).cmp(&(
-            b.first_seen,
+        (first_seen(a), a.invoice.map(InvoiceId::get), &a.message_id).cmp(&(
+            first_seen(b),
             b.invoice.map(InvoiceId::get),
             &b.message_id,
         ))
@@ -178,7 +88,7 @@ pub async fn list(ctx: &Context, args: DlqListArgs) -> Result<(), CliError> {
         if let Some(n) = m.receives {
             record.push(("receives", Value::number(n)));
         }
-        if let Some(t) = m.first_seen {
+        if let Some(t) = first_seen(m) {
             record.push(("firstSeen", Value::Time(t)));
         }
         if let Some(reason) = reason(m, queries.as_ref()).await? {
@@ -202,7 +112,7 @@ async fn reason(
     m: &Received,
     queries: Option<&InvoiceQueries>,
 ) -> Result<Option<String>, CliError> {
-    if let Some(reason) = &m.quarantine_reason {
+    if let Some(reason) = &m.rejection_reason {
         return Ok(Some(reason.clone()));
     }
     let (Some(id), Some(queries)) = (m.invoice, queries) else {
@@ -272,7 +182,7 @@ async fn move_task(sqs: &aws_sdk_sqs::Client, dlq: &str, queue: &str) -> Result<
         .await;
     if let Err(e) = started {
         return Err(if e.as_service_error().is_some() {
-            MoveTask::Unsupported(error::describe(&e))
+            MoveTask::Unsupported(glase_shared::adapters::describe_sdk_error(&e))
         } else {
             MoveTask::Failed(error::aws("StartMessageMoveTask", e))
         });
@@ -314,60 +224,21 @@ async fn move_one_by_one(
     queue: &str,
     args: &RedriveArgs,
 ) -> Result<(), CliError> {
-    let wanted = |m: &Received| match (m.invoice, args.invoice) {
-        (Some(id), Some(only)) => id == only,
-        (Some(_), None) => true,
-        // Unparseable bodies would only be quarantined again: they stay for a person to read.
-        (None, _) => false,
+    let plan = Redrive {
+        only: args.invoice,
+        visibility_timeout: args.visibility_timeout,
+        by: REQUEUED_BY_CLI,
     };
-    let mut seen = HashSet::new();
-    let mut left: Vec<String> = Vec::new();
-    let mut moved: Vec<InvoiceId> = Vec::new();
-    let mut failed = Vec::new();
-    let mut batches = 0usize;
-    let result = async {
-        loop {
-            let batch = receive(sqs, dlq, args.visibility_timeout.max(1)).await?;
-            let fresh: Vec<Received> = batch
-                .into_iter()
-                .filter(|m| seen.insert(m.message_id.clone()))
-                .collect();
-            if fresh.is_empty() {
-                return Ok::<_, CliError>(());
-            }
-            let (take, keep): (Vec<Received>, Vec<Received>) = fresh.into_iter().partition(wanted);
-            left.extend(keep.into_iter().map(|m| m.receipt));
-            if take.is_empty() {
-                continue;
-            }
-            let ids: Vec<InvoiceId> = take.iter().filter_map(|m| m.invoice).collect();
-            // Send first: from here until the delete, the message is in both queues.
-            let outcomes = requeue::send(sqs, queue, &ids).await?;
-            batches += 1;
-            if args.pause_after_batches == Some(batches) {
-                eprintln!(
-                    "glase-invoices: paused after sending batch {batches}, before deleting it"
-                );
-                std::future::pending::<()>().await;
-            }
-            let mut delete = Vec::new();
-            for (m, outcome) in take.iter().zip(&outcomes) {
-                match outcome {
-                    Ok(()) => delete.push(m),
-                    Err(reason) => {
-                        failed.push(format!("{}: {reason}", m.message_id));
-                        left.push(m.receipt.clone());
-                    }
-                }
-            }
-            delete_messages(sqs, dlq, &delete).await?;
-            moved.extend(delete.iter().filter_map(|m| m.invoice));
+    let sent = |batches| async move {
+        if args.pause_after_batches == Some(batches) {
+            eprintln!("glase-invoices: paused after sending batch {batches}, before deleting it");
+            std::future::pending::<()>().await;
         }
-    }
-    .await;
-    let released = release(sqs, dlq, &left).await;
-    result?;
-    released?;
+    };
+    let redriven = SqsQueue::new(sqs.clone(), queue)
+        .redrive(&SqsQueue::new(sqs.clone(), dlq), plan, sent)
+        .await?;
+    let (moved, failed) = (redriven.moved, redriven.failed);
 
     let view = View {
         columns: vec!["invoiceId", "result"],
@@ -384,7 +255,7 @@ async fn move_one_by_one(
     eprintln!(
         "glase-invoices: moved {} to {queue}; {} left in {dlq}",
         error::plural(moved.len(), "message", "messages"),
-        left.len()
+        redriven.left
     );
     if !failed.is_empty() {
         return Err(CliError::failed(format!(
@@ -398,42 +269,6 @@ async fn move_one_by_one(
             Some(id) => format!("no message for invoice {id} in the dead-letter queue"),
             None => "no redrivable message in the dead-letter queue".into(),
         }));
-    }
-    Ok(())
-}
-
-async fn delete_messages(
-    sqs: &aws_sdk_sqs::Client,
-    url: &str,
-    messages: &[&Received],
-) -> Result<(), CliError> {
-    for chunk in messages.chunks(10) {
-        let entries = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, m)| {
-                DeleteMessageBatchRequestEntry::builder()
-                    .id(i.to_string())
-                    .receipt_handle(&m.receipt)
-                    .build()
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| CliError::failed(format!("bad DeleteMessageBatch entry: {e}")))?;
-        let out = sqs
-            .delete_message_batch()
-            .queue_url(url)
-            .set_entries(Some(entries))
-            .send()
-            .await
-            .map_err(|e| error::aws(&format!("DeleteMessageBatch on {url}"), e))?;
-        if let Some(f) = out.failed().first() {
-            // Already sent: left in the DLQ it is a duplicate the worker stores once.
-            return Err(CliError::failed(format!(
-                "DeleteMessageBatch on {url} refused a message already re-queued ({}: {}); run the redrive again",
-                f.code(),
-                f.message().unwrap_or("refused")
-            )));
-        }
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use glase_shared::adapters::{sdk_failure, SdkError};
 use glase_shared::ports::AdapterError;
 
 #[derive(Debug, thiserror::Error)]
@@ -71,32 +72,13 @@ impl From<csv::Error> for CliError {
     }
 }
 
-/// An AWS call's failure on one line: the service's code and message when it answered, else
-/// the cause (connection refused, timeout, no credentials…), never a Debug dump.
+/// An AWS call's failure on one line (see [`describe_sdk_error`](glase_shared::adapters::describe_sdk_error)), as exit status 4.
 pub fn aws<E>(what: &str, e: SdkError<E>) -> CliError
 where
     E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
-    CliError::Failed(format!("{what} failed: {}", describe(&e)))
+    sdk_failure(what, e).into()
 }
-
-pub fn describe<E>(e: &SdkError<E>) -> String
-where
-    E: aws_sdk_sqs::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    match e.as_service_error().map(|s| (s.code(), s.message())) {
-        Some((Some(code), Some(message))) => format!("{code}: {message}"),
-        Some((Some(code), None)) => code.to_owned(),
-        // An answer that is not the service's error shape (a proxy's or emulator's page).
-        Some((None, _)) => match e.raw_response() {
-            Some(r) => format!("HTTP {} without an AWS error code", r.status().as_u16()),
-            None => glase_shared::telemetry::error_chain(e),
-        },
-        None => glase_shared::telemetry::error_chain(e),
-    }
-}
-
-type SdkError<E> = aws_sdk_sqs::error::SdkError<E, aws_sdk_sqs::config::http::HttpResponse>;
 
 /// `1 message`, `2 messages`.
 pub fn plural(n: usize, one: &str, many: &str) -> String {

@@ -12,7 +12,6 @@ mod output;
 mod query;
 mod reconcile;
 mod records;
-mod requeue;
 mod status;
 mod times;
 

@@ -2,6 +2,8 @@
 
 use futures::StreamExt;
 use glase_shared::adapters::dynamo_query::OpenState;
+use glase_shared::adapters::SqsQueue;
+use glase_shared::message::REQUEUED_BY_CLI;
 use glase_shared::ports::InvoiceRecord;
 use jiff::Timestamp;
 
@@ -10,7 +12,7 @@ use crate::config::Context;
 use crate::error::CliError;
 use crate::output::{Printer, Record, Value, View};
 use crate::query::stdout;
-use crate::{records, requeue, times};
+use crate::{records, times};
 
 pub async fn rejected(ctx: &Context, args: RejectedArgs) -> Result<(), CliError> {
     let tz = ctx.time_zone().await?;
@@ -80,7 +82,9 @@ pub async fn retry(ctx: &Context, args: RetryArgs) -> Result<(), CliError> {
         };
         states.push(state);
     }
-    let outcomes = requeue::send(&ctx.sqs(), &queue_url, &args.invoice_ids).await?;
+    let outcomes = SqsQueue::new(ctx.sqs(), &queue_url)
+        .requeue_each(&args.invoice_ids, REQUEUED_BY_CLI)
+        .await?;
     let view = View {
         columns: vec!["invoiceId", "state", "result"],
         table_columns: vec!["invoiceId", "state", "result"],

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use futures::stream::BoxStream;
 use futures::StreamExt;
-use glase_shared::adapters::dynamo_query::InvoiceItem;
+use glase_shared::adapters::dynamo_query::InvoiceRow;
 use glase_shared::ports::{AdapterError, InvoiceRecord};
 use indicatif::{ProgressBar, ProgressStyle};
 use jiff::Timestamp;
@@ -76,7 +76,7 @@ pub async fn export(ctx: &Context, args: ListArgs) -> Result<(), CliError> {
     print_paid(ctx, items, Format::Csv, nothing, progress).await
 }
 
-fn purchase_second(item: &InvoiceItem) -> Option<i64> {
+fn purchase_second(item: &InvoiceRow) -> Option<i64> {
     match &item.record {
         InvoiceRecord::Stored { invoice, .. } => {
             Some(invoice.purchase_time.timestamp().as_second())
@@ -85,7 +85,7 @@ fn purchase_second(item: &InvoiceItem) -> Option<i64> {
     }
 }
 
-type Items = BoxStream<'static, Result<InvoiceItem, AdapterError>>;
+type Items = BoxStream<'static, Result<InvoiceRow, AdapterError>>;
 
 async fn paid_in_range(ctx: &Context, args: &ListArgs) -> Result<(Items, String), CliError> {
     let tz = ctx.time_zone().await?;
@@ -123,8 +123,8 @@ async fn print_paid(
     let mut totals = Totals::default();
     // Items arrive in purchase order; those paid in the same second come in no particular
     // order, so they are held back and printed by invoice id, for output that is repeatable.
-    let mut same_second: Vec<InvoiceItem> = Vec::new();
-    let flush = |held: &mut Vec<InvoiceItem>, printer: &mut Printer<_>| {
+    let mut same_second: Vec<InvoiceRow> = Vec::new();
+    let flush = |held: &mut Vec<InvoiceRow>, printer: &mut Printer<_>| {
         held.sort_by_key(|i| i.id);
         for item in held.drain(..) {
             printer.print(&records::item(&item))?;

@@ -4,7 +4,7 @@ use std::io::stdout;
 
 use glase_reconcile::{Options, Window};
 use glase_shared::adapters::ssm::auth_token;
-use glase_shared::adapters::{DynamoStore, GlaseReport, SqsRequeue};
+use glase_shared::adapters::{DynamoStore, GlaseReport, SqsQueue};
 use glase_shared::config::Env;
 use glase_shared::telemetry::error_chain;
 use jiff::Timestamp;
@@ -32,7 +32,7 @@ pub async fn reconcile(ctx: &Context, args: ReconcileArgs) -> Result<(), CliErro
     let source = GlaseReport::new(&glase, token)
         .map_err(|e| CliError::failed(format!("could not build the HTTP client: {e}")))?;
     let store = DynamoStore::new(aws_sdk_dynamodb::Client::new(&ctx.sdk), ctx.table().await?);
-    let queue = SqsRequeue::new(ctx.sqs(), ctx.queue_url().await?);
+    let queue = SqsQueue::new(ctx.sqs(), ctx.queue_url().await?);
     let options = Options::new(Timestamp::now()).dry_run(args.dry_run);
 
     let (report, failure) =

@@ -1,7 +1,7 @@
 //! Table items as printable records, under the table's own attribute names.
 
 use glase_shared::adapters::dynamo::schema::*;
-use glase_shared::adapters::dynamo_query::InvoiceItem;
+use glase_shared::adapters::dynamo_query::InvoiceRow;
 use glase_shared::ports::InvoiceRecord;
 
 use crate::output::{Record, Value, View};
@@ -107,7 +107,7 @@ pub fn stuck_view() -> View {
 
 /// The item's attributes, each as the table holds it; amounts padded to the currency's minor
 /// units (DynamoDB keeps `0.10` as `0.1`).
-pub fn item(item: &InvoiceItem) -> Record {
+pub fn item(item: &InvoiceRow) -> Record {
     let mut r: Record = vec![(INVOICE_ID, Value::number(item.id))];
     let mut attempts = item.attempts;
     let mut last_error = item.last_error.clone();

@@ -4,7 +4,7 @@
 
 #![no_main]
 
-use glase_shared::adapters::sqs::notification_body;
+use glase_shared::message;
 use glase_shared::{InvoiceId, NotificationError};
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(v["invoiceId"].as_u64(), Some(id.get()), "accepted {v}");
             }
             // What the webhook queues is read back as the same id by the worker.
-            let queued = notification_body(*id);
+            let queued = message::body(*id);
             assert_eq!(InvoiceId::from_notification(queued.as_bytes()), Ok(*id));
         }
         Err(NotificationError::NotUtf8) => assert!(std::str::from_utf8(data).is_err()),

@@ -12,6 +12,7 @@ pub mod config;
 pub mod domain;
 #[cfg(feature = "test-util")]
 pub mod memory;
+pub mod message;
 pub mod ports;
 pub mod telemetry;
 

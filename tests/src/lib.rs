@@ -8,7 +8,6 @@ pub mod proxy;
 pub mod queues;
 pub mod raw_glase;
 pub mod records;
-pub mod redrive;
 pub mod senders;
 pub mod services;
 pub mod stub_glase;

@@ -29,6 +29,8 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use glase_local::stack::{Endpoint, GlaseChoice, Stack, StackConfig};
 use glase_shared::adapters::dynamo::DynamoStore;
+use glase_shared::adapters::sqs::{Redrive, SqsQueue};
+use glase_shared::message::REQUEUED_BY_CLI;
 use glase_shared::ports::InvoiceRecord;
 use glase_shared::{Invoice, InvoiceId, Payer};
 use glase_sim::{EndpointFaults, Faults, IssuerConfig, NewInvoice, Sim, SimConfig};
@@ -36,7 +38,6 @@ use glase_tests::killable::KillableWorker;
 use glase_tests::proxy::TcpProxy;
 use glase_tests::queues::depth;
 use glase_tests::records::{records, Records};
-use glase_tests::redrive::redrive;
 use glase_tests::senders::{Notification, Senders};
 use glase_tests::services::{services, unique};
 use glase_tests::wait;
@@ -675,15 +676,26 @@ async fn wrong_secret_then_redrive(m: &mut Matrix) {
     .await
     .expect("the fixed stack starts");
     m.fixed = Some(fixed);
-    let moved = redrive(&m.sqs, &dlq, &queue).await.expect("redrive");
-    let mut moved_ids: Vec<u64> = moved
-        .iter()
-        .map(|body| {
-            InvoiceId::from_notification(body.as_bytes())
-                .unwrap_or_else(|e| panic!("dead-lettered body {body:?}: {e}"))
-                .get()
-        })
-        .collect();
+    // As `glase-invoices dlq redrive` moves them where StartMessageMoveTask is unavailable.
+    let redriven = SqsQueue::new(m.sqs.clone(), &queue)
+        .redrive(
+            &SqsQueue::new(m.sqs.clone(), &dlq),
+            Redrive {
+                only: None,
+                visibility_timeout: 60,
+                by: REQUEUED_BY_CLI,
+            },
+            |_| async {},
+        )
+        .await
+        .expect("redrive");
+    assert_eq!(
+        (redriven.failed.as_slice(), redriven.left),
+        (&[][..], 0),
+        "every dead-lettered message was a notification, and moved"
+    );
+    let moved = redriven.moved;
+    let mut moved_ids: Vec<u64> = moved.iter().map(|id| id.get()).collect();
     moved_ids.sort_unstable();
     let mut sent: Vec<u64> = m
         .senders

@@ -7,9 +7,9 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use glase_reconcile::{reconcile, Action, Options, Problem, Report, Scheduled, Window};
 use glase_shared::adapters::glase_report::ReportFetchError;
-use glase_shared::adapters::sqs_requeue::{REQUEUED_ATTRIBUTE, REQUEUED_BY_RECONCILE};
-use glase_shared::adapters::{DynamoStore, GlaseReport, SqsRequeue};
+use glase_shared::adapters::{DynamoStore, GlaseReport, SqsQueue};
 use glase_shared::config::{GlaseConfig, SecretSource};
+use glase_shared::message::{REQUEUED_ATTRIBUTE, REQUEUED_BY_RECONCILE};
 use glase_shared::ports::{InvoiceRecord, InvoiceStore, Lease, Rejection};
 use glase_shared::{AuthToken, Invoice, InvoiceId, IssuerName};
 use glase_sim::{
@@ -31,7 +31,7 @@ struct Harness {
     _running: RunningSim,
     pipeline: Pipeline,
     report: GlaseReport,
-    requeue: SqsRequeue,
+    requeue: SqsQueue,
 }
 
 fn glase_config(base_url: &str, zone: TimeZone) -> GlaseConfig {
@@ -76,7 +76,7 @@ async fn harness(zone: TimeZone) -> Harness {
         secret: "demo-secret",
     })
     .await;
-    let requeue = SqsRequeue::new(pipeline.sqs.clone(), &pipeline.queue_url);
+    let requeue = SqsQueue::new(pipeline.sqs.clone(), &pipeline.queue_url);
     Harness {
         sim,
         report: report_client(&base_url, zone, "demo-secret"),
@@ -88,7 +88,7 @@ async fn harness(zone: TimeZone) -> Harness {
 
 impl Harness {
     /// The scheduled function as deployed: today and 3 days back, in UTC.
-    fn scheduled(&self) -> Scheduled<GlaseReport, DynamoStore, SqsRequeue> {
+    fn scheduled(&self) -> Scheduled<GlaseReport, DynamoStore, SqsQueue> {
         Scheduled {
             source: self.report.clone(),
             store: self.pipeline.store.clone(),

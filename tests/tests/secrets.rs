@@ -220,8 +220,7 @@ async fn run_pipeline(level: LevelVar, secret_from: SecretFrom) -> Logs {
     let mut batch = receive_batch(sqs, &queue_url, 2).await;
     // A 404 is retried for a while before it is final (Policy::reject_after_receives): the
     // unknown invoice comes as on its fifth receive, so the rejection path runs (and logs) now.
-    let unknown_body =
-        glase_shared::adapters::sqs::notification_body(InvoiceId::new(unknown).unwrap());
+    let unknown_body = glase_shared::message::body(InvoiceId::new(unknown).unwrap());
     for record in batch["Records"].as_array_mut().unwrap() {
         if record["body"] == unknown_body.as_str() {
             record["attributes"]["ApproximateReceiveCount"] = "5".into();

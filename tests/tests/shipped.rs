@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use glase_shared::adapters::sqs::notification_body;
+use glase_shared::message;
 use glase_shared::ports::InvoiceRecord;
 use glase_shared::InvoiceId;
 use glase_sim::NewInvoice;
@@ -81,7 +81,7 @@ impl Stage {
                 .sqs
                 .send_message()
                 .queue_url(&self.local.queue_url)
-                .message_body(notification_body(InvoiceId::new(id).unwrap()))
+                .message_body(message::body(InvoiceId::new(id).unwrap()))
                 .send()
                 .await
                 .unwrap();
@@ -107,7 +107,7 @@ fn report_which_binaries() {
 
 /// The message id of the record in `batch` whose body is `id`'s notification.
 fn message_id_of(batch: &Value, id: u64) -> String {
-    let body = notification_body(InvoiceId::new(id).unwrap());
+    let body = message::body(InvoiceId::new(id).unwrap());
     batch["Records"]
         .as_array()
         .unwrap()

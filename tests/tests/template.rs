@@ -1711,7 +1711,7 @@ fn reconcile_may_only_batch_read_the_table_requeue_read_the_secret_and_write_its
     let expected = expect_grants(&[
         // DynamoStore::get_many; no GetItem, no writes, no Query/Scan.
         ("dynamodb:BatchGetItem", get_att("InvoicesTable", "Arn")),
-        // SqsRequeue::requeue, into the queue the worker consumes.
+        // SqsQueue::requeue, into the queue the worker consumes.
         ("sqs:SendMessage", get_att("NotificationQueue", "Arn")),
         ("ssm:GetParameter", sub(PARAMETER_ARN)),
         (

@@ -2,8 +2,8 @@
 //! queue in SQS. (The in-memory table's lookup is in `fakes`.)
 
 use glase_shared::adapters::dynamo::BatchRecords;
-use glase_shared::adapters::sqs_requeue::REQUEUED_BY_RECONCILE;
-use glase_shared::adapters::{DynamoStore, GlaseReport, ReportFetchError, ReportRows, SqsRequeue};
+use glase_shared::adapters::{DynamoStore, GlaseReport, ReportFetchError, ReportRows, SqsQueue};
+use glase_shared::message::REQUEUED_BY_RECONCILE;
 use glase_shared::ports::AdapterError;
 use glase_shared::InvoiceId;
 
@@ -23,8 +23,8 @@ impl InvoiceLookup for DynamoStore {
     }
 }
 
-impl Requeue for SqsRequeue {
+impl Requeue for SqsQueue {
     async fn requeue(&self, id: InvoiceId) -> Result<(), AdapterError> {
-        SqsRequeue::requeue(self, id, REQUEUED_BY_RECONCILE).await
+        SqsQueue::requeue(self, id, REQUEUED_BY_RECONCILE).await
     }
 }

@@ -1,6 +1,6 @@
 use glase_reconcile::{config, Scheduled};
 use glase_shared::adapters::ssm::auth_token;
-use glase_shared::adapters::{aws_config, DynamoStore, GlaseReport, SqsRequeue};
+use glase_shared::adapters::{aws_config, DynamoStore, GlaseReport, SqsQueue};
 use glase_shared::config::Env;
 use jiff::Timestamp;
 use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
@@ -19,7 +19,7 @@ async fn main() -> Result<(), Error> {
             .with_timeout(config.report_timeout)
             .with_max_bytes(config.report_max_bytes),
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name),
-        queue: SqsRequeue::new(aws_sdk_sqs::Client::new(&aws), config.queue_url),
+        queue: SqsQueue::new(aws_sdk_sqs::Client::new(&aws), config.queue_url),
         zone: config.glase.time_zone.clone(),
         lookback_days: config.lookback_days,
     };

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use glase_shared::message::REQUEUED_ATTRIBUTE;
 use glase_shared::ports::*;
 use glase_shared::telemetry::error_chain;
 use glase_shared::{InvoiceId, RejectionCode};
@@ -16,10 +17,6 @@ use tokio::task::JoinSet;
 
 mod wiring;
 pub use wiring::{InitError, LambdaWorker, Service};
-
-/// The message attribute that marks an operator's or reconciliation's re-queue: such a
-/// message may re-fetch a recently rejected invoice (see `Policy::rejected_cooldown_secs`).
-pub const REQUEUED_ATTRIBUTE: &str = "Requeued";
 
 /// How the worker retries, rejects and gives up. Read from the config once.
 #[derive(Debug, Clone, Copy)]
@@ -121,6 +118,8 @@ pub mod metric {
 struct Received<'a> {
     message: &'a SqsMessage,
     receive_count: u32,
+    /// Re-queued by an operator or reconciliation: may re-fetch a recently rejected invoice
+    /// (see `Policy::rejected_cooldown_secs`).
     requeued: bool,
 }
 

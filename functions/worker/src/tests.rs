@@ -46,8 +46,10 @@ const FINAL: u32 = 5;
 /// A message re-queued by an operator or by reconciliation.
 fn requeued(message_id: &str, body: &str, receive_count: u32) -> SqsMessage {
     let mut m = message(message_id, body, receive_count);
-    m.message_attributes
-        .insert(crate::REQUEUED_ATTRIBUTE.into(), Default::default());
+    m.message_attributes.insert(
+        glase_shared::message::REQUEUED_ATTRIBUTE.into(),
+        Default::default(),
+    );
     m
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use glase_shared::adapters::dynamo::DynamoStore;
 use glase_shared::adapters::glase_http::GlaseHttp;
-use glase_shared::adapters::sqs::SqsWorkQueue;
+use glase_shared::adapters::sqs::SqsQueue;
 use glase_shared::adapters::ssm::auth_token;
 use glase_shared::adapters::SdkConfig;
 use glase_shared::config::{ConfigError, WorkerConfig};
@@ -17,7 +17,7 @@ use tokio::sync::OnceCell;
 use crate::{metric, postpone_all, Policy, Worker};
 
 /// The worker as deployed: DynamoDB, Glase over HTTPS, SQS, the system clock.
-pub type LambdaWorker = Worker<DynamoStore, GlaseHttp, SqsWorkQueue, SystemClock>;
+pub type LambdaWorker = Worker<DynamoStore, GlaseHttp, SqsQueue, SystemClock>;
 
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
@@ -39,12 +39,9 @@ impl From<&WorkerConfig> for Policy {
     }
 }
 
-fn work_queue(config: &WorkerConfig, aws: &SdkConfig) -> SqsWorkQueue {
-    SqsWorkQueue::new(
-        aws_sdk_sqs::Client::new(aws),
-        config.queue_url.clone(),
-        config.dead_letter_queue_url.clone(),
-    )
+fn work_queue(config: &WorkerConfig, aws: &SdkConfig) -> SqsQueue {
+    SqsQueue::new(aws_sdk_sqs::Client::new(aws), config.queue_url.clone())
+        .with_dead_letter_queue(config.dead_letter_queue_url.clone())
 }
 
 impl LambdaWorker {
@@ -76,7 +73,7 @@ impl LambdaWorker {
 pub struct Service {
     config: WorkerConfig,
     aws: SdkConfig,
-    fallback: SqsWorkQueue,
+    fallback: SqsQueue,
     worker: OnceCell<Arc<LambdaWorker>>,
 }
 

@@ -9,15 +9,13 @@ pub mod glase_http;
 pub mod glase_report;
 #[cfg(feature = "sqs")]
 pub mod sqs;
-#[cfg(feature = "sqs")]
-pub mod sqs_requeue;
 #[cfg(feature = "ssm")]
 pub mod ssm;
 #[cfg(any(feature = "aws", feature = "glase-http"))]
 mod tls;
 
 #[cfg(feature = "dynamodb")]
-pub use dynamo::query::{self as dynamo_query, InvoiceQueries};
+pub use dynamo::query::{self as dynamo_query, InvoiceQueries, InvoiceRow};
 #[cfg(feature = "dynamodb")]
 pub use dynamo::DynamoStore;
 #[cfg(feature = "glase-http")]
@@ -26,13 +24,11 @@ pub use glase_http::GlaseHttp;
 pub use glase_report::{GlaseReport, ReportFetchError, ReportRows};
 #[cfg(feature = "sqs")]
 pub use sqs::SqsQueue;
-#[cfg(all(feature = "sqs", feature = "invoice"))]
-pub use sqs::SqsWorkQueue;
-#[cfg(feature = "sqs")]
-pub use sqs_requeue::SqsRequeue;
 
 #[cfg(feature = "aws")]
 pub use aws_config::SdkConfig;
+#[cfg(feature = "aws")]
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 /// Loads the AWS configuration once. Endpoints, region and credentials come from the
 /// standard variables (`AWS_ENDPOINT_URL_SQS`, `AWS_REGION`, …), so local runs need no code.
@@ -54,3 +50,42 @@ fn timeouts() -> aws_config::timeout::TimeoutConfig {
         .operation_timeout(Duration::from_secs(12))
         .build()
 }
+
+/// An AWS call's failure on one line: the service's code and message when it answered
+/// (`ResourceNotFoundException: Cannot do operations on a non-existent table`), else the
+/// cause (connection refused, timeout, no credentials…), never a Debug dump. Any SDK's error.
+#[cfg(feature = "aws")]
+pub fn describe_sdk_error<E>(e: &SdkError<E>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match e.as_service_error().map(|s| (s.code(), s.message())) {
+        Some((Some(code), Some(message))) => format!("{code}: {message}"),
+        Some((Some(code), None)) => code.to_owned(),
+        // An answer that is not the service's error shape (a proxy's or emulator's page).
+        Some((None, _)) => match e.raw_response() {
+            Some(r) => format!("HTTP {} without an AWS error code", r.status().as_u16()),
+            None => crate::telemetry::error_chain(e),
+        },
+        None => crate::telemetry::error_chain(e),
+    }
+}
+
+/// `{what} failed: {why}` (see [`describe_sdk_error`]), the SDK's error kept as the source.
+#[cfg(feature = "aws")]
+pub fn sdk_failure<E>(what: &str, e: SdkError<E>) -> crate::ports::AdapterError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    crate::ports::AdapterError {
+        message: format!("{what} failed: {}", describe_sdk_error(&e)),
+        source: Some(Box::new(e)),
+    }
+}
+
+/// Every SDK's call error: the same smithy type behind each crate's re-export.
+#[cfg(feature = "aws")]
+pub type SdkError<E> = aws_smithy_runtime_api::client::result::SdkError<
+    E,
+    aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+>;

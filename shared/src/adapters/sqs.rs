@@ -1,27 +1,30 @@
-//! SQS: the webhook's durable hand-off and the worker's back-off and quarantine.
+//! SQS: the one sender of the notifications queue's message ([`crate::message`]) — the
+//! webhook's hand-off, re-queues (reconciliation, the CLI), the worker's back-off and
+//! quarantine — and the reader of the dead-letter queue (`dlq list`, redrives).
 
-#[cfg(feature = "invoice")]
-use aws_sdk_sqs::types::MessageAttributeValue;
+use std::collections::{HashMap, HashSet};
+
+use aws_sdk_sqs::types::{
+    ChangeMessageVisibilityBatchRequestEntry, DeleteMessageBatchRequestEntry, Message,
+    MessageAttributeValue, MessageSystemAttributeName, QueueAttributeName,
+    SendMessageBatchRequestEntry,
+};
 use aws_sdk_sqs::Client;
 
+use super::{describe_sdk_error, sdk_failure};
 use crate::domain::InvoiceId;
+use crate::message::{self, is_fifo};
 use crate::ports::{AdapterError, NotificationQueue};
 #[cfg(feature = "invoice")]
 use crate::ports::{QueuedMessage, WorkQueue};
 
-fn is_fifo(url: &str) -> bool {
-    url.ends_with(".fifo")
-}
-
-/// The message body is Glase's own notification shape, so one parser serves both ends.
-pub fn notification_body(id: InvoiceId) -> String {
-    id.to_notification()
-}
-
+/// One queue (the notifications queue, or its dead-letter queue when that is the one read).
 #[derive(Clone, Debug)]
 pub struct SqsQueue {
     client: Client,
     queue_url: String,
+    /// Where the worker quarantines unparseable messages; `None`: the redrive policy does.
+    dead_letter_queue_url: Option<String>,
 }
 
 impl SqsQueue {
@@ -29,11 +32,19 @@ impl SqsQueue {
         Self {
             client,
             queue_url: queue_url.into(),
+            dead_letter_queue_url: None,
         }
     }
-}
 
-impl SqsQueue {
+    pub fn with_dead_letter_queue(mut self, url: Option<String>) -> Self {
+        self.dead_letter_queue_url = url;
+        self
+    }
+
+    pub fn url(&self) -> &str {
+        &self.queue_url
+    }
+
     /// Opens (and keeps) the connection to SQS during init, which Lambda runs on boosted CPU,
     /// so the first notification does not pay the TLS handshake. Failure is harmless.
     pub async fn prime(&self) {
@@ -41,37 +52,94 @@ impl SqsQueue {
             .client
             .get_queue_attributes()
             .queue_url(&self.queue_url)
-            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .attribute_names(QueueAttributeName::QueueArn)
             .send()
             .await;
         if let Err(e) = result {
-            tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "could not prime the SQS connection");
+            tracing::warn!(error = %describe_sdk_error(&e), "could not prime the SQS connection");
         }
     }
-}
 
-impl NotificationQueue for SqsQueue {
-    async fn enqueue(&self, id: InvoiceId) -> Result<(), AdapterError> {
-        let mut send = self
-            .client
+    /// Sends `{"invoiceId":N}` with `Requeued` = `by`. `Ok` means the queue has it. On a FIFO
+    /// queue, the same re-queuer's re-queues of one invoice collapse within SQS's 5 minutes.
+    pub async fn requeue(&self, id: InvoiceId, by: &str) -> Result<(), AdapterError> {
+        let fifo = self.fifo(id, || format!("{by}-{id}"));
+        self.client
             .send_message()
             .queue_url(&self.queue_url)
-            .message_body(notification_body(id));
-        if is_fifo(&self.queue_url) {
-            // FIFO dedup only covers 5 minutes; the worker's conditional writes do the rest.
-            send = send
-                .message_group_id(id.to_string())
-                .message_deduplication_id(id.to_string());
-        }
-        send.send()
+            .message_body(message::body(id))
+            .set_message_attributes(Some(requeued_by(by)?))
+            .set_message_group_id(fifo.as_ref().map(|f| f.0.clone()))
+            .set_message_deduplication_id(fifo.map(|f| f.1))
+            .send()
             .await
-            .map_err(|e| AdapterError::new("SendMessage failed", e))?;
+            .map_err(|e| AdapterError::new("SendMessage (requeue) failed", e))?;
         Ok(())
+    }
+
+    /// Sends `{"invoiceId":N}` with `Requeued` = `by` for each id, ten per call, each one
+    /// fresh (a deliberate re-queue is never dropped as a duplicate). Returns each id's
+    /// outcome, in order: `Err(reason)` where SQS refused that one message.
+    pub async fn requeue_each(
+        &self,
+        ids: &[InvoiceId],
+        by: &str,
+    ) -> Result<Vec<Result<(), String>>, AdapterError> {
+        let attributes = requeued_by(by)?;
+        let mut outcomes = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, id)| {
+                    let fifo = self.fifo(*id, || uuid::Uuid::new_v4().simple().to_string());
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(message::body(*id))
+                        .set_message_attributes(Some(attributes.clone()))
+                        .set_message_group_id(fifo.as_ref().map(|f| f.0.clone()))
+                        .set_message_deduplication_id(fifo.map(|f| f.1))
+                        .build()
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| AdapterError::msg(format!("bad SendMessageBatch entry: {e}")))?;
+            let out = self
+                .client
+                .send_message_batch()
+                .queue_url(&self.queue_url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| sdk_failure(&format!("SendMessageBatch to {}", self.queue_url), e))?;
+            let mut results: Vec<Result<(), String>> =
+                vec![Err("SQS did not answer for this message".into()); chunk.len()];
+            let index = |id: &str| id.parse::<usize>().ok().filter(|i| *i < chunk.len());
+            for ok in out.successful() {
+                if let Some(i) = index(ok.id()) {
+                    results[i] = Ok(());
+                }
+            }
+            for failed in out.failed() {
+                if let Some(i) = index(failed.id()) {
+                    results[i] = Err(format!(
+                        "{}: {}",
+                        failed.code(),
+                        failed.message().unwrap_or("refused")
+                    ));
+                }
+            }
+            outcomes.extend(results);
+        }
+        Ok(outcomes)
+    }
+
+    /// On a FIFO queue, an invoice's messages form one group; `dedup` names this send.
+    fn fifo(&self, id: InvoiceId, dedup: impl FnOnce() -> String) -> Option<(String, String)> {
+        is_fifo(&self.queue_url).then(|| (id.to_string(), dedup()))
     }
 }
 
-#[cfg(feature = "invoice")]
-fn string_attr(value: &str) -> Result<MessageAttributeValue, AdapterError> {
+fn string_attribute(value: &str) -> Result<MessageAttributeValue, AdapterError> {
     MessageAttributeValue::builder()
         .data_type("String")
         .string_value(value)
@@ -79,31 +147,32 @@ fn string_attr(value: &str) -> Result<MessageAttributeValue, AdapterError> {
         .map_err(|e| AdapterError::new("bad message attribute", e))
 }
 
-#[cfg(feature = "invoice")]
-#[derive(Clone, Debug)]
-pub struct SqsWorkQueue {
-    client: Client,
-    queue_url: String,
-    dead_letter_queue_url: Option<String>,
+fn requeued_by(by: &str) -> Result<HashMap<String, MessageAttributeValue>, AdapterError> {
+    Ok(HashMap::from([(
+        message::REQUEUED_ATTRIBUTE.to_owned(),
+        string_attribute(by)?,
+    )]))
 }
 
-#[cfg(feature = "invoice")]
-impl SqsWorkQueue {
-    pub fn new(
-        client: Client,
-        queue_url: impl Into<String>,
-        dead_letter_queue_url: Option<String>,
-    ) -> Self {
-        Self {
-            client,
-            queue_url: queue_url.into(),
-            dead_letter_queue_url,
-        }
+impl NotificationQueue for SqsQueue {
+    async fn enqueue(&self, id: InvoiceId) -> Result<(), AdapterError> {
+        // FIFO dedup only covers 5 minutes; the worker's conditional writes do the rest.
+        let fifo = self.fifo(id, || id.to_string());
+        self.client
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(message::body(id))
+            .set_message_group_id(fifo.as_ref().map(|f| f.0.clone()))
+            .set_message_deduplication_id(fifo.map(|f| f.1))
+            .send()
+            .await
+            .map_err(|e| AdapterError::new("SendMessage failed", e))?;
+        Ok(())
     }
 }
 
 #[cfg(feature = "invoice")]
-impl WorkQueue for SqsWorkQueue {
+impl WorkQueue for SqsQueue {
     async fn postpone(&self, receipt_handle: &str, delay_secs: i32) -> Result<(), AdapterError> {
         self.client
             .change_message_visibility()
@@ -125,7 +194,6 @@ impl WorkQueue for SqsWorkQueue {
         let Some(dlq) = &self.dead_letter_queue_url else {
             return Ok(false);
         };
-        let reason_attr = string_attr(reason)?;
         let mut send = self
             .client
             .send_message()
@@ -136,11 +204,13 @@ impl WorkQueue for SqsWorkQueue {
             } else {
                 body
             })
-            .message_attributes("rejectionReason", reason_attr);
+            .message_attributes(
+                message::REJECTION_REASON_ATTRIBUTE,
+                string_attribute(reason)?,
+            );
         if let Some(id) = source.message_id {
-            // A crash between the copy and the delete below can leave two copies: the
-            // original's id lets `glase-invoices dlq list` (and operators) see they are one.
-            send = send.message_attributes("sourceMessageId", string_attr(id)?);
+            send = send
+                .message_attributes(message::SOURCE_MESSAGE_ID_ATTRIBUTE, string_attribute(id)?);
         }
         if is_fifo(dlq) {
             send = send.message_group_id("quarantine");
@@ -159,9 +229,230 @@ impl WorkQueue for SqsWorkQueue {
                 .send()
                 .await
             {
-                tracing::warn!(error = %aws_sdk_sqs::error::DisplayErrorContext(&e), "quarantined message copied but not deleted; the batch response deletes it");
+                tracing::warn!(error = %describe_sdk_error(&e), "quarantined message copied but not deleted; the batch response deletes it");
             }
         }
         Ok(true)
+    }
+}
+
+// ------------------------------------------------------------ reading the dead-letter queue
+
+/// A message as received (from the dead-letter queue, for `dlq list` and redrives).
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub message_id: String,
+    pub receipt: String,
+    pub body: String,
+    /// The invoice, when the body is a notification.
+    pub invoice: Option<InvoiceId>,
+    pub receives: Option<u32>,
+    /// When SQS first accepted it (epoch milliseconds).
+    pub sent_at_ms: Option<i64>,
+    /// The worker's reason, on a message it quarantined.
+    pub rejection_reason: Option<String>,
+}
+
+impl Received {
+    fn new(m: Message) -> Option<Self> {
+        let attribute =
+            |name: MessageSystemAttributeName| m.attributes().and_then(|a| a.get(&name)).cloned();
+        let body = m.body().unwrap_or_default().to_owned();
+        Some(Self {
+            message_id: m.message_id()?.to_owned(),
+            receipt: m.receipt_handle()?.to_owned(),
+            invoice: InvoiceId::from_notification(body.as_bytes()).ok(),
+            receives: attribute(MessageSystemAttributeName::ApproximateReceiveCount)
+                .and_then(|n| n.parse().ok()),
+            sent_at_ms: attribute(MessageSystemAttributeName::SentTimestamp)
+                .and_then(|ms| ms.parse().ok()),
+            rejection_reason: m
+                .message_attributes()
+                .and_then(|a| a.get(message::REJECTION_REASON_ATTRIBUTE))
+                .and_then(|v| v.string_value())
+                .map(str::to_owned),
+            body,
+        })
+    }
+}
+
+/// What a redrive should move, and how.
+#[derive(Debug, Clone, Copy)]
+pub struct Redrive<'a> {
+    /// Only this invoice's messages; `None`: every notification.
+    pub only: Option<InvoiceId>,
+    /// Seconds a received message stays hidden while it is moved.
+    pub visibility_timeout: i32,
+    /// The `Requeued` mark the moved messages get.
+    pub by: &'a str,
+}
+
+/// What a redrive did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Redriven {
+    /// The invoices moved, in order.
+    pub moved: Vec<InvoiceId>,
+    /// `message id: reason` of each message SQS refused to take; it stays where it was.
+    pub failed: Vec<String>,
+    /// How many messages stay in the dead-letter queue (not wanted, or refused).
+    pub left: usize,
+}
+
+impl SqsQueue {
+    /// One ReceiveMessage of up to ten, hiding them for `visibility` seconds.
+    pub async fn receive(&self, visibility: i32) -> Result<Vec<Received>, AdapterError> {
+        let url = &self.queue_url;
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(url)
+            .max_number_of_messages(10)
+            .visibility_timeout(visibility)
+            // Long polling asks every SQS server, so an empty answer means an empty queue.
+            .wait_time_seconds(1)
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .map_err(|e| sdk_failure(&format!("ReceiveMessage from {url}"), e))?;
+        Ok(out
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(Received::new)
+            .collect())
+    }
+
+    /// Makes received messages visible again at once (batches of ten).
+    pub async fn release(&self, receipts: &[String]) -> Result<(), AdapterError> {
+        let url = &self.queue_url;
+        for chunk in receipts.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, receipt)| {
+                    ChangeMessageVisibilityBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(receipt)
+                        .visibility_timeout(0)
+                        .build()
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| {
+                    AdapterError::msg(format!("bad ChangeMessageVisibilityBatch entry: {e}"))
+                })?;
+            self.client
+                .change_message_visibility_batch()
+                .queue_url(url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| sdk_failure(&format!("ChangeMessageVisibilityBatch on {url}"), e))?;
+        }
+        Ok(())
+    }
+
+    /// Deletes received messages (batches of ten).
+    async fn delete(&self, messages: &[&Received]) -> Result<(), AdapterError> {
+        let url = &self.queue_url;
+        for chunk in messages.chunks(10) {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, m)| {
+                    DeleteMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .receipt_handle(&m.receipt)
+                        .build()
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| AdapterError::msg(format!("bad DeleteMessageBatch entry: {e}")))?;
+            let out = self
+                .client
+                .delete_message_batch()
+                .queue_url(url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(|e| sdk_failure(&format!("DeleteMessageBatch on {url}"), e))?;
+            if let Some(f) = out.failed().first() {
+                // Already sent: left in the DLQ it is a duplicate the worker stores once.
+                return Err(AdapterError::msg(format!(
+                    "DeleteMessageBatch on {url} refused a message already re-queued ({}: {}); run the redrive again",
+                    f.code(),
+                    f.message().unwrap_or("refused")
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    /// Moves the notifications of `dead_letters` back onto this queue, one batch at a time:
+    /// receive, send (re-queued by `plan.by`), and only then delete, so an interruption can
+    /// leave a message in both queues — a duplicate the worker stores once — but never in
+    /// neither. Unparseable bodies stay for a person to read. `sent(n)` runs after the n-th
+    /// batch is sent and before it is deleted.
+    pub async fn redrive<F, Fut>(
+        &self,
+        dead_letters: &SqsQueue,
+        plan: Redrive<'_>,
+        mut sent: F,
+    ) -> Result<Redriven, AdapterError>
+    where
+        F: FnMut(usize) -> Fut,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let wanted = |m: &Received| match (m.invoice, plan.only) {
+            (Some(id), Some(only)) => id == only,
+            (Some(_), None) => true,
+            // Unparseable bodies would only be quarantined again.
+            (None, _) => false,
+        };
+        let mut seen = HashSet::new();
+        let mut left: Vec<String> = Vec::new();
+        let mut done = Redriven::default();
+        let mut batches = 0usize;
+        let result = async {
+            loop {
+                let fresh: Vec<Received> = dead_letters
+                    .receive(plan.visibility_timeout.max(1))
+                    .await?
+                    .into_iter()
+                    .filter(|m| seen.insert(m.message_id.clone()))
+                    .collect();
+                if fresh.is_empty() {
+                    return Ok::<_, AdapterError>(());
+                }
+                let (take, keep): (Vec<Received>, Vec<Received>) =
+                    fresh.into_iter().partition(wanted);
+                left.extend(keep.into_iter().map(|m| m.receipt));
+                if take.is_empty() {
+                    continue;
+                }
+                let ids: Vec<InvoiceId> = take.iter().filter_map(|m| m.invoice).collect();
+                // Send first: from here until the delete, the message is in both queues.
+                let outcomes = self.requeue_each(&ids, plan.by).await?;
+                batches += 1;
+                sent(batches).await;
+                let mut delete = Vec::new();
+                for (m, outcome) in take.iter().zip(&outcomes) {
+                    match outcome {
+                        Ok(()) => delete.push(m),
+                        Err(reason) => {
+                            done.failed.push(format!("{}: {reason}", m.message_id));
+                            left.push(m.receipt.clone());
+                        }
+                    }
+                }
+                dead_letters.delete(&delete).await?;
+                done.moved.extend(delete.iter().filter_map(|m| m.invoice));
+            }
+        }
+        .await;
+        let released = dead_letters.release(&left).await;
+        result?;
+        released?;
+        done.left = left.len();
+        Ok(done)
     }
 }

@@ -9,6 +9,7 @@ use super::schema::*;
 use crate::domain::{Amount, Currency, Invoice, InvoiceId, Payer, PurchaseTime, RejectionCode};
 use crate::ports::{AdapterError, InvoiceRecord, Rejection};
 
+/// A DynamoDB item: its attributes by name. (What a query reads back is an `InvoiceRow`.)
 pub type Item = HashMap<String, AttributeValue>;
 
 const PAID: &str = "PAID";
@@ -68,7 +69,7 @@ pub(super) fn get_s<'a>(item: &'a Item, name: &str) -> Result<&'a str, AdapterEr
     }
 }
 
-fn opt_s(item: &Item, name: &str) -> Option<String> {
+pub(super) fn opt_s(item: &Item, name: &str) -> Option<String> {
     match item.get(name) {
         Some(AttributeValue::S(v)) => Some(v.clone()),
         _ => None,

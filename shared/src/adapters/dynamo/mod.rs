@@ -51,7 +51,7 @@ impl DynamoStore {
             .send()
             .await;
         if let Err(e) = result {
-            tracing::warn!(error = %aws_sdk_dynamodb::error::DisplayErrorContext(&e), "could not prime the DynamoDB connection");
+            tracing::warn!(error = %crate::adapters::describe_sdk_error(&e), "could not prime the DynamoDB connection");
         }
     }
 }

@@ -2,14 +2,12 @@
 //! reference's payments, a time range's payments, and the open (processing or rejected) ones.
 //!
 //! Every read is a GetItem or a Query on one of the table's indexes — never a Scan — and every
-//! query pages through `LastEvaluatedKey` to the end. Items come back as domain records
-//! (through [`item_to_record`]) plus the operational attributes an operator needs;
+//! query pages (the SDK's paginator) to the end. Items come back as [`InvoiceRow`]s: domain
+//! records (through [`item_to_record`]) plus the operational attributes an operator needs;
 //! `AttributeValue` stays in this module.
 
-use std::collections::{HashMap, VecDeque};
 use std::fmt;
 
-use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, Select};
 use aws_sdk_dynamodb::Client;
@@ -17,13 +15,12 @@ use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 
-use super::item_to_record;
+use super::item::opt_s;
 use super::schema::*;
+use super::{item_to_record, Item};
+use crate::adapters::sdk_failure;
 use crate::domain::{Currency, InvoiceId};
 use crate::ports::{AdapterError, InvoiceRecord};
-use crate::telemetry::error_chain;
-
-type Item = HashMap<String, AttributeValue>;
 
 /// The text form of an instant in an index sort key (`updatedAt`, and the bounds compared with
 /// `purchaseTime`): ISO 8601 UTC in whole seconds, like `2015-05-15T15:37:33Z`. One precision
@@ -34,9 +31,9 @@ pub fn index_time(at: Timestamp) -> String {
         .to_string()
 }
 
-/// An item as read back: its record, and the attributes that say how it got there.
+/// One invoice's item as read back: its record, and the attributes that say how it got there.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InvoiceItem {
+pub struct InvoiceRow {
     pub id: InvoiceId,
     pub record: InvoiceRecord,
     /// How often a worker claimed it (kept after a rejection, dropped once stored).
@@ -101,7 +98,7 @@ impl InvoiceQueries {
     }
 
     /// The whole item of one invoice (strongly consistent), or `None`.
-    pub async fn get(&self, id: InvoiceId) -> Result<Option<InvoiceItem>, AdapterError> {
+    pub async fn get(&self, id: InvoiceId) -> Result<Option<InvoiceRow>, AdapterError> {
         let out = self
             .client
             .get_item()
@@ -110,15 +107,15 @@ impl InvoiceQueries {
             .consistent_read(true)
             .send()
             .await
-            .map_err(|e| failed(&format!("GetItem on table {}", self.table), e))?;
-        out.item().map(to_invoice_item).transpose()
+            .map_err(|e| sdk_failure(&format!("GetItem on table {}", self.table), e))?;
+        out.item().map(to_invoice_row).transpose()
     }
 
     /// Every payment of an issuer reference, in purchase order (`byReference`).
     pub fn by_reference(
         &self,
         reference: &str,
-    ) -> BoxStream<'static, Result<InvoiceItem, AdapterError>> {
+    ) -> BoxStream<'static, Result<InvoiceRow, AdapterError>> {
         let query = self
             .query(BY_REFERENCE_INDEX)
             .key_condition_expression("#ref = :ref")
@@ -134,18 +131,10 @@ impl InvoiceQueries {
         from: Timestamp,
         to: Timestamp,
         currency: Option<Currency>,
-    ) -> BoxStream<'static, Result<InvoiceItem, AdapterError>> {
+    ) -> BoxStream<'static, Result<InvoiceRow, AdapterError>> {
         let this = self.clone();
-        stream::iter(Self::day_queries(from, to))
-            .map(move |(day, lo, hi)| {
-                let mut query = this
-                    .query(BY_PURCHASE_DATE_INDEX)
-                    .key_condition_expression("#day = :day AND #time BETWEEN :lo AND :hi")
-                    .expression_attribute_names("#day", PURCHASE_DATE)
-                    .expression_attribute_names("#time", PURCHASE_TIME)
-                    .expression_attribute_values(":day", AttributeValue::S(day))
-                    .expression_attribute_values(":lo", AttributeValue::S(lo))
-                    .expression_attribute_values(":hi", AttributeValue::S(hi));
+        stream::iter(self.day_queries(from, to))
+            .map(move |mut query| {
                 if let Some(currency) = currency {
                     query = query
                         .filter_expression("#cur = :cur")
@@ -168,15 +157,7 @@ impl InvoiceQueries {
         to: Timestamp,
     ) -> Result<u64, AdapterError> {
         let mut total = 0;
-        for (day, lo, hi) in Self::day_queries(from, to) {
-            let query = self
-                .query(BY_PURCHASE_DATE_INDEX)
-                .key_condition_expression("#day = :day AND #time BETWEEN :lo AND :hi")
-                .expression_attribute_names("#day", PURCHASE_DATE)
-                .expression_attribute_names("#time", PURCHASE_TIME)
-                .expression_attribute_values(":day", AttributeValue::S(day))
-                .expression_attribute_values(":lo", AttributeValue::S(lo))
-                .expression_attribute_values(":hi", AttributeValue::S(hi));
+        for query in self.day_queries(from, to) {
             total += self.count(query, BY_PURCHASE_DATE_INDEX).await?;
         }
         Ok(total)
@@ -189,7 +170,7 @@ impl InvoiceQueries {
         state: OpenState,
         after: Option<Timestamp>,
         before: Option<Timestamp>,
-    ) -> BoxStream<'static, Result<InvoiceItem, AdapterError>> {
+    ) -> BoxStream<'static, Result<InvoiceRow, AdapterError>> {
         self.items(self.open_query(state, after, before), BY_OPEN_STATE_INDEX)
     }
 
@@ -235,22 +216,19 @@ impl InvoiceQueries {
         query
     }
 
-    /// `(purchaseDate, lowest purchaseTime, highest purchaseTime)` for each UTC day that
-    /// `[from, to)` touches. Stored times are whole seconds, so `to − 1 s` is the inclusive end.
-    fn day_queries(from: Timestamp, to: Timestamp) -> Vec<(String, String, String)> {
-        let Ok(last) = to.checked_sub(1.second()) else {
-            return Vec::new();
-        };
-        if last < from {
-            return Vec::new();
-        }
-        let (lo, hi) = (index_time(from), index_time(last));
-        let first_day = from.to_zoned_datetime(TimeZone::UTC).date();
-        let last_day = last.to_zoned_datetime(TimeZone::UTC).date();
-        first_day
-            .series(1.day())
-            .take_while(|d| *d <= last_day)
-            .map(|d| (d.to_string(), lo.clone(), hi.clone()))
+    /// One query of `byPurchaseDate` per UTC day bucket that `[from, to)` touches.
+    fn day_queries(&self, from: Timestamp, to: Timestamp) -> Vec<QueryFluentBuilder> {
+        day_bounds(from, to)
+            .into_iter()
+            .map(|(day, lo, hi)| {
+                self.query(BY_PURCHASE_DATE_INDEX)
+                    .key_condition_expression("#day = :day AND #time BETWEEN :lo AND :hi")
+                    .expression_attribute_names("#day", PURCHASE_DATE)
+                    .expression_attribute_names("#time", PURCHASE_TIME)
+                    .expression_attribute_values(":day", AttributeValue::S(day))
+                    .expression_attribute_values(":lo", AttributeValue::S(lo))
+                    .expression_attribute_values(":hi", AttributeValue::S(hi))
+            })
             .collect()
     }
 
@@ -267,93 +245,51 @@ impl InvoiceQueries {
         &self,
         query: QueryFluentBuilder,
         index: &str,
-    ) -> BoxStream<'static, Result<InvoiceItem, AdapterError>> {
-        struct Pages {
-            query: QueryFluentBuilder,
-            what: String,
-            buffered: VecDeque<Item>,
-            next: Option<Item>,
-            done: bool,
-        }
-        let pages = Pages {
-            query,
-            what: format!("Query on index {index} of table {}", self.table),
-            buffered: VecDeque::new(),
-            next: None,
-            done: false,
-        };
-        stream::try_unfold(pages, |mut p| async move {
-            loop {
-                if let Some(item) = p.buffered.pop_front() {
-                    return Ok(Some((item, p)));
-                }
-                if p.done {
-                    return Ok(None);
-                }
-                let out = p
-                    .query
-                    .clone()
-                    .set_exclusive_start_key(p.next.take())
-                    .send()
-                    .await
-                    .map_err(|e| failed(&p.what, e))?;
-                p.next = out.last_evaluated_key;
-                p.done = p.next.is_none();
-                p.buffered.extend(out.items.unwrap_or_default());
-            }
+    ) -> BoxStream<'static, Result<InvoiceRow, AdapterError>> {
+        let what = format!("Query on index {index} of table {}", self.table);
+        let items = query.into_paginator().items().send();
+        stream::unfold(items, |mut items| async move {
+            let item = items.next().await?;
+            Some((item, items))
         })
-        .and_then(|item| async move { to_invoice_item(&item) })
+        .map_err(move |e| sdk_failure(&what, e))
+        .and_then(|item| async move { to_invoice_row(&item) })
         .boxed()
     }
 
     async fn count(&self, query: QueryFluentBuilder, index: &str) -> Result<u64, AdapterError> {
+        let mut pages = query.select(Select::Count).into_paginator().send();
         let mut total = 0u64;
-        let mut next = None;
-        loop {
-            let out = query
-                .clone()
-                .select(Select::Count)
-                .set_exclusive_start_key(next)
-                .send()
-                .await
-                .map_err(|e| {
-                    failed(
-                        &format!("Query (count) on index {index} of table {}", self.table),
-                        e,
-                    )
-                })?;
-            total += u64::try_from(out.count).unwrap_or(0);
-            next = out.last_evaluated_key;
-            if next.is_none() {
-                return Ok(total);
-            }
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                sdk_failure(
+                    &format!("Query (count) on index {index} of table {}", self.table),
+                    e,
+                )
+            })?;
+            total += u64::try_from(page.count).unwrap_or(0);
         }
+        Ok(total)
     }
 }
 
-/// A failed call, described on one line: the service's code and message when it answered
-/// (`ResourceNotFoundException: Cannot do operations on a non-existent table`), else the cause.
-fn failed<E, R>(what: &str, e: SdkError<E, R>) -> AdapterError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-    R: fmt::Debug + Send + Sync + 'static,
-{
-    let why = match e.as_service_error().map(|s| (s.code(), s.message())) {
-        Some((Some(code), Some(message))) => format!("{code}: {message}"),
-        Some((Some(code), None)) => code.to_owned(),
-        _ => error_chain(&e),
+/// `(purchaseDate, lowest purchaseTime, highest purchaseTime)` for each UTC day that
+/// `[from, to)` touches. Stored times are whole seconds, so `to − 1 s` is the inclusive end.
+fn day_bounds(from: Timestamp, to: Timestamp) -> Vec<(String, String, String)> {
+    let Ok(last) = to.checked_sub(1.second()) else {
+        return Vec::new();
     };
-    AdapterError {
-        message: format!("{what} failed: {why}"),
-        source: Some(Box::new(e)),
+    if last < from {
+        return Vec::new();
     }
-}
-
-fn opt_s(item: &Item, name: &str) -> Option<String> {
-    match item.get(name) {
-        Some(AttributeValue::S(v)) => Some(v.clone()),
-        _ => None,
-    }
+    let (lo, hi) = (index_time(from), index_time(last));
+    let first_day = from.to_zoned_datetime(TimeZone::UTC).date();
+    let last_day = last.to_zoned_datetime(TimeZone::UTC).date();
+    first_day
+        .series(1.day())
+        .take_while(|d| *d <= last_day)
+        .map(|d| (d.to_string(), lo.clone(), hi.clone()))
+        .collect()
 }
 
 fn opt_time(item: &Item, name: &str) -> Result<Option<Timestamp>, AdapterError> {
@@ -365,7 +301,7 @@ fn opt_time(item: &Item, name: &str) -> Result<Option<Timestamp>, AdapterError> 
         .transpose()
 }
 
-fn to_invoice_item(item: &Item) -> Result<InvoiceItem, AdapterError> {
+fn to_invoice_row(item: &Item) -> Result<InvoiceRow, AdapterError> {
     let id = match item.get(INVOICE_ID) {
         Some(AttributeValue::N(n)) => n.parse::<InvoiceId>().ok(),
         _ => None,
@@ -379,7 +315,7 @@ fn to_invoice_item(item: &Item) -> Result<InvoiceItem, AdapterError> {
         })?),
         _ => None,
     };
-    Ok(InvoiceItem {
+    Ok(InvoiceRow {
         id,
         record,
         attempts,
@@ -414,8 +350,7 @@ mod tests {
     #[test]
     fn a_range_reads_every_utc_day_it_touches_with_inclusive_bounds() {
         // A Stockholm day in summer: 22:00 UTC the day before to 22:00 UTC.
-        let days =
-            InvoiceQueries::day_queries(ts("2015-05-14T22:00:00Z"), ts("2015-05-15T22:00:00Z"));
+        let days = day_bounds(ts("2015-05-14T22:00:00Z"), ts("2015-05-15T22:00:00Z"));
         assert_eq!(
             days,
             vec![
@@ -431,25 +366,20 @@ mod tests {
                 ),
             ]
         );
-        let utc_day =
-            InvoiceQueries::day_queries(ts("2015-05-15T00:00:00Z"), ts("2015-05-16T00:00:00Z"));
+        let utc_day = day_bounds(ts("2015-05-15T00:00:00Z"), ts("2015-05-16T00:00:00Z"));
         assert_eq!(utc_day.len(), 1);
         assert_eq!(utc_day[0].0, "2015-05-15");
-        assert!(InvoiceQueries::day_queries(
-            ts("2015-05-15T00:00:00Z"),
-            ts("2015-05-15T00:00:00Z")
-        )
-        .is_empty());
+        assert!(day_bounds(ts("2015-05-15T00:00:00Z"), ts("2015-05-15T00:00:00Z")).is_empty());
     }
 
     #[test]
     fn an_item_without_an_id_or_of_unknown_state_is_an_error() {
-        assert!(to_invoice_item(&Item::new()).is_err());
+        assert!(to_invoice_row(&Item::new()).is_err());
         let item = Item::from([
             (INVOICE_ID.to_owned(), AttributeValue::N("5".into())),
             (STATE.to_owned(), AttributeValue::S("WEIRD".into())),
         ]);
-        assert!(to_invoice_item(&item)
+        assert!(to_invoice_row(&item)
             .unwrap_err()
             .message
             .contains("invoice 5"));
