@@ -200,7 +200,7 @@ async fn a_record_that_panics_in_the_shipped_worker_fails_alone_and_the_process_
         &[
             "shared/src",
             "functions/worker/src",
-            "tools/probes/panic-worker/src",
+            "tools/probes/src",
         ],
     );
     let mut env = stage.worker_env.clone();
