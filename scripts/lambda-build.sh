@@ -5,7 +5,7 @@
 # with their features unified; here each package is built on its own (-p), with only its own.
 # Output: $CARGO_TARGET_DIR/lambda/<binary>/bootstrap (or bootstrap.zip with --output-format zip).
 #
-#   usage: lambda-build.sh <x86_64|arm64> <package>... [-- <more cargo lambda build flags>]
+#   usage: lambda-build.sh <x86_64|arm64> <binary>... [-- <more cargo lambda build flags>]
 #   RUSTC        honoured (a toolchain other than the default)
 #   LAMBDA_DIR   where the binaries go (default $CARGO_TARGET_DIR/lambda, as sam build expects)
 set -euo pipefail
@@ -13,10 +13,10 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-arch="${1:?usage: lambda-build.sh <x86_64|arm64> <package>... [-- flags]}"
+arch="${1:?usage: lambda-build.sh <x86_64|arm64> <binary>... [-- flags]}"
 shift
-packages=()
-while [[ $# -gt 0 && "$1" != "--" ]]; do packages+=("$1"); shift; done
+binaries=()
+while [[ $# -gt 0 && "$1" != "--" ]]; do binaries+=("$1"); shift; done
 [[ "${1:-}" == "--" ]] && shift
 extra=("$@")
 
@@ -45,8 +45,13 @@ PATH="$(dirname "$cargo_lambda"):$PATH"
 export PATH
 
 lambda_dir="${LAMBDA_DIR:-${CARGO_TARGET_DIR:-$root/target}/lambda}"
-for p in "${packages[@]}"; do
-  echo "[build] cargo lambda build --release $arch_flag -p $p --bin $p ${extra[*]}" >&2
+for b in "${binaries[@]}"; do
+  # Each function is a package of its own name; the probes are binaries of glase-probes.
+  case "$b" in
+    bench-echo | bench-rng | probe-panic-worker) p=glase-probes ;;
+    *) p="$b" ;;
+  esac
+  echo "[build] cargo lambda build --release $arch_flag -p $p --bin $b ${extra[*]}" >&2
   "$cargo_lambda" lambda build --release --locked "$arch_flag" --lambda-dir "$lambda_dir" \
-    -p "$p" --bin "$p" "${extra[@]}"
+    -p "$p" --bin "$b" "${extra[@]}"
 done

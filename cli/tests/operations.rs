@@ -598,7 +598,7 @@ fn missing_settings_and_unreachable_services_fail_with_one_plain_line() {
         "glase-invoices: no invoices table: pass --table, set TABLE_NAME, or name the stack with --stack\n"
     );
 
-    let port = glase_local::services::free_port().unwrap().to_string();
+    let port = glase_dev::services::free_port().unwrap().to_string();
     let down = format!("http://127.0.0.1:{port}");
     let unreachable = run(
         &[("TABLE_NAME", "t"), ("AWS_ENDPOINT_URL_DYNAMODB", &down)],

@@ -37,7 +37,7 @@ impl KillableWorker {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         // Dies with the test even if the test process is killed.
-        glase_local::services::die_with_parent(&mut cmd);
+        glase_dev::services::die_with_parent(&mut cmd);
         let mut cmd = Command::from(cmd);
         cmd.kill_on_drop(true);
         let mut child = cmd.spawn().expect("start the fault-worker binary");

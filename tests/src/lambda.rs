@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime};
 
-use glase_local::services::die_with_parent;
+use glase_dev::services::die_with_parent;
 use serde_json::{json, Value};
 
 pub use runtime_api::Answer;
@@ -58,7 +58,7 @@ impl Function {
                 ("AWS_LAMBDA_FUNCTION_NAME", name.to_owned()),
                 ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128".into()),
                 ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
-                ("AWS_REGION", glase_local::aws::REGION.into()),
+                ("AWS_REGION", glase_dev::aws::REGION.into()),
                 ("AWS_ACCESS_KEY_ID", "local".into()),
                 ("AWS_SECRET_ACCESS_KEY", "local".into()),
                 ("AWS_CONFIG_FILE", "/nonexistent".into()),
@@ -130,7 +130,7 @@ pub fn shipped_bin_dir() -> Option<PathBuf> {
         .map(PathBuf::from)
 }
 
-/// The binaries of `packages` (each package's binary has its name): the shipped ones when
+/// The binaries named `packages` (a function's or a probe's): the shipped ones when
 /// `SHIPPED_BIN_DIR` is set, else this target directory's debug builds, built first when
 /// missing or older than the sources they are made of.
 pub fn function_binaries<const N: usize>(packages: [&str; N], sources: &[&str]) -> [PathBuf; N] {
@@ -167,8 +167,13 @@ pub fn function_binaries<const N: usize>(packages: [&str; N], sources: &[&str]) 
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = Command::new(cargo);
         cmd.args(["build", "--locked"]);
-        for p in packages {
-            cmd.args(["-p", p]);
+        for b in packages {
+            // Each function is a package of its own name; the probes are binaries of glase-probes.
+            let package = match b {
+                "bench-echo" | "bench-rng" | "probe-panic-worker" => "glase-probes",
+                function => function,
+            };
+            cmd.args(["-p", package, "--bin", b]);
         }
         let status = cmd.current_dir(root).status().unwrap();
         assert!(status.success(), "building {packages:?} failed");
@@ -218,7 +223,7 @@ pub async fn receive_batch(sqs: &aws_sdk_sqs::Client, queue_url: &str, n: usize)
                 "attributes": {"ApproximateReceiveCount": "1"},
                 "messageAttributes": {},
                 "eventSource": "aws:sqs",
-                "awsRegion": glase_local::aws::REGION,
+                "awsRegion": glase_dev::aws::REGION,
             }));
         }
     }
@@ -245,13 +250,13 @@ impl LocalStage {
         let tag = unique(prefix);
         let dir = std::env::temp_dir().join(&tag);
         std::fs::create_dir_all(&dir).unwrap();
-        let sqs = glase_local::aws::sqs(&svc.sqs_endpoint);
-        let ddb = glase_local::aws::dynamodb(&svc.dynamodb_endpoint);
+        let sqs = glase_dev::aws::sqs(&svc.sqs_endpoint);
+        let ddb = glase_dev::aws::dynamodb(&svc.dynamodb_endpoint);
         let table = unique(&format!("{prefix}-invoices"));
         glase_shared::adapters::dynamo::ensure_table(&ddb, &table)
             .await
             .unwrap();
-        let (queue_url, dlq_url) = glase_local::aws::create_queues(&sqs, &tag, 30, 5)
+        let (queue_url, dlq_url) = glase_dev::aws::create_queues(&sqs, &tag, 30, 5)
             .await
             .unwrap();
         let sim = glase_sim::Sim::serve(

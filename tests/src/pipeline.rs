@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use glase_local::poller::{poll_once, PollerConfig};
+use glase_dev::poller::{poll_once, PollerConfig};
 use std::collections::HashMap;
 
 use glase_shared::adapters::dynamo::{ensure_table, DynamoStore};
@@ -48,14 +48,14 @@ impl Pipeline {
     /// A fresh table and queue pair on the shared local services.
     pub async fn start(glase: GlaseTarget<'_>) -> Self {
         let svc = services();
-        let aws = glase_local::aws::local_config(&svc.dynamodb_endpoint, &svc.sqs_endpoint);
+        let aws = glase_dev::aws::local_config(&svc.dynamodb_endpoint, &svc.sqs_endpoint);
         let sqs = aws_sdk_sqs::Client::new(&aws);
         let ddb = aws_sdk_dynamodb::Client::new(&aws);
         let table = unique("invoices");
         ensure_table(&ddb, &table).await.expect("create table");
         let store = DynamoStore::new(ddb.clone(), &table);
         let (queue_url, dlq_url) =
-            glase_local::aws::create_queues(&sqs, &unique("notifications"), 30, 5)
+            glase_dev::aws::create_queues(&sqs, &unique("notifications"), 30, 5)
                 .await
                 .expect("create queues");
 

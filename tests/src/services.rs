@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use glase_local::services::{free_port, start_dynamodb_local, start_moto};
+use glase_dev::services::{free_port, start_dynamodb_local, start_moto};
 
 #[derive(Debug, Clone)]
 pub struct Services {

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use glase_local::stack::{Endpoint, GlaseChoice, Stack, StackConfig};
+use glase_dev::stack::{Endpoint, GlaseChoice, Stack, StackConfig};
 use glase_shared::ports::InvoiceRecord;
 use glase_shared::{InvoiceId, Payer};
 use glase_sim::{EndpointFaults, Faults, IssuerConfig, NewInvoice, Sim, SimConfig};

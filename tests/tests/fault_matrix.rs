@@ -27,7 +27,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use glase_local::stack::{Endpoint, GlaseChoice, Stack, StackConfig};
+use glase_dev::stack::{Endpoint, GlaseChoice, Stack, StackConfig};
 use glase_shared::adapters::dynamo::DynamoStore;
 use glase_shared::adapters::sqs::{Redrive, SqsQueue};
 use glase_shared::message::REQUEUED_BY_CLI;
@@ -260,11 +260,11 @@ impl Matrix {
         assert_eq!(ids.len(), INVOICES);
         assert_eq!(COHORTS.iter().sum::<usize>(), INVOICES);
         assert_eq!((0..INVOICES).map(copies).sum::<usize>(), NOTIFICATIONS);
-        let dynamodb = glase_local::aws::dynamodb(&svc.dynamodb_endpoint);
+        let dynamodb = glase_dev::aws::dynamodb(&svc.dynamodb_endpoint);
         Matrix {
             started: Instant::now(),
             store: DynamoStore::new(dynamodb.clone(), &stack.table_name),
-            sqs: glase_local::aws::sqs(&svc.sqs_endpoint),
+            sqs: glase_dev::aws::sqs(&svc.sqs_endpoint),
             dynamodb,
             sqs_proxy,
             dynamodb_proxy,

@@ -230,7 +230,7 @@ async fn wrong_credentials_keep_the_invoice_queued_for_retry() {
     .await;
 
     p.notify(r#"{"invoiceId": 9}"#).await;
-    let batch = glase_local::poller::poll_once(&p.sqs, &p.poller, &p.worker)
+    let batch = glase_dev::poller::poll_once(&p.sqs, &p.poller, &p.worker)
         .await
         .unwrap();
 
@@ -285,8 +285,8 @@ async fn a_malformed_message_is_moved_to_the_dead_letter_queue_with_its_reason()
 #[tokio::test]
 async fn webhook_replies_503_when_queue_is_down() {
     let (p, _glase) = pipeline_with_stub().await;
-    let dead_port = glase_local::services::free_port().unwrap();
-    let down = glase_local::aws::sqs(&format!("http://127.0.0.1:{dead_port}"));
+    let dead_port = glase_dev::services::free_port().unwrap();
+    let down = glase_dev::aws::sqs(&format!("http://127.0.0.1:{dead_port}"));
     let missing_queue = format!("{}-does-not-exist", p.queue_url);
     let unreachable = Webhook::new(SqsQueue::new(down, &p.queue_url), fixture_token());
     let no_such_queue = Webhook::new(SqsQueue::new(p.sqs.clone(), missing_queue), fixture_token());
@@ -403,7 +403,7 @@ async fn dynamodb_leases_exclude_each_other_until_they_lapse() {
 
 #[tokio::test]
 async fn a_fifo_queue_gets_group_and_deduplication_ids_so_a_quick_duplicate_is_dropped() {
-    let sqs = glase_local::aws::sqs(&glase_tests::services().sqs_endpoint);
+    let sqs = glase_dev::aws::sqs(&glase_tests::services().sqs_endpoint);
     let name = format!("{}.fifo", glase_tests::services::unique("fifo"));
     let url = sqs
         .create_queue()
@@ -450,7 +450,7 @@ async fn a_fifo_queue_gets_group_and_deduplication_ids_so_a_quick_duplicate_is_d
 #[tokio::test]
 async fn the_issuer_secret_is_read_from_an_ssm_secure_string() {
     // moto's server also speaks SSM, so the cold-start read runs against a real API.
-    let aws = glase_local::aws::local_config(
+    let aws = glase_dev::aws::local_config(
         &glase_tests::services().dynamodb_endpoint,
         &glase_tests::services().sqs_endpoint,
     );

@@ -145,7 +145,7 @@ async fn run_pipeline(level: LevelVar, secret_from: SecretFrom) -> Logs {
         SecretFrom::Env => vec![("GLASE_SECRET", secret.clone())],
         SecretFrom::Ssm => {
             let name = format!("/{tag}/issuer-secret");
-            let aws = glase_local::aws::local_config(&svc.dynamodb_endpoint, &svc.sqs_endpoint);
+            let aws = glase_dev::aws::local_config(&svc.dynamodb_endpoint, &svc.sqs_endpoint);
             aws_sdk_ssm::Client::new(&aws)
                 .put_parameter()
                 .name(&name)

@@ -197,11 +197,7 @@ async fn a_record_that_panics_in_the_shipped_worker_fails_alone_and_the_process_
     let (good, panics, later) = (stage.paid[0], stage.paid[1], stage.paid[2]);
     let [probe_bin] = function_binaries(
         ["probe-panic-worker"],
-        &[
-            "shared/src",
-            "functions/worker/src",
-            "tools/probes/panic-worker/src",
-        ],
+        &["shared/src", "functions/worker/src", "tools/probes/src"],
     );
     let mut env = stage.worker_env.clone();
     env.push(("PANIC_INVOICE_ID", panics.to_string()));

@@ -33,11 +33,11 @@ pub fn id(n: u64) -> InvoiceId {
 }
 
 pub fn dynamodb() -> aws_sdk_dynamodb::Client {
-    glase_local::aws::dynamodb(&services().dynamodb_endpoint)
+    glase_dev::aws::dynamodb(&services().dynamodb_endpoint)
 }
 
 pub fn sqs() -> aws_sdk_sqs::Client {
-    glase_local::aws::sqs(&services().sqs_endpoint)
+    glase_dev::aws::sqs(&services().sqs_endpoint)
 }
 
 fn lease(owner: &str, at: &str) -> Lease {
@@ -483,7 +483,7 @@ pub fn fake_cloudwatch(
 
 /// A queue and its dead-letter queue, named for this test.
 pub fn queues(prefix: &str) -> (String, String) {
-    block_on(glase_local::aws::create_queues(
+    block_on(glase_dev::aws::create_queues(
         &sqs(),
         &unique(prefix),
         30,

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use glase_local::poller::{self, PollerConfig};
+use glase_dev::poller::{self, PollerConfig};
 use glase_shared::config::Env;
 use glase_shared::ports::{AdapterError, Claim, Completion, InvoiceStore, Lease, Rejection};
 use glase_shared::{Invoice, InvoiceId};
@@ -78,7 +78,7 @@ async fn main() {
     let config = Env::process()
         .worker()
         .unwrap_or_else(|e| panic!("worker configuration: {e}"));
-    let aws = glase_local::aws::local_config(&var("DYNAMODB_ENDPOINT"), &var("SQS_ENDPOINT"));
+    let aws = glase_dev::aws::local_config(&var("DYNAMODB_ENDPOINT"), &var("SQS_ENDPOINT"));
     let function_timeout = Duration::from_millis(
         var("FUNCTION_TIMEOUT_MS")
             .parse()

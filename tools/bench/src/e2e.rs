@@ -1,4 +1,4 @@
-//! End to end on the `make dev` stack (`glase_local::stack`): glase-sim pays an invoice and
+//! End to end on the `make dev` stack (`glase_dev::stack`): glase-sim pays an invoice and
 //! notifies the webhook at once; the webhook queues it in SQS (moto); a poller hands batches
 //! to the worker, which fetches the invoice from glase-sim and stores it in DynamoDB Local.
 //! Timed from payment to the item being STORED (seen by polling GetItem).
@@ -6,7 +6,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use glase_local::stack::{Endpoint, GlaseChoice, Stack, StackConfig};
+use glase_dev::stack::{Endpoint, GlaseChoice, Stack, StackConfig};
 use glase_shared::ports::InvoiceRecord;
 use glase_shared::InvoiceId;
 use glase_sim::{IssuerConfig, NewInvoice, SimConfig};
@@ -105,7 +105,7 @@ pub async fn run(lab: &Lab, config: &E2eConfig) -> Result<Value, BoxError> {
     stack.shutdown().await;
 
     Ok(json!({
-        "source": "glase_local::stack (the make dev stack): glase-sim notifies the webhook at payment",
+        "source": "glase_dev::stack (the make dev stack): glase-sim notifies the webhook at payment",
         "invoices": config.invoices,
         "stored": latencies.len(),
         "not_stored_in_time": missing,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
-use glase_local::services::{free_port, start_dynamodb_local, start_moto, ServiceProcess};
+use glase_dev::services::{free_port, start_dynamodb_local, start_moto, ServiceProcess};
 use glase_sim::{Faults, IssuerConfig, NewInvoice, RunningSim, Sim, SimConfig};
 use serde_json::{json, Value};
 
@@ -174,12 +174,12 @@ impl Lab {
         let ddb_proc = start_dynamodb_local(free_port()?, true)?;
         let moto = start_moto(free_port()?, true)?;
         let (ddb_endpoint, sqs_endpoint) = (ddb_proc.endpoint(), moto.endpoint());
-        let sqs = glase_local::aws::sqs(&sqs_endpoint);
-        let ddb = glase_local::aws::dynamodb(&ddb_endpoint);
+        let sqs = glase_dev::aws::sqs(&sqs_endpoint);
+        let ddb = glase_dev::aws::dynamodb(&ddb_endpoint);
         let table = "bench-invoices".to_owned();
         glase_shared::adapters::dynamo::ensure_table(&ddb, &table).await?;
         let (queue_url, dlq_url) =
-            glase_local::aws::create_queues(&sqs, "bench-notifications", 30, 5).await?;
+            glase_dev::aws::create_queues(&sqs, "bench-notifications", 30, 5).await?;
 
         let config = SimConfig {
             issuers: vec![IssuerConfig::new(ISSUER, SECRET)],
@@ -245,8 +245,8 @@ impl Lab {
             ("LAMBDA_TASK_ROOT", "/var/task".into()),
             ("_HANDLER", "bootstrap".into()),
             ("TZ", ":UTC".into()),
-            ("AWS_REGION", glase_local::aws::REGION.into()),
-            ("AWS_DEFAULT_REGION", glase_local::aws::REGION.into()),
+            ("AWS_REGION", glase_dev::aws::REGION.into()),
+            ("AWS_DEFAULT_REGION", glase_dev::aws::REGION.into()),
             ("AWS_ACCESS_KEY_ID", "local".into()),
             ("AWS_SECRET_ACCESS_KEY", "local".into()),
             ("AWS_SESSION_TOKEN", "local".into()),
@@ -419,7 +419,7 @@ pub fn sqs_event(invoice_ids: &[u64]) -> Bytes {
                 "md5OfBody": "",
                 "eventSource": "aws:sqs",
                 "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:bench-notifications",
-                "awsRegion": glase_local::aws::REGION,
+                "awsRegion": glase_dev::aws::REGION,
             })
         })
         .collect();

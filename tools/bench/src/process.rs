@@ -39,7 +39,7 @@ impl FunctionProcess {
             .stdin(Stdio::null())
             .stdout(out)
             .stderr(err);
-        glase_local::services::die_with_parent(&mut cmd);
+        glase_dev::services::die_with_parent(&mut cmd);
         let started = Instant::now();
         let child = cmd.spawn()?;
         Ok(Self { child, started })

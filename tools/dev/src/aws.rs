@@ -39,7 +39,7 @@ pub fn local_config(dynamodb: &str, sqs: &str) -> SdkConfig {
             sqs: sqs.to_owned(),
         })
         .credentials_provider(aws_sdk_sqs::config::SharedCredentialsProvider::new(
-            Credentials::new("local", "local", None, None, "glase-local"),
+            Credentials::new("local", "local", None, None, "glase-dev"),
         ))
         .build()
 }

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use std::io::IsTerminal;
 
 use clap::{Parser, Subcommand};
-use glase_local::banner::{self, LocalServices};
-use glase_local::stack::{Endpoint, GlaseChoice, Stack, StackConfig};
+use glase_dev::banner::{self, LocalServices};
+use glase_dev::stack::{Endpoint, GlaseChoice, Stack, StackConfig};
 use glase_shared::adapters::DynamoStore;
 use glase_shared::ports::InvoiceRecord;
 use glase_shared::InvoiceId;
@@ -128,7 +128,7 @@ async fn up(
         _ => return Err("set all three of GLASE_BASE_URL, GLASE_ISSUER and GLASE_SECRET to use a real Glase, or none".into()),
     };
     let webhook_token = SecretString::from(
-        env("WEBHOOK_TOKEN").unwrap_or_else(|| glase_local::stack::DEV_WEBHOOK_TOKEN.to_owned()),
+        env("WEBHOOK_TOKEN").unwrap_or_else(|| glase_dev::stack::DEV_WEBHOOK_TOKEN.to_owned()),
     );
     let glase = external.unwrap_or_else(|| GlaseChoice::Sim {
         port: ports.glase_sim_port,
@@ -230,7 +230,7 @@ async fn shutdown_signal() {
 
 fn store(ports: &Ports) -> DynamoStore {
     DynamoStore::new(
-        glase_local::aws::dynamodb(&format!("http://127.0.0.1:{}", ports.dynamodb_port)),
+        glase_dev::aws::dynamodb(&format!("http://127.0.0.1:{}", ports.dynamodb_port)),
         &ports.table_name,
     )
 }

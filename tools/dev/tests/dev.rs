@@ -5,7 +5,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use glase_local::services::free_port;
+use glase_dev::services::free_port;
 
 fn children_of(pid: u32) -> Vec<u32> {
     let mut found = Vec::new();
@@ -83,7 +83,7 @@ fn dev_runs_the_pipeline_serves_the_demo_and_stops_everything_on_ctrl_c() {
     let services = children_of(dev.id());
     // Routed as API Gateway routes the template's `POST /notifications/{token}`: a trailing
     // slash, no token or another method never reaches the handler.
-    let token = glase_local::stack::DEV_WEBHOOK_TOKEN;
+    let token = glase_dev::stack::DEV_WEBHOOK_TOKEN;
     let with_slash = post(&ports[0], "POST", &format!("/notifications/{token}/"));
     let no_token = post(&ports[0], "POST", "/notifications");
     let get = post(&ports[0], "GET", &format!("/notifications/{token}"));
@@ -101,7 +101,7 @@ fn dev_runs_the_pipeline_serves_the_demo_and_stops_everything_on_ctrl_c() {
         banner.contains(&format!(
             "POST http://127.0.0.1:{}/notifications/{}",
             ports[0],
-            glase_local::stack::DEV_WEBHOOK_TOKEN
+            glase_dev::stack::DEV_WEBHOOK_TOKEN
         )),
         "{banner}"
     );

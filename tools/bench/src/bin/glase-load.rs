@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Parser;
-use glase_local::services::{free_port, start_moto};
+use glase_dev::services::{free_port, start_moto};
 use glase_shared::adapters::SqsQueue;
 use glase_shared::InvoiceId;
 use glase_webhook::Webhook;
@@ -64,9 +64,9 @@ async fn run(args: Args) -> Result<bool, BoxError> {
             (Some(moto), url)
         }
     };
-    let sqs = glase_local::aws::sqs(&endpoint);
+    let sqs = glase_dev::aws::sqs(&endpoint);
     let name = format!("load-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
-    let (queue_url, _dlq) = glase_local::aws::create_queues(&sqs, &name, 3600, 30).await?;
+    let (queue_url, _dlq) = glase_dev::aws::create_queues(&sqs, &name, 3600, 30).await?;
 
     let token = uuid::Uuid::new_v4().simple().to_string();
     let webhook = Webhook::new(
@@ -75,7 +75,7 @@ async fn run(args: Args) -> Result<bool, BoxError> {
     );
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let url = format!("http://{}/notifications/{token}", listener.local_addr()?);
-    let app = glase_local::webhook_server::router(Arc::new(webhook), true);
+    let app = glase_dev::webhook_server::router(Arc::new(webhook), true);
     tokio::spawn(async move { axum::serve(listener, app).await });
 
     eprintln!(
