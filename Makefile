@@ -52,7 +52,7 @@ SIM_ARGS ?=
 sim: ## glase-sim alone on SIM_PORT, notifying SIM_NOTIFY_URL.
 	$(CARGO) run -p glase-sim -- serve --port $(SIM_PORT) --issuer demo:demo-secret:$(SIM_NOTIFY_URL) $(SIM_ARGS)
 
-# ---- Tests and checks (README, "Tests").
+# ---- Tests and checks (docs/testing.md).
 
 # Integration-test binaries that need no local service (glase-sim's own tests run it in-process;
 # build_config reads files).
@@ -91,7 +91,7 @@ deny: cargo-tools ## cargo deny: licenses, bans, sources; advisories when the Ru
 	$(CARGO_TOOLS)/cargo-deny --locked check bans licenses sources
 	@bash scripts/deny-advisories.sh "$(CARGO_TOOLS)/cargo-deny"
 
-# The cargo-fuzz targets in fuzz/ (README "Fuzzing"), each for FUZZ_SECONDS. Needs the nightly
+# The cargo-fuzz targets in fuzz/ (docs/testing.md, "Fuzzing"), each for FUZZ_SECONDS. Needs the nightly
 # toolchain (`rustup toolchain install nightly`); cargo-fuzz itself is pinned and installed into
 # .local/ by scripts/install-cargo-fuzz.sh.
 FUZZ_TARGETS ?= notification glase_invoice sqs_batch
@@ -109,7 +109,7 @@ fuzz-build: ## Build every cargo-fuzz target (nightly).
 
 # Each target runs from its seeds (fuzz/seeds, checked in) and the corpus it grew before
 # (fuzz/corpus, git-ignored). A crash stops the run; its input is left in
-# fuzz/artifacts/<target>/ (keep it as a regression test; see README).
+# fuzz/artifacts/<target>/ (keep it as a regression test; see docs/testing.md).
 fuzz: fuzz-build ## Run each fuzz target for FUZZ_SECONDS (default 60).
 	@set -e; cd fuzz; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p corpus/$$t; \
@@ -145,7 +145,7 @@ package: ## Build the three Lambda zips with cargo-lambda (as sam build does) an
 cfn-lint: deps ## Lint template.yaml with the cfn-lint `make deps` installs (the template test runs it too).
 	.local/venv/bin/cfn-lint template.yaml
 
-# ---- Measurements (README, "Performance" and "Load").
+# ---- Measurements (docs/performance.md; load: docs/testing.md).
 
 # What is measured is what ships: the functions as check-shipped builds them, beside the probes
 # (tools/probes) built without the worker's crates (--no-default-features), so the floor is the
