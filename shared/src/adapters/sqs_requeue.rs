@@ -6,7 +6,7 @@ use aws_sdk_sqs::Client;
 
 use super::sqs::notification_body;
 use crate::domain::InvoiceId;
-use crate::ports::AdapterError;
+use crate::ports::{AdapterError, Requeue};
 
 /// The message attribute naming who re-queued an invoice. The worker may let such a message
 /// past a rejection's cool-down: reconciliation found the invoice paid in Glase's report.
@@ -50,5 +50,12 @@ impl SqsRequeue {
             .await
             .map_err(|e| AdapterError::new("SendMessage (requeue) failed", e))?;
         Ok(())
+    }
+}
+
+/// Reconciliation's re-queue.
+impl Requeue for SqsRequeue {
+    async fn requeue(&self, id: InvoiceId) -> Result<(), AdapterError> {
+        SqsRequeue::requeue(self, id, REQUEUED_BY_RECONCILE).await
     }
 }
