@@ -64,12 +64,10 @@ impl Env<fn(&str) -> Option<String>> {
     }
 
     /// Variables from a list instead of the process environment (tests, local tools).
-    pub fn from_pairs<K: Into<String>, V: Into<String>>(
-        pairs: impl IntoIterator<Item = (K, V)>,
-    ) -> Env<impl Fn(&str) -> Option<String>> {
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
         let map: HashMap<String, String> = pairs
-            .into_iter()
-            .map(|(k, v)| (k.into(), v.into()))
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         Env(move |k: &str| map.get(k).cloned())
     }

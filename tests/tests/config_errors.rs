@@ -14,7 +14,8 @@ const SECRET: &str = "issuer-secret-LEAKMARK-7f3a";
 const WEBHOOK_TOKEN: &str = "webhook-token-LEAKMARK-91c2";
 
 fn env(pairs: &[(&str, String)]) -> Env<impl Fn(&str) -> Option<String>> {
-    Env::from_pairs(pairs.iter().map(|(k, v)| (*k, v.as_str())))
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Env::from_pairs(&pairs)
 }
 
 fn worker(pairs: &[(&str, String)]) -> Result<WorkerConfig, ConfigError> {

@@ -56,7 +56,7 @@ mod tests {
     use super::*;
 
     fn from_env(pairs: &[(&str, &str)]) -> Result<ReconcileConfig, ConfigError> {
-        ReconcileConfig::from_env(&Env::from_pairs(pairs.iter().copied()))
+        ReconcileConfig::from_env(&Env::from_pairs(pairs))
     }
 
     const VARS: &[(&str, &str)] = &[

@@ -52,7 +52,7 @@ mod tests {
     const TOKEN: &str = "a-webhook-token-0123456789";
 
     fn webhook(pairs: &[(&str, &str)]) -> Result<WebhookConfig, ConfigError> {
-        WebhookConfig::from_env(&Env::from_pairs(pairs.iter().copied()))
+        WebhookConfig::from_env(&Env::from_pairs(pairs))
     }
 
     #[test]

@@ -92,7 +92,7 @@ mod tests {
     ];
 
     fn worker(pairs: &[(&str, &str)]) -> Result<WorkerConfig, ConfigError> {
-        WorkerConfig::from_env(&Env::from_pairs(pairs.iter().copied()))
+        WorkerConfig::from_env(&Env::from_pairs(pairs))
     }
 
     #[test]
