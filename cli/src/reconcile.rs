@@ -2,10 +2,10 @@
 
 use std::io::stdout;
 
-use glase_reconcile::{Options, Window};
 use glase_shared::adapters::ssm::auth_token;
 use glase_shared::adapters::{DynamoStore, GlaseReport, SqsQueue};
 use glase_shared::config::Env;
+use glase_shared::reconcile::{Options, Window};
 use glase_shared::telemetry::error_chain;
 use jiff::Timestamp;
 
@@ -35,9 +35,9 @@ pub async fn reconcile(ctx: &Context, args: ReconcileArgs) -> Result<(), CliErro
     let queue = SqsQueue::new(ctx.sqs(), ctx.queue_url().await?);
     let options = Options::new(Timestamp::now()).dry_run(args.dry_run);
 
-    let (report, failure) =
-        match glase_reconcile::reconcile(&source, &store, &queue, window, &options).await {
-            Ok(report) => (report, None),
+    let (found, failure) =
+        match glase_shared::reconcile::reconcile(&source, &store, &queue, window, &options).await {
+            Ok(found) => (found, None),
             Err(f) => (*f.partial, Some(f.cause)),
         };
     let view = View {
@@ -46,7 +46,7 @@ pub async fn reconcile(ctx: &Context, args: ReconcileArgs) -> Result<(), CliErro
     };
     let tz = ctx.time_zone().await?;
     let mut printer = Printer::new(ctx.format(), view, tz, stdout())?;
-    for finding in &report.findings {
+    for finding in &found.findings {
         let action = serde_json::to_value(&finding.action)
             .ok()
             .and_then(|v| v["action"].as_str().map(str::to_owned))
@@ -67,20 +67,20 @@ pub async fn reconcile(ctx: &Context, args: ReconcileArgs) -> Result<(), CliErro
     printer.finish()?;
     eprintln!(
         "{} report rows, {} matched, {} in progress, {} {}, {} need a person{}",
-        report.rows,
-        report.matched,
-        report.in_progress,
+        found.rows,
+        found.matched,
+        found.in_progress,
         if args.dry_run {
-            report.would_requeue().len()
+            found.would_requeue().len()
         } else {
-            report.requeued().len()
+            found.requeued().len()
         },
         if args.dry_run {
             "would be re-queued"
         } else {
             "re-queued"
         },
-        report.mismatches().len(),
+        found.mismatches().len(),
         if args.dry_run { " (dry run)" } else { "" },
     );
     if let Some(cause) = failure {
@@ -89,7 +89,7 @@ pub async fn reconcile(ctx: &Context, args: ReconcileArgs) -> Result<(), CliErro
             error_chain(&cause)
         )));
     }
-    if report.needs_human() {
+    if found.needs_human() {
         return Err(CliError::NothingMatched(String::new()));
     }
     Ok(())

@@ -1,5 +1,6 @@
 //! glase-invoices core: the domain (no AWS, no HTTP), the ports the handlers use, their
-//! adapters (each behind a cargo feature), configuration and, for tests, in-memory fakes.
+//! adapters (each behind a cargo feature), configuration, reconciliation and, for tests,
+//! in-memory fakes.
 
 #[cfg(any(
     feature = "sqs",
@@ -14,6 +15,8 @@ pub mod domain;
 pub mod memory;
 pub mod message;
 pub mod ports;
+#[cfg(feature = "reconcile")]
+pub mod reconcile;
 pub mod telemetry;
 
 pub use domain::*;

@@ -39,26 +39,49 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
-/// A queue that records what it accepted; `fail` makes it refuse like an unreachable SQS.
+/// A queue that records what it accepted (notifications and re-queues alike); `fail` makes it
+/// refuse like an unreachable SQS, [`MemoryQueue::refusing`] only for some ids.
 #[derive(Default)]
 pub struct MemoryQueue {
     pub sent: Mutex<Vec<InvoiceId>>,
     pub fail: AtomicBool,
+    refused: Vec<InvoiceId>,
 }
 
 impl MemoryQueue {
+    /// A queue that refuses these ids (and accepts the others).
+    pub fn refusing(ids: impl IntoIterator<Item = InvoiceId>) -> Self {
+        Self {
+            refused: ids.into_iter().collect(),
+            ..Self::default()
+        }
+    }
+
     pub fn sent(&self) -> Vec<InvoiceId> {
         lock(&self.sent).clone()
+    }
+
+    fn send(&self, id: InvoiceId) -> Result<(), AdapterError> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(AdapterError::msg("memory queue set to fail"));
+        }
+        if self.refused.contains(&id) {
+            return Err(AdapterError::msg("memory queue unavailable for this id"));
+        }
+        lock(&self.sent).push(id);
+        Ok(())
     }
 }
 
 impl NotificationQueue for MemoryQueue {
     async fn enqueue(&self, id: InvoiceId) -> Result<(), AdapterError> {
-        if self.fail.load(Ordering::SeqCst) {
-            return Err(AdapterError::msg("memory queue set to fail"));
-        }
-        lock(&self.sent).push(id);
-        Ok(())
+        self.send(id)
+    }
+}
+
+impl Requeue for MemoryQueue {
+    async fn requeue(&self, id: InvoiceId) -> Result<(), AdapterError> {
+        self.send(id)
     }
 }
 
@@ -200,11 +223,17 @@ impl MemoryStore {
     pub fn get(&self, id: InvoiceId) -> Option<InvoiceRecord> {
         lock(&self.rows).get(&id).map(|r| r.record.clone())
     }
+}
 
-    /// Reads the record for `id`, failing like an unreachable table when `fail` is set.
-    pub fn try_get(&self, id: InvoiceId) -> Result<Option<InvoiceRecord>, AdapterError> {
+/// One read per id: the map has no batch call, and needs none.
+impl InvoiceLookup for MemoryStore {
+    async fn get_many(&self, ids: &[InvoiceId]) -> Result<InvoiceRecords, AdapterError> {
         self.check()?;
-        Ok(self.get(id))
+        let rows = lock(&self.rows);
+        Ok(ids
+            .iter()
+            .filter_map(|id| Some((*id, Ok(rows.get(id)?.record.clone()))))
+            .collect())
     }
 }
 
@@ -357,5 +386,109 @@ impl ManualClock {
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         Timestamp::from_millisecond(self.ms.load(Ordering::SeqCst)).unwrap_or(Timestamp::UNIX_EPOCH)
+    }
+}
+
+#[cfg(feature = "reconcile")]
+pub use report::FakeReport;
+
+#[cfg(feature = "reconcile")]
+mod report {
+    use std::sync::Mutex;
+
+    use futures::stream;
+
+    use super::lock;
+    use crate::domain::{InvoiceId, ReportError, Invoice};
+    use crate::ports::{ReportFetchError, ReportSource};
+    use crate::reconcile::Window;
+
+    /// What a fake report serves at one place.
+    // A handful per test: boxing the row would buy nothing.
+    #[allow(clippy::large_enum_variant)]
+    #[derive(Debug, Clone)]
+    enum Entry {
+        Row(Invoice),
+        /// A row whose AMOUNT could not be read.
+        SpoiltRow {
+            row: u64,
+            id: Option<InvoiceId>,
+        },
+        /// The download breaks here.
+        Broken(String),
+    }
+
+    /// Glase's report with the rows given up front, served again on every fetch; it records
+    /// the windows asked for.
+    #[derive(Default)]
+    pub struct FakeReport {
+        entries: Vec<Entry>,
+        refusal: Option<String>,
+        windows: Mutex<Vec<Window>>,
+    }
+
+    impl FakeReport {
+        pub fn with_rows(rows: impl IntoIterator<Item = Invoice>) -> Self {
+            Self {
+                entries: rows.into_iter().map(Entry::Row).collect(),
+                ..Self::default()
+            }
+        }
+
+        /// Adds a row at the end.
+        pub fn then_row(mut self, row: Invoice) -> Self {
+            self.entries.push(Entry::Row(row));
+            self
+        }
+
+        /// Adds, at the end, data row `row` whose AMOUNT cannot be read.
+        pub fn then_spoilt_row(mut self, row: u64, id: Option<InvoiceId>) -> Self {
+            self.entries.push(Entry::SpoiltRow { row, id });
+            self
+        }
+
+        /// The download breaks after the entries so far.
+        pub fn then_broken(mut self, reason: impl Into<String>) -> Self {
+            self.entries.push(Entry::Broken(reason.into()));
+            self
+        }
+
+        /// Every fetch is refused (HTTP 503).
+        pub fn unavailable(mut self) -> Self {
+            self.refusal = Some("HTTP 503".into());
+            self
+        }
+
+        pub fn windows(&self) -> Vec<Window> {
+            lock(&self.windows).clone()
+        }
+    }
+
+    impl ReportSource for FakeReport {
+        type Rows = stream::Iter<std::vec::IntoIter<Result<Invoice, ReportFetchError>>>;
+
+        async fn fetch(&self, window: Window) -> Result<Self::Rows, ReportFetchError> {
+            lock(&self.windows).push(window);
+            if let Some(reason) = &self.refusal {
+                return Err(ReportFetchError::Transient(reason.clone()));
+            }
+            let rows: Vec<_> = self
+                .entries
+                .iter()
+                .map(|entry| match entry {
+                    Entry::Row(row) => Ok(row.clone()),
+                    Entry::SpoiltRow { row, id } => {
+                        Err(ReportFetchError::Invalid(ReportError::Field {
+                            row: *row,
+                            id: *id,
+                            field: "AMOUNT",
+                            reason: "is invalid: amount must not be negative".into(),
+                        }))
+                    }
+                    Entry::Broken(reason) => Err(ReportFetchError::Transient(reason.clone())),
+                })
+                .collect();
+            Ok(stream::iter(rows))
+        }
     }
 }

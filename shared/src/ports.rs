@@ -1,6 +1,7 @@
 //! The small traits the handlers are written against. Adapters (DynamoDB, SQS, Glase over
 //! HTTP) implement them for production; `crate::memory` implements them for unit tests.
-//! The webhook needs only `NotificationQueue`; the worker's ports are behind `invoice`.
+//! The webhook needs only `NotificationQueue`; the worker's ports are behind `invoice`,
+//! reconciliation's report behind `reconcile`.
 
 use std::future::Future;
 
@@ -43,12 +44,20 @@ pub trait NotificationQueue: Send + Sync + 'static {
     fn enqueue(&self, id: InvoiceId) -> impl Future<Output = Result<(), AdapterError>> + Send;
 }
 
+/// Hands an invoice id back to the worker from outside the webhook (reconciliation), marked
+/// as a re-queue.
+pub trait Requeue: Send + Sync {
+    /// `Ok` means the queue has it.
+    fn requeue(&self, id: InvoiceId) -> impl Future<Output = Result<(), AdapterError>> + Send;
+}
+
 #[cfg(feature = "invoice")]
 pub use worker::*;
 
 /// The worker's ports: they speak of invoices, so they need the `invoice` side of the domain.
 #[cfg(feature = "invoice")]
 mod worker {
+    use std::collections::HashMap;
     use std::future::Future;
 
     use jiff::Timestamp;
@@ -227,6 +236,19 @@ mod worker {
         ) -> impl Future<Output = Result<(), AdapterError>> + Send;
     }
 
+    /// What the table holds for each id asked about: ids without an item are absent; an item
+    /// this code cannot read is an error for that id alone.
+    pub type InvoiceRecords = HashMap<InvoiceId, Result<InvoiceRecord, AdapterError>>;
+
+    /// Reads many invoices of the table at once (reconciliation).
+    pub trait InvoiceLookup: Send + Sync {
+        /// Strongly consistent reads of `ids` (duplicates allowed).
+        fn get_many(
+            &self,
+            ids: &[InvoiceId],
+        ) -> impl Future<Output = Result<InvoiceRecords, AdapterError>> + Send;
+    }
+
     // ---------------------------------------------------------------- clock
 
     /// Wall-clock time, injectable so lease expiry can be tested.
@@ -241,5 +263,53 @@ mod worker {
         fn now(&self) -> Timestamp {
             Timestamp::now()
         }
+    }
+}
+
+#[cfg(feature = "reconcile")]
+pub use report::*;
+
+/// Glase's report, for reconciliation.
+#[cfg(feature = "reconcile")]
+mod report {
+    use std::future::Future;
+
+    use futures::Stream;
+
+    use crate::domain::{ReportError, Invoice};
+    use crate::reconcile::Window;
+
+    /// Why the report could not be fetched or read.
+    #[derive(Debug, thiserror::Error)]
+    pub enum ReportFetchError {
+        #[error(
+            "Glase refused our credentials (HTTP {0}): check GLASE_ISSUER and the issuer secret"
+        )]
+        Unauthorized(u16),
+        #[error("Glase refused the report request (HTTP {status}): {reason}")]
+        Refused { status: u16, reason: String },
+        #[error("Glase report request failed transiently: {0}")]
+        Transient(String),
+        #[error("Glase's report body is larger than {limit} bytes; fetch a shorter date range")]
+        TooLarge { limit: u64 },
+        #[error("Glase's report cannot be read: {0}")]
+        Invalid(#[from] ReportError),
+    }
+
+    impl ReportFetchError {
+        /// True when only one row is spoilt and the rest of the report still comes.
+        pub fn is_row_error(&self) -> bool {
+            matches!(self, Self::Invalid(e) if e.is_row_error())
+        }
+    }
+
+    /// Glase's report for a window of dates.
+    pub trait ReportSource: Send + Sync {
+        type Rows: Stream<Item = Result<Invoice, ReportFetchError>> + Send + Unpin;
+        /// Starts the report; its rows arrive as they are read.
+        fn fetch(
+            &self,
+            window: Window,
+        ) -> impl Future<Output = Result<Self::Rows, ReportFetchError>> + Send;
     }
 }

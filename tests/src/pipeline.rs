@@ -12,8 +12,8 @@ use glase_shared::adapters::sqs::SqsQueue;
 use glase_shared::config::Env;
 use glase_shared::ports::InvoiceRecord;
 use glase_shared::InvoiceId;
-use glase_webhook::Webhook;
-use glase_worker::LambdaWorker;
+use glase_webhook::{Webhook, WebhookConfig};
+use glase_worker::{LambdaWorker, WorkerConfig};
 use serde_json::Value;
 
 use crate::services::{services, unique};
@@ -74,9 +74,10 @@ impl Pipeline {
             ("PRIME_CONNECTIONS", "false".to_owned()),
         ]);
         let env = Env(|name: &str| env.get(name).cloned());
-        let mut worker = LambdaWorker::from_config(&env.worker().expect("worker config"), &aws)
-            .await
-            .expect("worker");
+        let mut worker =
+            LambdaWorker::from_config(&WorkerConfig::from_env(&env).expect("worker config"), &aws)
+                .await
+                .expect("worker");
         // Immediate retries keep the tests fast, and a 404 is final at once here; the policy
         // itself (back-off, bounded 404 window, cool-down) is unit-tested.
         worker.policy.base_secs = 0;
@@ -86,7 +87,11 @@ impl Pipeline {
         // adapter directly).
         worker.policy.rejected_cooldown_secs = 0;
         let worker = Arc::new(worker);
-        let webhook = Webhook::from_config(&env.webhook().expect("webhook config"), &aws).await;
+        let webhook = Webhook::from_config(
+            &WebhookConfig::from_env(&env).expect("webhook config"),
+            &aws,
+        )
+        .await;
         let poller = PollerConfig {
             queue_url: queue_url.clone(),
             batch_size: 10,

@@ -5,12 +5,14 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use glase_reconcile::{reconcile, Action, Options, Problem, Report, Scheduled, Window};
-use glase_shared::adapters::glase_report::ReportFetchError;
+use glase_reconcile::Scheduled;
 use glase_shared::adapters::{DynamoStore, GlaseReport, SqsQueue};
 use glase_shared::config::{GlaseConfig, SecretSource};
 use glase_shared::message::{REQUEUED_ATTRIBUTE, REQUEUED_BY_RECONCILE};
-use glase_shared::ports::{InvoiceRecord, InvoiceStore, Lease, Rejection};
+use glase_shared::ports::{InvoiceRecord, InvoiceStore, Lease, Rejection, ReportFetchError};
+use glase_shared::reconcile::{
+    reconcile, Action, Difference, Options, Problem, Reconciliation, Window,
+};
 use glase_shared::{AuthToken, Invoice, InvoiceId, IssuerName};
 use glase_sim::{
     Delimiter, EndpointFaults, Faults, IssuerConfig, LineEnding, NewInvoice, NotificationStatus,
@@ -98,7 +100,7 @@ impl Harness {
         }
     }
 
-    async fn run(&self) -> Report {
+    async fn run(&self) -> Reconciliation {
         self.scheduled()
             .run(Timestamp::now())
             .await
@@ -355,7 +357,7 @@ async fn a_tampered_stored_amount_is_reported_and_never_overwritten() {
             assert_eq!(
                 finding.problem,
                 Problem::Mismatch {
-                    differences: vec![glase_reconcile::Difference {
+                    differences: vec![Difference {
                         field: "amount",
                         report: "0.10".into(),
                         stored: "99.99".into(),

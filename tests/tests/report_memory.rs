@@ -18,12 +18,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures::StreamExt;
-use glase_reconcile::fakes::FakeQueue;
-use glase_reconcile::{reconcile, Options, Window};
 use glase_shared::adapters::GlaseReport;
 use glase_shared::config::{GlaseConfig, SecretSource};
-use glase_shared::memory::MemoryStore;
+use glase_shared::memory::{MemoryQueue, MemoryStore};
 use glase_shared::ports::{InvoiceStore, Lease};
+use glase_shared::reconcile::{reconcile, Options, Window};
 use glase_shared::{AuthToken, IssuerName, ReportReader};
 use glase_sim::{report_csv, NewInvoice, Payer, Sim, SimConfig, SimInvoice};
 use jiff::civil::{date, Date};
@@ -371,7 +370,7 @@ fn fetching_and_reconciling_a_10000_row_report_holds_far_less_than_the_body() {
     });
     drop(invoices);
     let report = client(&server.url);
-    let queue = FakeQueue::default();
+    let queue = MemoryQueue::default();
     let (from, to) = month();
 
     // Act

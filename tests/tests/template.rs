@@ -1086,8 +1086,7 @@ fn resolved_env(vars: &'static Value) -> BTreeMap<String, String> {
 #[test]
 fn function_environments_are_accepted_by_the_codes_own_config() {
     let worker = resolved_env(worker_env());
-    let cfg = Env(|k: &str| worker.get(k).cloned())
-        .worker()
+    let cfg = glase_worker::WorkerConfig::from_env(&Env(|k: &str| worker.get(k).cloned()))
         .expect("worker config from the template");
     assert_eq!(cfg.table_name, "glase-InvoicesTable-x");
     assert!(
@@ -1104,8 +1103,10 @@ fn function_environments_are_accepted_by_the_codes_own_config() {
         Some(max_receive_count().to_string().as_str())
     );
     let reconcile = resolved_env(&props("ReconcileFunction")["Environment"]["Variables"]);
-    let cfg = glase_reconcile::config::from_env(&Env(|k: &str| reconcile.get(k).cloned()))
-        .expect("reconcile config from the template");
+    let cfg = glase_reconcile::config::ReconcileConfig::from_env(&Env(|k: &str| {
+        reconcile.get(k).cloned()
+    }))
+    .expect("reconcile config from the template");
     assert_eq!(cfg.metrics_namespace, "GlaseInvoices/glase-invoices");
     assert_eq!(u64::from(cfg.lookback_days), 3);
     assert!(matches!(
@@ -1114,8 +1115,7 @@ fn function_environments_are_accepted_by_the_codes_own_config() {
     ));
 
     let webhook = resolved_env(webhook_env());
-    let cfg = Env(|k: &str| webhook.get(k).cloned())
-        .webhook()
+    let cfg = glase_webhook::WebhookConfig::from_env(&Env(|k: &str| webhook.get(k).cloned()))
         .expect("webhook config from the template");
     // Deployed, the webhook gets the hash of the token in the URL Glase calls, never the token.
     assert_eq!(webhook["WEBHOOK_TOKEN_SHA256"], sha256_hex(SAMPLE_TOKEN));
@@ -1126,7 +1126,10 @@ fn function_environments_are_accepted_by_the_codes_own_config() {
     );
     assert!(!cfg.webhook_token.matches(&sha256_hex(SAMPLE_TOKEN)));
     let without = Env(|k: &str| (k == "QUEUE_URL").then(|| "https://sqs.example/q".to_owned()));
-    assert!(without.webhook().is_err(), "no token, no webhook");
+    assert!(
+        glase_webhook::WebhookConfig::from_env(&without).is_err(),
+        "no token, no webhook"
+    );
     let unexpected: Vec<_> = webhook
         .keys()
         .filter(|k| {

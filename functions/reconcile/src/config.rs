@@ -1,5 +1,5 @@
-//! The reconcile function's configuration, read once at cold start. Errors name the variable,
-//! never a secret's value.
+//! The reconcile function's configuration, read once at cold start from the shared helpers.
+//! Errors name the variable, never a secret's value or a URL.
 
 use std::time::Duration;
 
@@ -25,74 +25,38 @@ pub struct ReconcileConfig {
     pub metrics_namespace: String,
 }
 
-pub fn from_env<F: Fn(&str) -> Option<String>>(
-    env: &Env<F>,
-) -> Result<ReconcileConfig, ConfigError> {
-    let get = |var: &str| {
-        (env.0)(var)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
-    let number =
-        |var: &'static str, default: u64, range: std::ops::RangeInclusive<u64>, what: &str| {
-            match get(var) {
-                None => Ok(default),
-                Some(v) => v
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|n| range.contains(n))
-                    .ok_or_else(|| ConfigError::Invalid {
-                        var,
-                        reason: format!("must be {what} from {} to {}", range.start(), range.end()),
-                    }),
-            }
-        };
-    let table_name = get("TABLE_NAME").ok_or(ConfigError::Missing("TABLE_NAME"))?;
-    if table_name.len() < 3 {
-        return Err(ConfigError::Invalid {
-            var: "TABLE_NAME",
-            reason: "DynamoDB table names have at least 3 characters".into(),
-        });
+impl ReconcileConfig {
+    pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        Ok(Self {
+            table_name: env.table_name()?,
+            queue_url: env.url("QUEUE_URL")?,
+            glase: env.glase()?,
+            lookback_days: env.number("LOOKBACK_DAYS", 3, 1..=31, "days")?,
+            report_timeout: Duration::from_millis(env.number(
+                "GLASE_REPORT_TIMEOUT_MS",
+                DEFAULT_REPORT_TIMEOUT.as_millis() as u64,
+                1..=900_000,
+                "milliseconds",
+            )?),
+            report_max_bytes: env.number(
+                "GLASE_REPORT_MAX_BYTES",
+                DEFAULT_MAX_REPORT_BYTES,
+                1..=1 << 30,
+                "bytes",
+            )?,
+            metrics_namespace: env
+                .optional("METRICS_NAMESPACE")
+                .unwrap_or_else(|| "GlaseInvoices".into()),
+        })
     }
-    let queue_url = get("QUEUE_URL").ok_or(ConfigError::Missing("QUEUE_URL"))?;
-    if !(queue_url.starts_with("https://") || queue_url.starts_with("http://")) {
-        return Err(ConfigError::Invalid {
-            var: "QUEUE_URL",
-            reason: format!("must start with https:// or http://, got {queue_url:?}"),
-        });
-    }
-    Ok(ReconcileConfig {
-        glase: env.glase()?,
-        table_name,
-        queue_url,
-        lookback_days: number("LOOKBACK_DAYS", 3, 1..=31, "a whole number of days")? as u16,
-        report_timeout: Duration::from_millis(number(
-            "GLASE_REPORT_TIMEOUT_MS",
-            DEFAULT_REPORT_TIMEOUT.as_millis() as u64,
-            1..=900_000,
-            "a whole number of milliseconds",
-        )?),
-        report_max_bytes: number(
-            "GLASE_REPORT_MAX_BYTES",
-            DEFAULT_MAX_REPORT_BYTES,
-            1..=1 << 30,
-            "a whole number of bytes",
-        )?,
-        metrics_namespace: get("METRICS_NAMESPACE").unwrap_or_else(|| "GlaseInvoices".into()),
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
 
-    fn env(pairs: &[(&str, &str)]) -> Env<impl Fn(&str) -> Option<String>> {
-        let map: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        Env(move |k: &str| map.get(k).cloned())
+    fn from_env(pairs: &[(&str, &str)]) -> Result<ReconcileConfig, ConfigError> {
+        ReconcileConfig::from_env(&Env::from_pairs(pairs))
     }
 
     const VARS: &[(&str, &str)] = &[
@@ -105,7 +69,7 @@ mod tests {
 
     #[test]
     fn reads_a_complete_config_with_defaults() {
-        let cfg = from_env(&env(VARS)).unwrap();
+        let cfg = from_env(VARS).unwrap();
         assert_eq!(cfg.lookback_days, 3);
         assert_eq!(cfg.report_timeout, Duration::from_secs(120));
         assert_eq!(cfg.report_max_bytes, 64 * 1024 * 1024);
@@ -121,10 +85,7 @@ mod tests {
                 .copied()
                 .filter(|(k, _)| *k != missing)
                 .collect();
-            assert_eq!(
-                from_env(&env(&pairs)).unwrap_err(),
-                ConfigError::Missing(missing)
-            );
+            assert_eq!(from_env(&pairs).unwrap_err(), ConfigError::Missing(missing));
         }
         for (var, value) in [
             ("LOOKBACK_DAYS", "0"),
@@ -135,7 +96,7 @@ mod tests {
             let mut pairs = VARS.to_vec();
             pairs.push((var, value));
             assert!(
-                matches!(from_env(&env(&pairs)), Err(ConfigError::Invalid { var: v, .. }) if v == var),
+                matches!(from_env(&pairs), Err(ConfigError::Invalid { var: v, .. }) if v == var),
                 "{var}={value}"
             );
         }

@@ -1,581 +1,18 @@
-//! Reconciliation: Glase's report of paid invoices is the backstop for every notification that
-//! never reached us — a webhook outage longer than Glase's ~32 h of retries, a refusal nobody
-//! saw, a false rejection.
-//!
-//! [`reconcile`] reads the report for a [`Window`] of dates row by row, looks the ids up in the
-//! table 100 at a time, and re-queues every invoice that is missing, `REJECTED` or stuck
-//! `PROCESSING` (lease lapsed); the worker then fetches and stores it through its normal,
-//! idempotent path. A stored invoice whose amount, currency or reference differs from the report
-//! is a [`Problem::Mismatch`]: reported, never "fixed". The scheduled Lambda ([`Scheduled`]) and
-//! the `glase-invoices reconcile` command both call it.
+//! The scheduled reconciliation Lambda: the look-back window, one run of
+//! [`glase_shared::reconcile`] (the algorithm, shared with `glase-invoices reconcile`), one
+//! summary line, the metrics.
 
-use std::collections::HashSet;
-use std::future::Future;
-use std::time::Duration;
-
-use futures::{Stream, StreamExt};
-use glase_shared::adapters::dynamo::BatchRecords;
-use glase_shared::adapters::ReportFetchError;
-use glase_shared::ports::{AdapterError, InvoiceRecord};
+use glase_shared::ports::{InvoiceLookup, ReportSource, Requeue};
+use glase_shared::reconcile::{
+    reconcile, Action, Options, Problem, ReconcileFailure, Reconciliation, Window,
+};
 use glase_shared::telemetry::error_chain;
-use glase_shared::{Invoice, InvoiceId};
-use jiff::civil::Date;
+use glase_shared::InvoiceId;
 use jiff::tz::TimeZone;
-use jiff::{Timestamp, ToSpan};
-use serde::Serialize;
+use jiff::Timestamp;
 
-pub mod adapters;
 pub mod config;
-#[cfg(any(test, feature = "test-util"))]
-pub mod fakes;
 pub mod metrics;
-
-// ---------------------------------------------------------------------------------------------
-// Ports
-
-/// Glase's report for a window of dates.
-pub trait ReportSource: Send + Sync {
-    type Rows: Stream<Item = Result<Invoice, ReportFetchError>> + Send + Unpin;
-    /// Starts the report; its rows arrive as they are read.
-    fn fetch(
-        &self,
-        window: Window,
-    ) -> impl Future<Output = Result<Self::Rows, ReportFetchError>> + Send;
-}
-
-/// Reads many invoices of the table at once.
-pub trait InvoiceLookup: Send + Sync {
-    /// What the table holds for each id (ids without an item are absent from the answer).
-    fn get_many(
-        &self,
-        ids: &[InvoiceId],
-    ) -> impl Future<Output = Result<BatchRecords, AdapterError>> + Send;
-}
-
-/// Hands an invoice id back to the worker.
-pub trait Requeue: Send + Sync {
-    /// `Ok` means the queue has it.
-    fn requeue(&self, id: InvoiceId) -> impl Future<Output = Result<(), AdapterError>> + Send;
-}
-
-// ---------------------------------------------------------------------------------------------
-// Window and options
-
-/// Report dates, both inclusive, in Glase's calendar (`GLASE_TIME_ZONE`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-pub struct Window {
-    #[serde(serialize_with = "display")]
-    from: Date,
-    #[serde(serialize_with = "display")]
-    to: Date,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum WindowError {
-    #[error("the window starts ({from}) after it ends ({to})")]
-    Reversed { from: Date, to: Date },
-    #[error("the window spans {days} days; at most {max} are read at once (split the range)")]
-    TooLong { days: i32, max: i32 },
-}
-
-impl Window {
-    /// At most this many days at once: a year of a busy issuer's report is too much for one body.
-    pub const MAX_DAYS: i32 = 93;
-
-    pub fn new(from: Date, to: Date) -> Result<Self, WindowError> {
-        if from > to {
-            return Err(WindowError::Reversed { from, to });
-        }
-        let days = from
-            .until(to)
-            .map(|s| s.get_days())
-            .unwrap_or(i32::MAX)
-            .saturating_add(1);
-        if days > Self::MAX_DAYS {
-            return Err(WindowError::TooLong {
-                days,
-                max: Self::MAX_DAYS,
-            });
-        }
-        Ok(Self { from, to })
-    }
-
-    /// Today in `zone` and the `days` days before it: a daily run with `days` = 3 sees every
-    /// date four times, so an invoice missed on one run is caught by the next ones.
-    pub fn lookback(now: Timestamp, zone: &TimeZone, days: u16) -> Self {
-        let to = now.to_zoned_datetime(zone.clone()).date();
-        let days = i32::from(days).min(Self::MAX_DAYS - 1);
-        let from = to.checked_sub(days.days()).unwrap_or(to);
-        Self { from, to }
-    }
-
-    pub fn from(&self) -> Date {
-        self.from
-    }
-
-    pub fn to(&self) -> Date {
-        self.to
-    }
-}
-
-fn display<T: std::fmt::Display, S: serde::Serializer>(v: &T, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(v)
-}
-
-/// How a run behaves.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// Find and report, but re-queue nothing.
-    pub dry_run: bool,
-    /// The time of the run: leases are expired relative to it, `settle` counts back from it.
-    pub now: Timestamp,
-    /// A missing invoice paid less than this long ago is left to the webhook: Glase is very
-    /// likely notifying it right now (it retries for ~32 h anyway).
-    pub settle: Duration,
-    /// Ids per table read (BatchGetItem takes at most 100).
-    pub batch_size: usize,
-    /// Re-queue messages in flight at once.
-    pub requeue_concurrency: usize,
-}
-
-impl Options {
-    pub const DEFAULT_SETTLE: Duration = Duration::from_secs(15 * 60);
-
-    /// A real run at `now`, with the defaults.
-    pub fn new(now: Timestamp) -> Self {
-        Self {
-            dry_run: false,
-            now,
-            settle: Self::DEFAULT_SETTLE,
-            batch_size: 100,
-            requeue_concurrency: 8,
-        }
-    }
-
-    pub fn dry_run(mut self, dry_run: bool) -> Self {
-        self.dry_run = dry_run;
-        self
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Report
-
-/// What a run found and did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Report {
-    pub window: Window,
-    pub dry_run: bool,
-    /// Report rows read, spoilt ones included.
-    pub rows: u64,
-    /// Stored, and equal to the report.
-    pub matched: u64,
-    /// `PROCESSING` with a live lease: a worker has it now.
-    pub in_progress: u64,
-    /// Missing or unfinished, but paid within the settle period: left to the webhook.
-    pub recent: u64,
-    /// Everything else, in report order.
-    pub findings: Vec<Finding>,
-}
-
-/// One invoice (or report row) that was not simply stored and equal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Finding {
-    /// `None` only for a report row whose ID could not be read.
-    #[serde(serialize_with = "opt_id")]
-    pub invoice_id: Option<InvoiceId>,
-    pub problem: Problem,
-    pub action: Action,
-}
-
-fn opt_id<S: serde::Serializer>(id: &Option<InvoiceId>, s: S) -> Result<S::Ok, S::Error> {
-    match id {
-        Some(id) => s.serialize_u64(id.get()),
-        None => s.serialize_none(),
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "kind", rename_all = "camelCase")]
-pub enum Problem {
-    /// Paid in Glase, no item in the table.
-    Missing,
-    /// Paid in Glase, recorded as rejected.
-    #[serde(rename_all = "camelCase")]
-    Rejected { code: String, reason: String },
-    /// `PROCESSING` whose lease lapsed: its worker died, or its message was dead-lettered.
-    #[serde(rename_all = "camelCase")]
-    Stuck {
-        #[serde(serialize_with = "display")]
-        lease_until: Timestamp,
-        attempts: u32,
-        last_error: Option<String>,
-    },
-    /// Stored, but not as the report says.
-    Mismatch { differences: Vec<Difference> },
-    /// Stored in a shape this code cannot read.
-    Unreadable { error: String },
-    /// A report row that could not be read.
-    InvalidRow { row: u64, error: String },
-}
-
-impl Problem {
-    /// A short name: `missing`, `rejected`, `stuck`, `mismatch`, `unreadable`, `invalidRow`.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Problem::Missing => "missing",
-            Problem::Rejected { .. } => "rejected",
-            Problem::Stuck { .. } => "stuck",
-            Problem::Mismatch { .. } => "mismatch",
-            Problem::Unreadable { .. } => "unreadable",
-            Problem::InvalidRow { .. } => "invalidRow",
-        }
-    }
-
-    /// One line for people.
-    pub fn detail(&self) -> String {
-        match self {
-            Problem::Missing => "not in the table".into(),
-            Problem::Rejected { code, reason } => format!("rejected {code}: {reason}"),
-            Problem::Stuck {
-                lease_until,
-                attempts,
-                last_error,
-            } => format!(
-                "PROCESSING, lease lapsed {lease_until}, {attempts} attempts{}",
-                last_error
-                    .as_ref()
-                    .map(|e| format!(", last error: {e}"))
-                    .unwrap_or_default()
-            ),
-            Problem::Mismatch { differences } => differences
-                .iter()
-                .map(|d| format!("{}: report {:?}, stored {:?}", d.field, d.report, d.stored))
-                .collect::<Vec<_>>()
-                .join("; "),
-            Problem::Unreadable { error } => format!("stored item unreadable: {error}"),
-            Problem::InvalidRow { row, error } => format!("report row {row}: {error}"),
-        }
-    }
-}
-
-/// A field that differs between the report and the stored invoice.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Difference {
-    /// `amount`, `currency` or `reference`.
-    pub field: &'static str,
-    pub report: String,
-    pub stored: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "action", rename_all = "camelCase")]
-pub enum Action {
-    /// Sent back to the worker.
-    Requeued,
-    /// A dry run: would have been sent back.
-    WouldRequeue,
-    /// Sending it back failed; the next run tries again.
-    RequeueFailed { error: String },
-    /// Never fixed automatically: a person must look.
-    NeedsHuman,
-}
-
-impl Report {
-    fn new(window: Window, dry_run: bool) -> Self {
-        Self {
-            window,
-            dry_run,
-            rows: 0,
-            matched: 0,
-            in_progress: 0,
-            recent: 0,
-            findings: Vec::new(),
-        }
-    }
-
-    fn ids_where(&self, keep: impl Fn(&Finding) -> bool) -> Vec<InvoiceId> {
-        self.findings
-            .iter()
-            .filter(|f| keep(f))
-            .filter_map(|f| f.invoice_id)
-            .collect()
-    }
-
-    /// Ids sent back to the worker.
-    pub fn requeued(&self) -> Vec<InvoiceId> {
-        self.ids_where(|f| f.action == Action::Requeued)
-    }
-
-    /// Ids a dry run would have sent back.
-    pub fn would_requeue(&self) -> Vec<InvoiceId> {
-        self.ids_where(|f| f.action == Action::WouldRequeue)
-    }
-
-    /// Stored invoices that differ from the report (or cannot be read): never fixed here.
-    pub fn mismatches(&self) -> Vec<InvoiceId> {
-        self.ids_where(|f| {
-            matches!(
-                f.problem,
-                Problem::Mismatch { .. } | Problem::Unreadable { .. }
-            )
-        })
-    }
-
-    /// Spoilt report rows and failed re-queues: the run did not do all it should.
-    pub fn failures(&self) -> usize {
-        self.findings
-            .iter()
-            .filter(|f| {
-                matches!(f.problem, Problem::InvalidRow { .. })
-                    || matches!(f.action, Action::RequeueFailed { .. })
-            })
-            .count()
-    }
-
-    /// True when a person must look: a mismatch, an unreadable item, a spoilt row or a failed
-    /// re-queue. False when the run found nothing or re-queued everything it found.
-    pub fn needs_human(&self) -> bool {
-        !self.mismatches().is_empty() || self.failures() > 0
-    }
-
-    fn push(&mut self, invoice_id: Option<InvoiceId>, problem: Problem, action: Action) {
-        self.findings.push(Finding {
-            invoice_id,
-            problem,
-            action,
-        });
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// The run
-
-/// Why a run stopped before the end of the report.
-#[derive(Debug, thiserror::Error)]
-pub enum ReconcileError {
-    #[error("fetching Glase's report failed: {0}")]
-    Report(#[source] ReportFetchError),
-    #[error("reading the invoices table failed: {0}")]
-    Store(#[source] AdapterError),
-}
-
-/// A run that stopped early, with what it had done by then (re-queues already sent stay sent).
-#[derive(Debug, thiserror::Error)]
-#[error("reconciliation stopped early: {cause}")]
-pub struct ReconcileFailure {
-    pub partial: Box<Report>,
-    #[source]
-    pub cause: ReconcileError,
-}
-
-/// Compares Glase's report for `window` with the table and re-queues what needs it.
-///
-/// Rows stream in and are checked 100 at a time, so memory stays small whatever the report's
-/// size. A spoilt row is recorded ([`Problem::InvalidRow`]) and the run goes on; a failed fetch
-/// or table read stops it ([`ReconcileFailure`], with what was done so far).
-pub async fn reconcile<S, L, Q>(
-    source: &S,
-    store: &L,
-    queue: &Q,
-    window: Window,
-    options: &Options,
-) -> Result<Report, ReconcileFailure>
-where
-    S: ReportSource,
-    L: InvoiceLookup,
-    Q: Requeue,
-{
-    let mut report = Report::new(window, options.dry_run);
-    match run(source, store, queue, &mut report, options).await {
-        Ok(()) => Ok(report),
-        Err(cause) => Err(ReconcileFailure {
-            partial: Box::new(report),
-            cause,
-        }),
-    }
-}
-
-async fn run<S, L, Q>(
-    source: &S,
-    store: &L,
-    queue: &Q,
-    report: &mut Report,
-    options: &Options,
-) -> Result<(), ReconcileError>
-where
-    S: ReportSource,
-    L: InvoiceLookup,
-    Q: Requeue,
-{
-    let batch_size = options.batch_size.clamp(1, 100);
-    let mut rows = source
-        .fetch(report.window)
-        .await
-        .map_err(ReconcileError::Report)?;
-    let mut batch = Vec::with_capacity(batch_size);
-    while let Some(item) = rows.next().await {
-        match item {
-            Ok(row) => {
-                report.rows += 1;
-                batch.push(row);
-                if batch.len() == batch_size {
-                    check(store, queue, report, &mut batch, options).await?;
-                }
-            }
-            Err(ReportFetchError::Invalid(e)) if e.is_row_error() => {
-                report.rows += 1;
-                let id = match &e {
-                    glase_shared::ReportError::Field { id, .. }
-                    | glase_shared::ReportError::Width { id, .. } => *id,
-                    _ => None,
-                };
-                let problem = Problem::InvalidRow {
-                    row: e.row().unwrap_or(report.rows),
-                    error: e.to_string(),
-                };
-                report.push(id, problem, Action::NeedsHuman);
-            }
-            Err(e) => {
-                // Rows already read are still worth checking.
-                check(store, queue, report, &mut batch, options).await?;
-                return Err(ReconcileError::Report(e));
-            }
-        }
-    }
-    check(store, queue, report, &mut batch, options).await
-}
-
-/// Checks one batch of rows against the table and re-queues what needs it.
-async fn check<L: InvoiceLookup, Q: Requeue>(
-    store: &L,
-    queue: &Q,
-    report: &mut Report,
-    batch: &mut Vec<Invoice>,
-    options: &Options,
-) -> Result<(), ReconcileError> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<InvoiceId> = batch.iter().map(|r| r.id).collect();
-    let records = store.get_many(&ids).await.map_err(ReconcileError::Store)?;
-    let now_ms = options.now.as_millisecond();
-    let settled_before = options
-        .now
-        .checked_sub(
-            jiff::SignedDuration::try_from(options.settle).unwrap_or(jiff::SignedDuration::ZERO),
-        )
-        .unwrap_or(options.now);
-
-    let mut to_requeue: Vec<(InvoiceId, Problem)> = Vec::new();
-    let mut seen = HashSet::new();
-    for row in batch.drain(..) {
-        let problem = match records.get(&row.id) {
-            None => Problem::Missing,
-            Some(Err(e)) => {
-                report.push(
-                    Some(row.id),
-                    Problem::Unreadable {
-                        error: error_chain(e),
-                    },
-                    Action::NeedsHuman,
-                );
-                continue;
-            }
-            Some(Ok(InvoiceRecord::Stored { invoice, .. })) => {
-                let differences = compare(&row, invoice);
-                if differences.is_empty() {
-                    report.matched += 1;
-                } else {
-                    report.push(
-                        Some(row.id),
-                        Problem::Mismatch { differences },
-                        Action::NeedsHuman,
-                    );
-                }
-                continue;
-            }
-            Some(Ok(InvoiceRecord::Processing { lease_until_ms, .. }))
-                if *lease_until_ms > now_ms =>
-            {
-                report.in_progress += 1;
-                continue;
-            }
-            Some(Ok(InvoiceRecord::Processing {
-                lease_until_ms,
-                attempts,
-                last_error,
-            })) => Problem::Stuck {
-                lease_until: Timestamp::from_millisecond(*lease_until_ms)
-                    .unwrap_or(Timestamp::UNIX_EPOCH),
-                attempts: *attempts,
-                last_error: last_error.clone(),
-            },
-            Some(Ok(InvoiceRecord::Rejected { rejection, .. })) => Problem::Rejected {
-                code: rejection.code.as_str().to_owned(),
-                reason: rejection.reason.clone(),
-            },
-        };
-        if row.purchase_time.timestamp() > settled_before {
-            report.recent += 1;
-        } else if seen.insert(row.id) {
-            to_requeue.push((row.id, problem));
-        }
-    }
-
-    if options.dry_run {
-        for (id, problem) in to_requeue {
-            report.push(Some(id), problem, Action::WouldRequeue);
-        }
-        return Ok(());
-    }
-    let sent: Vec<_> = futures::stream::iter(to_requeue)
-        .map(|(id, problem)| async move { (id, problem, queue.requeue(id).await) })
-        .buffered(options.requeue_concurrency.max(1))
-        .collect()
-        .await;
-    for (id, problem, result) in sent {
-        let action = match result {
-            Ok(()) => Action::Requeued,
-            Err(e) => Action::RequeueFailed {
-                error: error_chain(&e),
-            },
-        };
-        report.push(Some(id), problem, action);
-    }
-    Ok(())
-}
-
-/// Amount (by value: the table drops trailing zeros), currency and reference.
-fn compare(row: &Invoice, stored: &Invoice) -> Vec<Difference> {
-    let mut differences = Vec::new();
-    let mut differ = |field: &'static str, report: String, stored: String| {
-        differences.push(Difference {
-            field,
-            report,
-            stored,
-        });
-    };
-    if row.amount != stored.amount {
-        differ("amount", row.amount.to_string(), stored.amount.to_string());
-    }
-    if row.currency != stored.currency {
-        differ(
-            "currency",
-            row.currency.to_string(),
-            stored.currency.to_string(),
-        );
-    }
-    if row.reference != stored.reference {
-        differ("reference", row.reference.clone(), stored.reference.clone());
-    }
-    differences
-}
-
-// ---------------------------------------------------------------------------------------------
-// The scheduled function
 
 /// The scheduled function: the look-back window, one run, one summary line, the metrics.
 pub struct Scheduled<S, L, Q> {
@@ -609,7 +46,7 @@ impl RunError {
 
 impl<S: ReportSource, L: InvoiceLookup, Q: Requeue> Scheduled<S, L, Q> {
     /// One run at `now`. Mismatches do not fail it: they have their own metric and alarm.
-    pub async fn run(&self, now: Timestamp) -> Result<Report, RunError> {
+    pub async fn run(&self, now: Timestamp) -> Result<Reconciliation, RunError> {
         let window = Window::lookback(now, &self.zone, self.lookback_days);
         let result = reconcile(
             &self.source,
@@ -621,27 +58,27 @@ impl<S: ReportSource, L: InvoiceLookup, Q: Requeue> Scheduled<S, L, Q> {
         .await;
         log_summary(&result);
         metrics::record(&result);
-        let report = result?;
-        match report.failures() {
-            0 => Ok(report),
+        let found = result?;
+        match found.failures() {
+            0 => Ok(found),
             n => Err(RunError::Incomplete(n)),
         }
     }
 }
 
 /// The invocation's result (what `aws lambda invoke` prints): counts and the ids that matter.
-pub fn summary(report: &Report) -> serde_json::Value {
+pub fn summary(found: &Reconciliation) -> serde_json::Value {
     let ids = |ids: Vec<InvoiceId>| ids.into_iter().map(InvoiceId::get).collect::<Vec<_>>();
     serde_json::json!({
-        "from": report.window.from().to_string(),
-        "to": report.window.to().to_string(),
-        "rows": report.rows,
-        "matched": report.matched,
-        "inProgress": report.in_progress,
-        "recent": report.recent,
-        "requeued": ids(report.requeued()),
-        "mismatches": ids(report.mismatches()),
-        "failures": report.failures(),
+        "from": found.window.from().to_string(),
+        "to": found.window.to().to_string(),
+        "rows": found.rows,
+        "matched": found.matched,
+        "inProgress": found.in_progress,
+        "recent": found.recent,
+        "requeued": ids(found.requeued()),
+        "mismatches": ids(found.mismatches()),
+        "failures": found.failures(),
     })
 }
 
@@ -662,28 +99,28 @@ fn id_list(ids: &[InvoiceId]) -> String {
 }
 
 /// The run's one structured log line: counts and ids.
-pub fn log_summary(result: &Result<Report, ReconcileFailure>) {
-    let (report, error) = match result {
-        Ok(report) => (report, None),
+pub fn log_summary(result: &Result<Reconciliation, ReconcileFailure>) {
+    let (found, error) = match result {
+        Ok(found) => (found, None),
         Err(failure) => (&*failure.partial, Some(error_chain(failure))),
     };
-    let requeued = report.requeued();
-    let mismatches = report.mismatches();
+    let requeued = found.requeued();
+    let mismatches = found.mismatches();
     let of_kind = |kind: &str| -> Vec<InvoiceId> {
-        report
+        found
             .findings
             .iter()
             .filter(|f| f.problem.kind() == kind)
             .filter_map(|f| f.invoice_id)
             .collect()
     };
-    let requeue_failed: Vec<InvoiceId> = report
+    let requeue_failed: Vec<InvoiceId> = found
         .findings
         .iter()
         .filter(|f| matches!(f.action, Action::RequeueFailed { .. }))
         .filter_map(|f| f.invoice_id)
         .collect();
-    let invalid_rows: Vec<&str> = report
+    let invalid_rows: Vec<&str> = found
         .findings
         .iter()
         .filter_map(|f| match &f.problem {
@@ -694,13 +131,13 @@ pub fn log_summary(result: &Result<Report, ReconcileFailure>) {
     macro_rules! summary {
         ($level:ident) => {
             tracing::$level!(
-                from = %report.window.from(),
-                to = %report.window.to(),
-                dry_run = report.dry_run,
-                rows = report.rows,
-                matched = report.matched,
-                in_progress = report.in_progress,
-                recent = report.recent,
+                from = %found.window.from(),
+                to = %found.window.to(),
+                dry_run = found.dry_run,
+                rows = found.rows,
+                matched = found.matched,
+                in_progress = found.in_progress,
+                recent = found.recent,
                 requeued = requeued.len(),
                 requeued_ids = %id_list(&requeued),
                 missing_ids = %id_list(&of_kind("missing")),
@@ -717,7 +154,7 @@ pub fn log_summary(result: &Result<Report, ReconcileFailure>) {
             )
         };
     }
-    if error.is_some() || report.failures() > 0 {
+    if error.is_some() || found.failures() > 0 {
         summary!(error);
     } else if !mismatches.is_empty() {
         summary!(warn);

@@ -1,4 +1,5 @@
-use glase_reconcile::{config, Scheduled};
+use glase_reconcile::config::ReconcileConfig;
+use glase_reconcile::Scheduled;
 use glase_shared::adapters::ssm::auth_token;
 use glase_shared::adapters::{aws_config, DynamoStore, GlaseReport, SqsQueue};
 use glase_shared::config::Env;
@@ -10,7 +11,7 @@ use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     glase_shared::telemetry::init();
-    let config = config::from_env(&Env::process())?;
+    let config = ReconcileConfig::from_env(&Env::process())?;
     let metrics = glase_reconcile::metrics::init(&config.metrics_namespace)?;
     let aws = aws_config().await;
     let token = auth_token(&config.glase, &aws).await?;

@@ -5,7 +5,7 @@
 use metrics::{counter, describe_counter, Unit};
 use metrics_cloudwatch_embedded::{Builder, Collector};
 
-use crate::{ReconcileFailure, Report};
+use glase_shared::reconcile::{ReconcileFailure, Reconciliation};
 
 /// Invoices sent back to the worker.
 pub const REQUEUED: &str = "ReconcileRequeued";
@@ -33,14 +33,14 @@ pub fn init(namespace: &str) -> Result<&'static Collector, metrics_cloudwatch_em
     Ok(collector)
 }
 
-/// Counts one run (a no-op without a recorder, e.g. in the CLI).
-pub fn record(result: &Result<Report, ReconcileFailure>) {
-    let (report, failed) = match result {
-        Ok(report) => (report, report.failures() > 0),
+/// Counts one run (a no-op without a recorder).
+pub fn record(result: &Result<Reconciliation, ReconcileFailure>) {
+    let (found, failed) = match result {
+        Ok(found) => (found, found.failures() > 0),
         Err(failure) => (&*failure.partial, true),
     };
-    counter!(REQUEUED).increment(report.requeued().len() as u64);
-    counter!(MISMATCHES).increment(report.mismatches().len() as u64);
-    counter!(REPORT_ROWS).increment(report.rows);
+    counter!(REQUEUED).increment(found.requeued().len() as u64);
+    counter!(MISMATCHES).increment(found.mismatches().len() as u64);
+    counter!(REPORT_ROWS).increment(found.rows);
     counter!(FAILED).increment(u64::from(failed));
 }

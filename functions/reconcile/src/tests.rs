@@ -1,17 +1,14 @@
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Mutex;
-use std::time::Duration;
+//! The scheduled function's own parts: the look-back window, the invocation's result and the
+//! metrics. The algorithm's tests are with it, in `glase_shared::reconcile`.
 
-use glase_shared::adapters::dynamo::BatchRecords;
-use glase_shared::memory::MemoryStore;
-use glase_shared::ports::{AdapterError, InvoiceRecord, InvoiceStore, Lease, Rejection};
-use glase_shared::{read_report, Invoice, InvoiceId, PurchaseTime};
+use glase_shared::domain::RejectionCode;
+use glase_shared::memory::{FakeReport, MemoryQueue, MemoryStore};
+use glase_shared::ports::{InvoiceStore, Lease, Rejection};
+use glase_shared::reconcile::Finding;
+use glase_shared::{read_report, Invoice};
 use jiff::civil::date;
-use jiff::tz::TimeZone;
-use jiff::Timestamp;
 
-use crate::fakes::{FakeQueue, FakeReport, Item};
-use crate::*;
+use super::*;
 
 const REPORT: &str = include_str!("../../../events/glase-report.csv");
 
@@ -34,341 +31,30 @@ fn window() -> Window {
     Window::new(date(2015, 5, 1), date(2015, 7, 1)).unwrap()
 }
 
-fn lease(owner: &str, until: Timestamp) -> Lease {
+fn lease() -> Lease {
     Lease {
-        owner: owner.into(),
+        owner: "w".into(),
         now_ms: now().as_millisecond() - 3_600_000,
-        until_ms: until.as_millisecond(),
+        until_ms: now().as_millisecond(),
         rejected_before_ms: None,
     }
 }
 
 async fn stored(store: &MemoryStore, invoice: &Invoice) {
-    let l = lease("w", now());
-    store.claim(invoice.id, &l).await.unwrap();
-    store.store(invoice, &l, now()).await.unwrap();
+    store.claim(invoice.id, &lease()).await.unwrap();
+    store.store(invoice, &lease(), now()).await.unwrap();
 }
 
 async fn rejected(store: &MemoryStore, n: u64) {
-    let l = lease("w", now());
-    store.claim(id(n), &l).await.unwrap();
+    store.claim(id(n), &lease()).await.unwrap();
     let rejection = Rejection {
-        code: glase_shared::RejectionCode::UnknownInvoice,
+        code: RejectionCode::UnknownInvoice,
         reason: "Glase does not know invoice (404)".into(),
     };
-    store.reject(id(n), &l, &rejection, now()).await.unwrap();
-}
-
-async fn processing(store: &MemoryStore, n: u64, lease_until: Timestamp) {
     store
-        .claim(id(n), &lease(&format!("w{n}"), lease_until))
+        .reject(id(n), &lease(), &rejection, now())
         .await
         .unwrap();
-}
-
-fn kinds(report: &Report) -> Vec<(u64, &'static str)> {
-    report
-        .findings
-        .iter()
-        .map(|f| (f.invoice_id.map_or(0, InvoiceId::get), f.problem.kind()))
-        .collect()
-}
-
-async fn run(
-    source: &FakeReport,
-    store: &MemoryStore,
-    queue: &FakeQueue,
-    options: Options,
-) -> Report {
-    reconcile(source, store, queue, window(), &options)
-        .await
-        .unwrap()
-}
-
-#[tokio::test]
-async fn missing_rejected_and_stuck_invoices_are_requeued_and_stored_ones_are_left_alone() {
-    // Arrange
-    let store = MemoryStore::default();
-    stored(&store, &row(1)).await;
-    rejected(&store, 3).await;
-    processing(&store, 4, now() - Duration::from_secs(60)).await;
-    processing(&store, 5, now() + Duration::from_secs(60)).await;
-    let source = FakeReport::with_rows((1..=5).map(row));
-    let queue = FakeQueue::default();
-
-    // Act
-    let report = run(&source, &store, &queue, Options::new(now())).await;
-
-    // Assert
-    assert_eq!(queue.sent(), vec![id(2), id(3), id(4)]);
-    assert_eq!(
-        kinds(&report),
-        vec![(2, "missing"), (3, "rejected"), (4, "stuck")]
-    );
-    assert!(report.findings.iter().all(|f| f.action == Action::Requeued));
-    assert_eq!(report.requeued(), vec![id(2), id(3), id(4)]);
-    assert_eq!(
-        (
-            report.rows,
-            report.matched,
-            report.in_progress,
-            report.recent
-        ),
-        (5, 1, 1, 0)
-    );
-    assert!(!report.needs_human());
-    assert_eq!(source.windows(), vec![window()]);
-}
-
-#[tokio::test]
-async fn an_amount_the_table_wrote_without_its_trailing_zero_still_matches() {
-    let store = MemoryStore::default();
-    let mut invoice = row(1);
-    invoice.amount = "7.5".parse().unwrap();
-    stored(&store, &invoice).await;
-    let mut listed = row(1);
-    listed.amount = "7.50".parse().unwrap();
-
-    let report = run(
-        &FakeReport::with_rows([listed]),
-        &store,
-        &FakeQueue::default(),
-        Options::new(now()),
-    )
-    .await;
-
-    assert_eq!((report.matched, report.findings.len()), (1, 0));
-}
-
-#[tokio::test]
-async fn a_stored_invoice_that_differs_is_reported_and_neither_requeued_nor_changed() {
-    // Arrange
-    let store = MemoryStore::default();
-    let mut tampered = row(1);
-    tampered.amount = "5.99".parse().unwrap();
-    tampered.reference = "other".into();
-    stored(&store, &tampered).await;
-    let queue = FakeQueue::default();
-
-    // Act
-    let report = run(
-        &FakeReport::with_rows([row(1)]),
-        &store,
-        &queue,
-        Options::new(now()),
-    )
-    .await;
-
-    // Assert
-    assert_eq!(
-        report.findings,
-        vec![Finding {
-            invoice_id: Some(id(1)),
-            problem: Problem::Mismatch {
-                differences: vec![
-                    Difference {
-                        field: "amount",
-                        report: "59.99".into(),
-                        stored: "5.99".into()
-                    },
-                    Difference {
-                        field: "reference",
-                        report: "586930/05/2015".into(),
-                        stored: "other".into()
-                    },
-                ]
-            },
-            action: Action::NeedsHuman,
-        }]
-    );
-    assert_eq!(report.mismatches(), vec![id(1)]);
-    assert!(report.needs_human());
-    assert!(queue.sent().is_empty());
-    match store.get(id(1)) {
-        Some(InvoiceRecord::Stored { invoice, .. }) => assert_eq!(invoice, tampered),
-        other => panic!("{other:?}"),
-    }
-}
-
-#[tokio::test]
-async fn a_dry_run_reports_what_it_would_requeue_and_sends_nothing() {
-    let store = MemoryStore::default();
-    rejected(&store, 2).await;
-    let queue = FakeQueue::default();
-
-    let report = run(
-        &FakeReport::with_rows([row(1), row(2)]),
-        &store,
-        &queue,
-        Options::new(now()).dry_run(true),
-    )
-    .await;
-
-    assert!(queue.sent().is_empty());
-    assert!(report.dry_run);
-    assert_eq!(report.would_requeue(), vec![id(1), id(2)]);
-    assert!(report.requeued().is_empty());
-    assert!(!report.needs_human());
-}
-
-#[tokio::test]
-async fn a_missing_invoice_paid_within_the_settle_period_is_left_to_the_webhook() {
-    let mut just_paid = row(1);
-    just_paid.purchase_time = PurchaseTime::from_timestamp(now() - Duration::from_secs(60));
-    let queue = FakeQueue::default();
-
-    let report = run(
-        &FakeReport::with_rows([just_paid, row(2)]),
-        &MemoryStore::default(),
-        &queue,
-        Options::new(now()),
-    )
-    .await;
-
-    assert_eq!(queue.sent(), vec![id(2)]);
-    assert_eq!(report.recent, 1);
-}
-
-#[tokio::test]
-async fn an_id_listed_twice_is_requeued_once() {
-    let queue = FakeQueue::default();
-    let report = run(
-        &FakeReport::with_rows([row(1), row(1)]),
-        &MemoryStore::default(),
-        &queue,
-        Options::new(now()),
-    )
-    .await;
-    assert_eq!(queue.sent(), vec![id(1)]);
-    assert_eq!(report.requeued(), vec![id(1)]);
-}
-
-/// Counts the table reads and the ids per read.
-#[derive(Default)]
-struct CountingLookup {
-    store: MemoryStore,
-    calls: AtomicUsize,
-    sizes: Mutex<Vec<usize>>,
-}
-
-impl InvoiceLookup for CountingLookup {
-    async fn get_many(&self, ids: &[InvoiceId]) -> Result<BatchRecords, AdapterError> {
-        self.calls.fetch_add(1, Ordering::SeqCst);
-        self.sizes.lock().unwrap().push(ids.len());
-        self.store.get_many(ids).await
-    }
-}
-
-#[tokio::test]
-async fn the_table_is_read_a_hundred_ids_at_a_time() {
-    let lookup = CountingLookup::default();
-    let queue = FakeQueue::default();
-
-    let report = reconcile(
-        &FakeReport::with_rows((1..=250).map(row)),
-        &lookup,
-        &queue,
-        window(),
-        &Options::new(now()),
-    )
-    .await
-    .unwrap();
-
-    assert_eq!(*lookup.sizes.lock().unwrap(), vec![100, 100, 50]);
-    assert_eq!(report.rows, 250);
-    assert_eq!(queue.sent().len(), 250);
-}
-
-#[tokio::test]
-async fn a_spoilt_row_is_recorded_and_the_run_goes_on() {
-    let queue = FakeQueue::default();
-    let source = FakeReport::with_rows([row(1)])
-        .then(Item::SpoiltRow {
-            row: 2,
-            id: Some(id(2)),
-        })
-        .then(Item::Row(row(3)));
-
-    let report = run(
-        &source,
-        &MemoryStore::default(),
-        &queue,
-        Options::new(now()),
-    )
-    .await;
-
-    assert_eq!(queue.sent(), vec![id(1), id(3)]);
-    assert_eq!(report.rows, 3);
-    assert_eq!(
-        kinds(&report),
-        vec![(2, "invalidRow"), (1, "missing"), (3, "missing")]
-    );
-    assert_eq!(report.failures(), 1);
-    assert!(report.needs_human());
-}
-
-#[tokio::test]
-async fn a_broken_download_stops_the_run_after_checking_the_rows_already_read() {
-    let queue = FakeQueue::default();
-    let source =
-        FakeReport::with_rows([row(1), row(2)]).then(Item::Broken("connection reset".into()));
-
-    let failure = reconcile(
-        &source,
-        &MemoryStore::default(),
-        &queue,
-        window(),
-        &Options::new(now()),
-    )
-    .await
-    .unwrap_err();
-
-    assert!(matches!(failure.cause, ReconcileError::Report(_)));
-    assert_eq!(queue.sent(), vec![id(1), id(2)]);
-    assert_eq!(failure.partial.requeued(), vec![id(1), id(2)]);
-    assert!(
-        failure.to_string().contains("connection reset"),
-        "{failure}"
-    );
-}
-
-#[tokio::test]
-async fn a_table_that_cannot_be_read_stops_the_run_and_requeues_nothing() {
-    let store = MemoryStore::default();
-    store.fail.store(true, Ordering::SeqCst);
-    let queue = FakeQueue::default();
-
-    let failure = reconcile(
-        &FakeReport::with_rows([row(1)]),
-        &store,
-        &queue,
-        window(),
-        &Options::new(now()),
-    )
-    .await
-    .unwrap_err();
-
-    assert!(matches!(failure.cause, ReconcileError::Store(_)));
-    assert!(queue.sent().is_empty());
-}
-
-#[tokio::test]
-async fn a_failed_requeue_is_reported_and_the_others_are_still_sent() {
-    let queue = FakeQueue::refusing([id(2)]);
-
-    let report = run(
-        &FakeReport::with_rows([row(1), row(2), row(3)]),
-        &MemoryStore::default(),
-        &queue,
-        Options::new(now()),
-    )
-    .await;
-
-    assert_eq!(queue.sent(), vec![id(1), id(3)]);
-    assert!(
-        matches!(&report.findings[1].action, Action::RequeueFailed { error } if error.contains("queue unavailable"))
-    );
-    assert_eq!(report.failures(), 1);
 }
 
 #[tokio::test]
@@ -376,19 +62,19 @@ async fn a_scheduled_run_reads_today_and_the_look_back_days_in_glases_zone() {
     let scheduled = Scheduled {
         source: FakeReport::with_rows([row(1)]),
         store: MemoryStore::default(),
-        queue: FakeQueue::default(),
+        queue: MemoryQueue::default(),
         zone: TimeZone::get("Pacific/Auckland").unwrap(),
         lookback_days: 3,
     };
 
-    let report = scheduled.run(now()).await.unwrap();
+    let found = scheduled.run(now()).await.unwrap();
 
     // 04:00 UTC on 10 March is 17:00 on 10 March in Auckland (UTC+13).
     assert_eq!(
         scheduled.source.windows(),
         vec![Window::new(date(2026, 3, 7), date(2026, 3, 10)).unwrap()]
     );
-    assert_eq!(report.requeued(), vec![id(1)]);
+    assert_eq!(found.requeued(), vec![id(1)]);
     assert_eq!(scheduled.queue.sent(), vec![id(1)]);
 }
 
@@ -401,7 +87,7 @@ async fn a_scheduled_run_fails_when_it_could_not_do_everything_but_not_for_a_mis
     let mismatch_only = Scheduled {
         source: FakeReport::with_rows([row(1)]),
         store,
-        queue: FakeQueue::default(),
+        queue: MemoryQueue::default(),
         zone: TimeZone::UTC,
         lookback_days: 3,
     };
@@ -411,9 +97,9 @@ async fn a_scheduled_run_fails_when_it_could_not_do_everything_but_not_for_a_mis
     );
 
     let spoilt = Scheduled {
-        source: FakeReport::default().then(Item::SpoiltRow { row: 1, id: None }),
+        source: FakeReport::default().then_spoilt_row(1, None),
         store: MemoryStore::default(),
-        queue: FakeQueue::default(),
+        queue: MemoryQueue::default(),
         zone: TimeZone::UTC,
         lookback_days: 3,
     };
@@ -425,42 +111,28 @@ async fn a_scheduled_run_fails_when_it_could_not_do_everything_but_not_for_a_mis
     let down = Scheduled {
         source: FakeReport::default().unavailable(),
         store: MemoryStore::default(),
-        queue: FakeQueue::default(),
+        queue: MemoryQueue::default(),
         zone: TimeZone::UTC,
         lookback_days: 3,
     };
     assert!(matches!(down.run(now()).await, Err(RunError::Stopped(_))));
 }
 
-#[test]
-fn a_window_runs_forwards_and_is_not_too_long() {
-    assert!(Window::new(date(2026, 3, 1), date(2026, 3, 1)).is_ok());
-    assert!(matches!(
-        Window::new(date(2026, 3, 2), date(2026, 3, 1)),
-        Err(WindowError::Reversed { .. })
-    ));
-    assert!(Window::new(date(2026, 1, 1), date(2026, 4, 3)).is_ok());
-    assert!(matches!(
-        Window::new(date(2026, 1, 1), date(2026, 4, 4)),
-        Err(WindowError::TooLong { days: 94, .. })
-    ));
-    let w = Window::lookback(now(), &TimeZone::UTC, 3);
-    assert_eq!((w.from(), w.to()), (date(2026, 3, 7), date(2026, 3, 10)));
-}
-
 #[tokio::test]
 async fn the_report_serializes_for_the_cli_and_the_invocation_result() {
     let store = MemoryStore::default();
     rejected(&store, 2).await;
-    let report = run(
+    let found = reconcile(
         &FakeReport::with_rows([row(1), row(2)]),
         &store,
-        &FakeQueue::default(),
-        Options::new(now()),
+        &MemoryQueue::default(),
+        window(),
+        &Options::new(now()),
     )
-    .await;
+    .await
+    .unwrap();
 
-    let json = serde_json::to_value(&report).unwrap();
+    let json = serde_json::to_value(&found).unwrap();
     assert_eq!(
         json["window"],
         serde_json::json!({"from": "2015-05-01", "to": "2015-07-01"})
@@ -470,7 +142,7 @@ async fn the_report_serializes_for_the_cli_and_the_invocation_result() {
         serde_json::json!({"invoiceId": 1, "problem": {"kind": "missing"}, "action": {"action": "requeued"}})
     );
     assert_eq!(json["findings"][1]["problem"]["code"], "UNKNOWN_INVOICE");
-    let summary = summary(&report);
+    let summary = summary(&found);
     assert_eq!(summary["requeued"], serde_json::json!([1, 2]));
     assert_eq!(summary["rows"], 2);
 }
@@ -479,7 +151,7 @@ async fn the_report_serializes_for_the_cli_and_the_invocation_result() {
 fn metrics_are_emf_counts_without_dimensions_in_the_configured_namespace() {
     // Arrange: the only test in this binary that installs the global recorder.
     let collector = metrics::init("GlaseInvoices/test-stack").unwrap();
-    let report = Report {
+    let found = Reconciliation {
         window: window(),
         dry_run: false,
         rows: 3,
@@ -503,7 +175,7 @@ fn metrics_are_emf_counts_without_dimensions_in_the_configured_namespace() {
     };
 
     // Act
-    metrics::record(&Ok(report));
+    metrics::record(&Ok(found));
     let mut out = Vec::new();
     collector.flush(&mut out).unwrap();
 

@@ -7,13 +7,15 @@ use std::time::Instant;
 
 use glase_shared::adapters::sqs::SqsQueue;
 use glase_shared::adapters::SdkConfig;
-use glase_shared::config::WebhookConfig;
 use glase_shared::ports::NotificationQueue;
 use glase_shared::telemetry::error_chain;
 use glase_shared::{InvoiceId, WebhookToken};
 use http::{header, Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use serde_json::json;
+
+mod config;
+pub use config::WebhookConfig;
 
 /// Glase's notification is ~20 bytes; anything this large is not from Glase.
 pub const MAX_BODY_BYTES: usize = 4 * 1024;

@@ -1,6 +1,6 @@
 use glase_shared::adapters::aws_config;
 use glase_shared::config::Env;
-use glase_webhook::Webhook;
+use glase_webhook::{Webhook, WebhookConfig};
 use lambda_http::{run, service_fn, Error, Request};
 
 // One event at a time per process: a single-threaded runtime starts faster and stays smaller.
@@ -8,7 +8,7 @@ use lambda_http::{run, service_fn, Error, Request};
 async fn main() -> Result<(), Error> {
     glase_shared::telemetry::init();
     let metrics = glase_shared::telemetry::metrics();
-    let config = Env::process().webhook()?;
+    let config = WebhookConfig::from_env(&Env::process())?;
     let webhook = Webhook::from_config(&config, &aws_config().await).await;
     run(service_fn(|req: Request| {
         let webhook = &webhook;

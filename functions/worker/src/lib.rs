@@ -15,21 +15,29 @@ use glase_shared::telemetry::error_chain;
 use glase_shared::{InvoiceId, RejectionCode};
 use tokio::task::JoinSet;
 
+mod config;
 mod wiring;
+pub use config::WorkerConfig;
 pub use wiring::{InitError, LambdaWorker, Service};
 
-/// How the worker retries, rejects and gives up. Read from the config once.
+/// How the worker retries, rejects and gives up: its part of [`WorkerConfig`], read once.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy {
-    /// First back-off after a failure (seconds); doubles with each receive.
+    /// `RETRY_BASE_SECONDS` (default 30, 1..=43200): first back-off after a failure; doubles
+    /// with each receive.
     pub base_secs: u32,
-    /// The back-off's cap (seconds, ≤ 12 h: SQS's limit).
+    /// `RETRY_MAX_SECONDS` (default 3600, ≤ 43200: SQS's limit): the back-off's cap.
     pub max_secs: u32,
-    /// The queue's `maxReceiveCount`: a failure on this receive dead-letters the message.
+    /// `MAX_RECEIVE_COUNT` (default 30): the queue's redrive `maxReceiveCount`, so a failure on
+    /// this receive is known to dead-letter the message.
     pub max_receive_count: u32,
-    /// A 404 or unacceptable body is retried until this receive, then rejected.
+    /// `REJECT_AFTER_RECEIVES` (default 5, ~15 min with the back-off): a 404 or unacceptable
+    /// body is retried until this receive, then rejected. Glase may notify before its read side
+    /// knows the invoice; a proxy may answer once.
     pub reject_after_receives: u32,
-    /// A plain notification does not re-fetch an invoice rejected less than this long ago.
+    /// `REJECTED_COOLDOWN_SECONDS` (default 3600): a plain notification does not re-fetch an
+    /// invoice rejected less than this long ago (operator and reconciliation re-queues are
+    /// exempt), so a flood of forged ids cannot make us hammer Glase.
     pub rejected_cooldown_secs: u32,
 }
 

@@ -1,7 +1,7 @@
 use aws_lambda_events::event::sqs::SqsEvent;
 use glase_shared::adapters::aws_config;
 use glase_shared::config::Env;
-use glase_worker::Service;
+use glase_worker::{Service, WorkerConfig};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 // One event at a time per process: a single-threaded runtime starts faster and stays smaller;
@@ -11,7 +11,7 @@ async fn main() -> Result<(), Error> {
     glase_shared::telemetry::init();
     let metrics = glase_shared::telemetry::metrics();
     // A missing or malformed variable fails init, naming it: nothing could work without it.
-    let config = Env::process().worker()?;
+    let config = WorkerConfig::from_env(&Env::process())?;
     let service = Service::new(config, aws_config().await).await;
     run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let service = &service;

@@ -9,12 +9,12 @@ use glase_shared::adapters::glase_http::GlaseHttp;
 use glase_shared::adapters::sqs::SqsQueue;
 use glase_shared::adapters::ssm::auth_token;
 use glase_shared::adapters::SdkConfig;
-use glase_shared::config::{ConfigError, WorkerConfig};
+use glase_shared::config::ConfigError;
 use glase_shared::telemetry::error_chain;
 use glase_shared::SystemClock;
 use tokio::sync::OnceCell;
 
-use crate::{metric, postpone_all, Policy, Worker};
+use crate::{metric, postpone_all, Worker, WorkerConfig};
 
 /// The worker as deployed: DynamoDB, Glase over HTTPS, SQS, the system clock.
 pub type LambdaWorker = Worker<DynamoStore, GlaseHttp, SqsQueue, SystemClock>;
@@ -25,18 +25,6 @@ pub enum InitError {
     Config(#[from] ConfigError),
     #[error("could not build the Glase HTTP client")]
     Http(#[source] Box<dyn std::error::Error + Send + Sync>),
-}
-
-impl From<&WorkerConfig> for Policy {
-    fn from(config: &WorkerConfig) -> Self {
-        Self {
-            base_secs: config.retry_base_secs,
-            max_secs: config.retry_max_secs,
-            max_receive_count: config.max_receive_count,
-            reject_after_receives: config.reject_after_receives,
-            rejected_cooldown_secs: config.rejected_cooldown_secs,
-        }
-    }
 }
 
 fn work_queue(config: &WorkerConfig, aws: &SdkConfig) -> SqsQueue {
@@ -61,7 +49,7 @@ impl LambdaWorker {
             glase,
             queue: work_queue(config, aws),
             clock: SystemClock,
-            policy: Policy::from(config),
+            policy: config.policy,
         })
     }
 }
@@ -108,7 +96,7 @@ impl Service {
                 let reason = format!("worker init failed: {}", error_chain(&e));
                 tracing::error!(error = %reason, records = event.records.len(), "records postponed with back-off");
                 metrics::counter!(metric::INIT_FAILED).increment(1);
-                postpone_all(&self.fallback, &Policy::from(&self.config), &event, &reason).await
+                postpone_all(&self.fallback, &self.config.policy, &event, &reason).await
             }
         }
     }

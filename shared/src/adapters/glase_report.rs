@@ -22,6 +22,8 @@ use tokio_util::io::{StreamReader, SyncIoBridge};
 use crate::adapters::glase_http::{describe, http_client};
 use crate::config::GlaseConfig;
 use crate::domain::{AuthToken, Invoice, IssuerName, ReportError, ReportReader};
+use crate::ports::{ReportFetchError, ReportSource};
+use crate::reconcile::Window;
 
 /// 64 MiB: about 250,000 rows. The default cap on a report body.
 pub const DEFAULT_MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
@@ -31,28 +33,6 @@ pub const DEFAULT_REPORT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Parsed rows waiting for the consumer.
 const ROWS_IN_FLIGHT: usize = 32;
-
-/// Why the report could not be fetched or read.
-#[derive(Debug, thiserror::Error)]
-pub enum ReportFetchError {
-    #[error("Glase refused our credentials (HTTP {0}): check GLASE_ISSUER and the issuer secret")]
-    Unauthorized(u16),
-    #[error("Glase refused the report request (HTTP {status}): {reason}")]
-    Refused { status: u16, reason: String },
-    #[error("Glase report request failed transiently: {0}")]
-    Transient(String),
-    #[error("Glase's report body is larger than {limit} bytes; fetch a shorter date range")]
-    TooLarge { limit: u64 },
-    #[error("Glase's report cannot be read: {0}")]
-    Invalid(#[from] ReportError),
-}
-
-impl ReportFetchError {
-    /// True when only one row is spoilt and the rest of the report still comes.
-    pub fn is_row_error(&self) -> bool {
-        matches!(self, Self::Invalid(e) if e.is_row_error())
-    }
-}
 
 /// The report client. Cheap to clone; one per process, like [`crate::adapters::GlaseHttp`].
 #[derive(Clone)]
@@ -135,6 +115,14 @@ impl GlaseReport {
             .bytes_stream()
             .map_err(|e| ReportFetchError::Transient(describe(&e)));
         Ok(ReportRows::spawn(chunks, self.max_bytes))
+    }
+}
+
+impl ReportSource for GlaseReport {
+    type Rows = ReportRows;
+
+    async fn fetch(&self, window: Window) -> Result<ReportRows, ReportFetchError> {
+        self.rows(window.from(), window.to()).await
     }
 }
 

@@ -21,7 +21,7 @@ pub use dynamo::DynamoStore;
 #[cfg(feature = "glase-http")]
 pub use glase_http::GlaseHttp;
 #[cfg(feature = "glase-report")]
-pub use glase_report::{GlaseReport, ReportFetchError, ReportRows};
+pub use glase_report::{GlaseReport, ReportRows};
 #[cfg(feature = "sqs")]
 pub use sqs::SqsQueue;
 

@@ -14,7 +14,7 @@ use aws_sdk_sqs::Client;
 use super::{describe_sdk_error, sdk_failure};
 use crate::domain::InvoiceId;
 use crate::message::{self, is_fifo};
-use crate::ports::{AdapterError, NotificationQueue};
+use crate::ports::{AdapterError, NotificationQueue, Requeue};
 #[cfg(feature = "invoice")]
 use crate::ports::{QueuedMessage, WorkQueue};
 
@@ -168,6 +168,13 @@ impl NotificationQueue for SqsQueue {
             .await
             .map_err(|e| AdapterError::new("SendMessage failed", e))?;
         Ok(())
+    }
+}
+
+/// Reconciliation's re-queue (the function's and `glase-invoices reconcile`'s).
+impl Requeue for SqsQueue {
+    async fn requeue(&self, id: InvoiceId) -> Result<(), AdapterError> {
+        SqsQueue::requeue(self, id, message::REQUEUED_BY_RECONCILE).await
     }
 }
 

@@ -14,7 +14,7 @@ use glase_dev::poller::{self, PollerConfig};
 use glase_shared::config::Env;
 use glase_shared::ports::{AdapterError, Claim, Completion, InvoiceStore, Lease, Rejection};
 use glase_shared::{Invoice, InvoiceId};
-use glase_worker::{LambdaWorker, Worker};
+use glase_worker::{LambdaWorker, Worker, WorkerConfig};
 use jiff::Timestamp;
 
 /// The real store, telling the test what it does.
@@ -75,8 +75,7 @@ fn var(name: &str) -> String {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let config = Env::process()
-        .worker()
+    let config = WorkerConfig::from_env(&Env::process())
         .unwrap_or_else(|e| panic!("worker configuration: {e}"));
     let aws = glase_dev::aws::local_config(&var("DYNAMODB_ENDPOINT"), &var("SQS_ENDPOINT"));
     let function_timeout = Duration::from_millis(

@@ -12,8 +12,8 @@ use glase_shared::adapters::SdkConfig;
 use glase_shared::config::Env;
 use glase_shared::telemetry::error_chain;
 use glase_sim::{IssuerConfig, RunningSim, SimConfig};
-use glase_webhook::Webhook;
-use glase_worker::{LambdaWorker, Policy};
+use glase_webhook::{Webhook, WebhookConfig};
+use glase_worker::{LambdaWorker, Policy, WorkerConfig};
 use jiff::tz::TimeZone;
 use secrecy::{ExposeSecret, SecretString};
 use tokio::net::TcpListener;
@@ -345,12 +345,10 @@ impl Stack {
 
         let env = function_env(&config, &glase, &queue_url, &dlq_url);
         let env = Env(|name: &str| env.get(name).cloned());
-        let worker_config = env
-            .worker()
-            .map_err(|e| StackError::Config(e.to_string()))?;
-        let webhook_config = env
-            .webhook()
-            .map_err(|e| StackError::Config(e.to_string()))?;
+        let worker_config =
+            WorkerConfig::from_env(&env).map_err(|e| StackError::Config(e.to_string()))?;
+        let webhook_config =
+            WebhookConfig::from_env(&env).map_err(|e| StackError::Config(e.to_string()))?;
         let mut worker = LambdaWorker::from_config(&worker_config, &aws)
             .await
             .map_err(|e| StackError::Glase(error_chain(&e)))?;

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 
 use super::{item_to_record, schema::INVOICE_ID, DynamoStore};
 use crate::domain::InvoiceId;
-use crate::ports::{AdapterError, InvoiceRecord};
+use crate::ports::{AdapterError, InvoiceLookup, InvoiceRecords};
 
 /// BatchGetItem's limit.
 pub const BATCH_GET_MAX_KEYS: usize = 100;
@@ -16,13 +16,9 @@ pub const BATCH_GET_MAX_KEYS: usize = 100;
 /// Retries of keys DynamoDB left unprocessed (throttling), with doubling pauses from 50 ms.
 const UNPROCESSED_RETRIES: u32 = 8;
 
-/// What the table holds for each id asked about: ids without an item are absent; an item this
-/// code cannot read is an error for that id alone.
-pub type BatchRecords = HashMap<InvoiceId, Result<InvoiceRecord, AdapterError>>;
-
-impl DynamoStore {
+impl InvoiceLookup for DynamoStore {
     /// Strongly consistent reads of `ids` (duplicates allowed), 100 per BatchGetItem.
-    pub async fn get_many(&self, ids: &[InvoiceId]) -> Result<BatchRecords, AdapterError> {
+    async fn get_many(&self, ids: &[InvoiceId]) -> Result<InvoiceRecords, AdapterError> {
         // BatchGetItem refuses a request that names a key twice.
         let unique: Vec<InvoiceId> = ids
             .iter()
@@ -30,7 +26,7 @@ impl DynamoStore {
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
-        let mut records = BatchRecords::with_capacity(unique.len());
+        let mut records = InvoiceRecords::with_capacity(unique.len());
         for chunk in unique.chunks(BATCH_GET_MAX_KEYS) {
             let mut keys: Vec<HashMap<String, AttributeValue>> = chunk
                 .iter()

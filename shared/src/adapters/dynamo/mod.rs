@@ -12,7 +12,6 @@ pub mod query;
 pub mod schema;
 mod store;
 
-pub use batch::BatchRecords;
 pub use item::{invoice_to_item, item_to_record, Item};
 #[cfg(feature = "test-util")]
 pub use schema::ensure_table;

@@ -13,7 +13,7 @@ use glase_shared::adapters::aws_config;
 use glase_shared::config::Env;
 use glase_shared::ports::{FetchError, InvoiceSource};
 use glase_shared::{Invoice, InvoiceId};
-use glase_worker::{LambdaWorker, Worker};
+use glase_worker::{LambdaWorker, Worker, WorkerConfig};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
 
 /// Glase's client, except for one invoice.
@@ -34,7 +34,7 @@ impl<G: InvoiceSource> InvoiceSource for PanicsOn<G> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     glase_shared::telemetry::init();
-    let config = Env::process().worker()?;
+    let config = WorkerConfig::from_env(&Env::process())?;
     let id = std::env::var("PANIC_INVOICE_ID")
         .map_err(|_| "PANIC_INVOICE_ID is required")?
         .parse()

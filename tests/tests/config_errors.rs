@@ -1,11 +1,12 @@
-//! Every configuration variable, missing or malformed: init fails with an error that names the
-//! variable and never contains a secret or the value given.
+//! Every configuration variable of the three functions, missing or malformed: init fails with
+//! an error that names the variable and never contains a secret or the value given.
 //!
 //! Table-driven over the public `Env` (no process environment is touched).
 
-use std::collections::HashMap;
-
+use glase_reconcile::config::ReconcileConfig;
 use glase_shared::config::{ConfigError, Env};
+use glase_webhook::WebhookConfig;
+use glase_worker::WorkerConfig;
 
 /// In every value below, so an error that echoes a value is caught whichever it echoes.
 const MARK: &str = "LEAKMARK";
@@ -13,11 +14,20 @@ const SECRET: &str = "issuer-secret-LEAKMARK-7f3a";
 const WEBHOOK_TOKEN: &str = "webhook-token-LEAKMARK-91c2";
 
 fn env(pairs: &[(&str, String)]) -> Env<impl Fn(&str) -> Option<String>> {
-    let map: HashMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
-    Env(move |k: &str| map.get(k).cloned())
+    let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Env::from_pairs(&pairs)
+}
+
+fn worker(pairs: &[(&str, String)]) -> Result<WorkerConfig, ConfigError> {
+    WorkerConfig::from_env(&env(pairs))
+}
+
+fn webhook(pairs: &[(&str, String)]) -> Result<WebhookConfig, ConfigError> {
+    WebhookConfig::from_env(&env(pairs))
+}
+
+fn reconcile(pairs: &[(&str, String)]) -> Result<ReconcileConfig, ConfigError> {
+    ReconcileConfig::from_env(&env(pairs))
 }
 
 fn worker_vars() -> Vec<(&'static str, String)> {
@@ -41,6 +51,11 @@ fn webhook_vars() -> Vec<(&'static str, String)> {
         ),
         ("WEBHOOK_TOKEN", WEBHOOK_TOKEN.into()),
     ]
+}
+
+/// The worker's variables: reconciliation reads the same Glase, table and queue ones.
+fn reconcile_vars() -> Vec<(&'static str, String)> {
+    worker_vars()
 }
 
 fn with(
@@ -71,6 +86,7 @@ fn assert_names_without_echo(case: &str, err: &ConfigError, names: &str) {
 enum Function {
     Webhook,
     Worker,
+    Reconcile,
 }
 
 /// (function, variable, value — None for unset, what the error must name)
@@ -157,6 +173,38 @@ fn cases() -> Vec<(Function, &'static str, Option<String>, &'static str)> {
         (Worker, "PRIME_CONNECTIONS", m("yes"), "PRIME_CONNECTIONS"),
         (Webhook, "QUEUE_URL", m("127.0.0.1:9324/q"), "QUEUE_URL"),
         (Webhook, "PRIME_CONNECTIONS", m("on"), "PRIME_CONNECTIONS"),
+        (Reconcile, "GLASE_BASE_URL", None, "GLASE_BASE_URL"),
+        (Reconcile, "GLASE_SECRET", None, "GLASE_SECRET"),
+        (Reconcile, "TABLE_NAME", None, "TABLE_NAME"),
+        (Reconcile, "TABLE_NAME", Some("ab".into()), "TABLE_NAME"),
+        (Reconcile, "QUEUE_URL", None, "QUEUE_URL"),
+        (Reconcile, "QUEUE_URL", m("sqs:"), "QUEUE_URL"),
+        (Reconcile, "QUEUE_URL", m("ftp://user:pw@"), "QUEUE_URL"),
+        (Reconcile, "LOOKBACK_DAYS", m("3"), "LOOKBACK_DAYS"),
+        (
+            Reconcile,
+            "LOOKBACK_DAYS",
+            Some("0".into()),
+            "LOOKBACK_DAYS",
+        ),
+        (
+            Reconcile,
+            "LOOKBACK_DAYS",
+            Some("32".into()),
+            "LOOKBACK_DAYS",
+        ),
+        (
+            Reconcile,
+            "GLASE_REPORT_TIMEOUT_MS",
+            Some("-1".into()),
+            "GLASE_REPORT_TIMEOUT_MS",
+        ),
+        (
+            Reconcile,
+            "GLASE_REPORT_MAX_BYTES",
+            m("64MiB"),
+            "GLASE_REPORT_MAX_BYTES",
+        ),
     ]
 }
 
@@ -167,12 +215,13 @@ fn every_missing_or_malformed_variable_fails_init_naming_it_without_echoing_valu
     for (function, var, value, names) in cases {
         let case = format!("{var}={value:?}");
         let err = match function {
-            Function::Worker => env(&with(worker_vars(), var, value.as_deref()))
-                .worker()
+            Function::Worker => worker(&with(worker_vars(), var, value.as_deref()))
                 .map(|_| ())
                 .expect_err(&case),
-            Function::Webhook => env(&with(webhook_vars(), var, value.as_deref()))
-                .webhook()
+            Function::Webhook => webhook(&with(webhook_vars(), var, value.as_deref()))
+                .map(|_| ())
+                .expect_err(&case),
+            Function::Reconcile => reconcile(&with(reconcile_vars(), var, value.as_deref()))
                 .map(|_| ())
                 .expect_err(&case),
         };
@@ -188,7 +237,7 @@ fn both_secret_sources_at_once_fails_naming_both_without_the_secret() {
         Some("/glase/issuer-secret"),
     );
 
-    let err = env(&pairs).worker().map(|_| ()).unwrap_err();
+    let err = worker(&pairs).map(|_| ()).unwrap_err();
 
     assert_eq!(err, ConfigError::SecretSource);
     assert_names_without_echo("both sources", &err, "GLASE_SECRET_PARAMETER");
@@ -196,10 +245,11 @@ fn both_secret_sources_at_once_fails_naming_both_without_the_secret() {
 
 #[test]
 fn a_valid_config_never_shows_its_secrets_when_debug_printed() {
-    let worker = env(&worker_vars()).worker().unwrap();
-    let webhook = env(&webhook_vars()).webhook().unwrap();
+    let worker = worker(&worker_vars()).unwrap();
+    let webhook = webhook(&webhook_vars()).unwrap();
+    let reconcile = reconcile(&reconcile_vars()).unwrap();
 
-    let shown = format!("{worker:?} {webhook:?}");
+    let shown = format!("{worker:?} {webhook:?} {reconcile:?}");
 
     assert!(!shown.contains(SECRET), "{shown}");
     assert!(!shown.contains(WEBHOOK_TOKEN), "{shown}");
@@ -209,7 +259,7 @@ fn a_valid_config_never_shows_its_secrets_when_debug_printed() {
 fn the_secret_is_trimmed_like_every_other_value_and_blank_means_unset() {
     let blank = with(worker_vars(), "GLASE_SECRET", Some(" \n"));
 
-    let err = env(&blank).worker().map(|_| ()).unwrap_err();
+    let err = worker(&blank).map(|_| ()).unwrap_err();
 
     assert_eq!(err, ConfigError::Missing("GLASE_SECRET"));
 }

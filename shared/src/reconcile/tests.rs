@@ -1,0 +1,377 @@
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use jiff::civil::date;
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+
+use super::*;
+use crate::domain::{read_report, PurchaseTime, RejectionCode};
+use crate::memory::{FakeReport, MemoryQueue, MemoryStore};
+use crate::ports::{InvoiceRecords, InvoiceStore, Lease, Rejection};
+
+const REPORT: &str = include_str!("../../../events/glase-report.csv");
+
+fn id(n: u64) -> InvoiceId {
+    InvoiceId::new(n).unwrap()
+}
+
+/// The fixture's first row (Glase's documentation example, paid 2015), re-numbered.
+fn row(n: u64) -> Invoice {
+    let mut row = read_report(REPORT.as_bytes()).unwrap().remove(0);
+    row.id = id(n);
+    row
+}
+
+fn now() -> Timestamp {
+    "2026-03-10T04:00:00Z".parse().unwrap()
+}
+
+fn window() -> Window {
+    Window::new(date(2015, 5, 1), date(2015, 7, 1)).unwrap()
+}
+
+fn lease(owner: &str, until: Timestamp) -> Lease {
+    Lease {
+        owner: owner.into(),
+        now_ms: now().as_millisecond() - 3_600_000,
+        until_ms: until.as_millisecond(),
+        rejected_before_ms: None,
+    }
+}
+
+async fn stored(store: &MemoryStore, invoice: &Invoice) {
+    let l = lease("w", now());
+    store.claim(invoice.id, &l).await.unwrap();
+    store.store(invoice, &l, now()).await.unwrap();
+}
+
+async fn rejected(store: &MemoryStore, n: u64) {
+    let l = lease("w", now());
+    store.claim(id(n), &l).await.unwrap();
+    let rejection = Rejection {
+        code: RejectionCode::UnknownInvoice,
+        reason: "Glase does not know invoice (404)".into(),
+    };
+    store.reject(id(n), &l, &rejection, now()).await.unwrap();
+}
+
+async fn processing(store: &MemoryStore, n: u64, lease_until: Timestamp) {
+    store
+        .claim(id(n), &lease(&format!("w{n}"), lease_until))
+        .await
+        .unwrap();
+}
+
+fn kinds(found: &Reconciliation) -> Vec<(u64, &'static str)> {
+    found
+        .findings
+        .iter()
+        .map(|f| (f.invoice_id.map_or(0, InvoiceId::get), f.problem.kind()))
+        .collect()
+}
+
+async fn run(
+    source: &FakeReport,
+    store: &MemoryStore,
+    queue: &MemoryQueue,
+    options: Options,
+) -> Reconciliation {
+    reconcile(source, store, queue, window(), &options)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn missing_rejected_and_stuck_invoices_are_requeued_and_stored_ones_are_left_alone() {
+    // Arrange
+    let store = MemoryStore::default();
+    stored(&store, &row(1)).await;
+    rejected(&store, 3).await;
+    processing(&store, 4, now() - Duration::from_secs(60)).await;
+    processing(&store, 5, now() + Duration::from_secs(60)).await;
+    let source = FakeReport::with_rows((1..=5).map(row));
+    let queue = MemoryQueue::default();
+
+    // Act
+    let found = run(&source, &store, &queue, Options::new(now())).await;
+
+    // Assert
+    assert_eq!(queue.sent(), vec![id(2), id(3), id(4)]);
+    assert_eq!(
+        kinds(&found),
+        vec![(2, "missing"), (3, "rejected"), (4, "stuck")]
+    );
+    assert!(found.findings.iter().all(|f| f.action == Action::Requeued));
+    assert_eq!(found.requeued(), vec![id(2), id(3), id(4)]);
+    assert_eq!(
+        (found.rows, found.matched, found.in_progress, found.recent),
+        (5, 1, 1, 0)
+    );
+    assert!(!found.needs_human());
+    assert_eq!(source.windows(), vec![window()]);
+}
+
+#[tokio::test]
+async fn an_amount_the_table_wrote_without_its_trailing_zero_still_matches() {
+    let store = MemoryStore::default();
+    let mut invoice = row(1);
+    invoice.amount = "7.5".parse().unwrap();
+    stored(&store, &invoice).await;
+    let mut listed = row(1);
+    listed.amount = "7.50".parse().unwrap();
+
+    let found = run(
+        &FakeReport::with_rows([listed]),
+        &store,
+        &MemoryQueue::default(),
+        Options::new(now()),
+    )
+    .await;
+
+    assert_eq!((found.matched, found.findings.len()), (1, 0));
+}
+
+#[tokio::test]
+async fn a_stored_invoice_that_differs_is_reported_and_neither_requeued_nor_changed() {
+    // Arrange
+    let store = MemoryStore::default();
+    let mut tampered = row(1);
+    tampered.amount = "5.99".parse().unwrap();
+    tampered.reference = "other".into();
+    stored(&store, &tampered).await;
+    let queue = MemoryQueue::default();
+
+    // Act
+    let found = run(
+        &FakeReport::with_rows([row(1)]),
+        &store,
+        &queue,
+        Options::new(now()),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(
+        found.findings,
+        vec![Finding {
+            invoice_id: Some(id(1)),
+            problem: Problem::Mismatch {
+                differences: vec![
+                    Difference {
+                        field: "amount",
+                        report: "59.99".into(),
+                        stored: "5.99".into()
+                    },
+                    Difference {
+                        field: "reference",
+                        report: "586930/05/2015".into(),
+                        stored: "other".into()
+                    },
+                ]
+            },
+            action: Action::NeedsHuman,
+        }]
+    );
+    assert_eq!(found.mismatches(), vec![id(1)]);
+    assert!(found.needs_human());
+    assert!(queue.sent().is_empty());
+    match store.get(id(1)) {
+        Some(InvoiceRecord::Stored { invoice, .. }) => assert_eq!(invoice, tampered),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn a_dry_run_reports_what_it_would_requeue_and_sends_nothing() {
+    let store = MemoryStore::default();
+    rejected(&store, 2).await;
+    let queue = MemoryQueue::default();
+
+    let found = run(
+        &FakeReport::with_rows([row(1), row(2)]),
+        &store,
+        &queue,
+        Options::new(now()).dry_run(true),
+    )
+    .await;
+
+    assert!(queue.sent().is_empty());
+    assert!(found.dry_run);
+    assert_eq!(found.would_requeue(), vec![id(1), id(2)]);
+    assert!(found.requeued().is_empty());
+    assert!(!found.needs_human());
+}
+
+#[tokio::test]
+async fn a_missing_invoice_paid_within_the_settle_period_is_left_to_the_webhook() {
+    let mut just_paid = row(1);
+    just_paid.purchase_time = PurchaseTime::from_timestamp(now() - Duration::from_secs(60));
+    let queue = MemoryQueue::default();
+
+    let found = run(
+        &FakeReport::with_rows([just_paid, row(2)]),
+        &MemoryStore::default(),
+        &queue,
+        Options::new(now()),
+    )
+    .await;
+
+    assert_eq!(queue.sent(), vec![id(2)]);
+    assert_eq!(found.recent, 1);
+}
+
+#[tokio::test]
+async fn an_id_listed_twice_is_requeued_once() {
+    let queue = MemoryQueue::default();
+    let found = run(
+        &FakeReport::with_rows([row(1), row(1)]),
+        &MemoryStore::default(),
+        &queue,
+        Options::new(now()),
+    )
+    .await;
+    assert_eq!(queue.sent(), vec![id(1)]);
+    assert_eq!(found.requeued(), vec![id(1)]);
+}
+
+/// Counts the table reads and the ids per read.
+#[derive(Default)]
+struct CountingLookup {
+    store: MemoryStore,
+    calls: AtomicUsize,
+    sizes: Mutex<Vec<usize>>,
+}
+
+impl InvoiceLookup for CountingLookup {
+    async fn get_many(&self, ids: &[InvoiceId]) -> Result<InvoiceRecords, AdapterError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        self.sizes.lock().unwrap().push(ids.len());
+        self.store.get_many(ids).await
+    }
+}
+
+#[tokio::test]
+async fn the_table_is_read_a_hundred_ids_at_a_time() {
+    let lookup = CountingLookup::default();
+    let queue = MemoryQueue::default();
+
+    let found = reconcile(
+        &FakeReport::with_rows((1..=250).map(row)),
+        &lookup,
+        &queue,
+        window(),
+        &Options::new(now()),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!(*lookup.sizes.lock().unwrap(), vec![100, 100, 50]);
+    assert_eq!(found.rows, 250);
+    assert_eq!(queue.sent().len(), 250);
+}
+
+#[tokio::test]
+async fn a_spoilt_row_is_recorded_and_the_run_goes_on() {
+    let queue = MemoryQueue::default();
+    let source = FakeReport::with_rows([row(1)])
+        .then_spoilt_row(2, Some(id(2)))
+        .then_row(row(3));
+
+    let found = run(
+        &source,
+        &MemoryStore::default(),
+        &queue,
+        Options::new(now()),
+    )
+    .await;
+
+    assert_eq!(queue.sent(), vec![id(1), id(3)]);
+    assert_eq!(found.rows, 3);
+    assert_eq!(
+        kinds(&found),
+        vec![(2, "invalidRow"), (1, "missing"), (3, "missing")]
+    );
+    assert_eq!(found.failures(), 1);
+    assert!(found.needs_human());
+}
+
+#[tokio::test]
+async fn a_broken_download_stops_the_run_after_checking_the_rows_already_read() {
+    let queue = MemoryQueue::default();
+    let source = FakeReport::with_rows([row(1), row(2)]).then_broken("connection reset");
+
+    let failure = reconcile(
+        &source,
+        &MemoryStore::default(),
+        &queue,
+        window(),
+        &Options::new(now()),
+    )
+    .await
+    .unwrap_err();
+
+    assert!(matches!(failure.cause, ReconcileError::Report(_)));
+    assert_eq!(queue.sent(), vec![id(1), id(2)]);
+    assert_eq!(failure.partial.requeued(), vec![id(1), id(2)]);
+    assert!(
+        failure.to_string().contains("connection reset"),
+        "{failure}"
+    );
+}
+
+#[tokio::test]
+async fn a_table_that_cannot_be_read_stops_the_run_and_requeues_nothing() {
+    let store = MemoryStore::default();
+    store.fail.store(true, Ordering::SeqCst);
+    let queue = MemoryQueue::default();
+
+    let failure = reconcile(
+        &FakeReport::with_rows([row(1)]),
+        &store,
+        &queue,
+        window(),
+        &Options::new(now()),
+    )
+    .await
+    .unwrap_err();
+
+    assert!(matches!(failure.cause, ReconcileError::Store(_)));
+    assert!(queue.sent().is_empty());
+}
+
+#[tokio::test]
+async fn a_failed_requeue_is_reported_and_the_others_are_still_sent() {
+    let queue = MemoryQueue::refusing([id(2)]);
+
+    let found = run(
+        &FakeReport::with_rows([row(1), row(2), row(3)]),
+        &MemoryStore::default(),
+        &queue,
+        Options::new(now()),
+    )
+    .await;
+
+    assert_eq!(queue.sent(), vec![id(1), id(3)]);
+    assert!(
+        matches!(&found.findings[1].action, Action::RequeueFailed { error } if error.contains("queue unavailable"))
+    );
+    assert_eq!(found.failures(), 1);
+}
+
+#[test]
+fn a_window_runs_forwards_and_is_not_too_long() {
+    assert!(Window::new(date(2026, 3, 1), date(2026, 3, 1)).is_ok());
+    assert!(matches!(
+        Window::new(date(2026, 3, 2), date(2026, 3, 1)),
+        Err(WindowError::Reversed { .. })
+    ));
+    assert!(Window::new(date(2026, 1, 1), date(2026, 4, 3)).is_ok());
+    assert!(matches!(
+        Window::new(date(2026, 1, 1), date(2026, 4, 4)),
+        Err(WindowError::TooLong { days: 94, .. })
+    ));
+    let w = Window::lookback(now(), &TimeZone::UTC, 3);
+    assert_eq!((w.from(), w.to()), (date(2026, 3, 7), date(2026, 3, 10)));
+}
