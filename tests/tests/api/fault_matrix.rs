@@ -854,6 +854,7 @@ fn a_thousand_notifications_through_every_fault_end_with_each_paid_invoice_store
 }
 
 async fn matrix(records: Arc<Records>) {
+    let _alone = glase_tests::services::LOAD.write().await;
     let begun = Instant::now();
     let mut m = Matrix::start(records).await;
     m.log(format!(
