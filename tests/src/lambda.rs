@@ -1,5 +1,5 @@
 //! Function binaries run as Lambda runs them: a process of their own, talking to a Runtime API
-//! (the bench's, served on loopback), one event at a time. Used by the secrets test (debug
+//! (glase-dev's, served on loopback), one event at a time. Used by the secrets test (debug
 //! builds at `trace`) and by `make check-shipped` / `make check-arm64` (the binaries
 //! cargo-lambda builds, as `sam build` does).
 //!
@@ -7,19 +7,15 @@
 //! run through `SHIPPED_RUNNER` when that is set (e.g. `qemu-aarch64 -L /usr/aarch64-linux-gnu`
 //! for arm64); otherwise the workspace's debug builds, built when missing or stale.
 
-#[path = "../../tools/bench/src/runtime_api.rs"]
-#[allow(dead_code)]
-mod runtime_api;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, SystemTime};
 
+use glase_dev::runtime_api::RuntimeApi;
 use glase_dev::services::die_with_parent;
 use serde_json::{json, Value};
 
-pub use runtime_api::Answer;
-use runtime_api::RuntimeApi;
+pub use glase_dev::runtime_api::Answer;
 
 const APIGW_FIXTURE: &str = include_str!("../../events/apigw-notification.json");
 

@@ -2,17 +2,17 @@
 //! `outcome` and `reason`) from the workers running in this test process, so a test can see
 //! what each attempt came to: why a message was retried, which records stored an invoice.
 //!
-//! One subscriber per process: the first call installs it. With `RUST_LOG` set, the usual
-//! formatted logs are printed as well.
+//! The test's own subscriber, not the process's: other tests' workers run in the same process,
+//! so the test sets [`capture`]'s dispatcher as the default on each thread of its runtime. With
+//! `RUST_LOG` set, the usual formatted logs are printed as well.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use tokio::time::Instant;
 use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
+use tracing::{Dispatch, Event, Level, Subscriber};
 use tracing_subscriber::filter::filter_fn;
 use tracing_subscriber::layer::{Context, SubscriberExt};
-use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::Layer;
 
 /// One `record` line of the worker.
@@ -55,29 +55,19 @@ impl Records {
     }
 }
 
-static RECORDS: OnceLock<Arc<Records>> = OnceLock::new();
-
-/// The records of this process's workers; installs the capturing subscriber on first use.
-pub fn records() -> Arc<Records> {
-    Arc::clone(RECORDS.get_or_init(|| {
-        let records = Arc::new(Records::default());
-        let capture = Capture(Arc::clone(&records)).with_filter(filter_fn(|meta| {
-            meta.target().starts_with("glase_worker") && *meta.level() <= Level::INFO
-        }));
-        let printed = std::env::var_os("RUST_LOG").map(|_| {
-            tracing_subscriber::fmt::layer()
-                .with_test_writer()
-                .with_filter(tracing_subscriber::EnvFilter::from_default_env())
-        });
-        let installed = tracing_subscriber::registry()
-            .with(capture)
-            .with(printed)
-            .try_init();
-        if let Err(e) = installed {
-            panic!("another tracing subscriber is installed; records cannot be captured: {e}");
-        }
-        records
-    }))
+/// A dispatcher capturing the records of the workers that log to it, and what it captured.
+pub fn capture() -> (Arc<Records>, Dispatch) {
+    let records = Arc::new(Records::default());
+    let capture = Capture(Arc::clone(&records)).with_filter(filter_fn(|meta| {
+        meta.target().starts_with("glase_worker") && *meta.level() <= Level::INFO
+    }));
+    let printed = std::env::var_os("RUST_LOG").map(|_| {
+        tracing_subscriber::fmt::layer()
+            .with_test_writer()
+            .with_filter(tracing_subscriber::EnvFilter::from_default_env())
+    });
+    let subscriber = tracing_subscriber::registry().with(capture).with(printed);
+    (records, Dispatch::new(subscriber))
 }
 
 struct Capture(Arc<Records>);

@@ -11,7 +11,7 @@ use glase_sim::{Faults, IssuerConfig, NewInvoice, RunningSim, Sim, SimConfig};
 use serde_json::{json, Value};
 
 use crate::process::FunctionProcess;
-use crate::runtime_api::{Answer, RuntimeApi};
+use glase_dev::runtime_api::{Answer, RuntimeApi};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

@@ -9,7 +9,6 @@ mod lab;
 mod process;
 mod proxy;
 mod report;
-mod runtime_api;
 mod size;
 mod stats;
 

@@ -4,6 +4,7 @@
 pub mod aws;
 pub mod banner;
 pub mod poller;
+pub mod runtime_api;
 pub mod services;
 pub mod stack;
 pub mod webhook_server;

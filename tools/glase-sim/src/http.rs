@@ -160,6 +160,12 @@ async fn invoice_details(
         Ok(issuer) => issuer,
         Err(e) => return e.into_response(),
     };
+    if let Some((id, reply)) = id.and_then(|id| Some((id, sim.scripted_reply(id)?))) {
+        if reply.is_ok() {
+            sim.record_fetch_ok(id);
+        }
+        return reply.into_response();
+    }
     // Another issuer's invoice is indistinguishable from a missing one.
     let Some(invoice) = id
         .and_then(|id| sim.invoice(id))

@@ -26,6 +26,7 @@ mod config;
 mod http;
 mod model;
 mod notify;
+mod reply;
 mod report;
 mod rng;
 pub mod schedule;
@@ -38,6 +39,7 @@ pub use config::{
 pub use http::{AUTH_HEADER, HANG_FOR};
 pub use model::{Attempt, DetailFetchStats, NewInvoice, NotificationStatus, SimError, SimInvoice};
 pub use notify::OUTAGE;
+pub use reply::Reply;
 pub use report::{csv_field, parse_report_date, report_csv, report_csv_with, REPORT_COLUMNS};
 pub use sim::{InvoiceStats, RunningSim, Sim, FIRST_INVOICE_ID};
 

@@ -1,6 +1,6 @@
 //! The simulator's state and its handle, [`Sim`].
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -18,6 +18,7 @@ use crate::config::{Faults, ReportFormat, SimConfig};
 use crate::model::{
     Attempt, DetailFetchStats, NewInvoice, NotificationStatus, SimError, SimInvoice,
 };
+use crate::reply::Reply;
 use crate::rng::SplitMix64;
 
 /// The first invoice id a simulator hands out.
@@ -57,6 +58,9 @@ struct State {
     report_format: ReportFormat,
     /// While true, notification attempts fail without being sent.
     webhook_outage: bool,
+    /// Scripted details answers: once each, in order, then the standing one.
+    next_replies: HashMap<u64, VecDeque<Reply>>,
+    replies: HashMap<u64, Reply>,
 }
 
 struct Entry {
@@ -139,6 +143,8 @@ impl Sim {
                 fetches: HashMap::new(),
                 report_format: config.report_format,
                 webhook_outage: false,
+                next_replies: HashMap::new(),
+                replies: HashMap::new(),
             }),
             changed: watch::channel(0).0,
             stopped: watch::channel(false).0,
@@ -235,6 +241,35 @@ impl Sim {
             .get(&id)
             .map(|e| e.attempts.clone())
             .unwrap_or_default()
+    }
+
+    /// Answers every details request for `id` (with a valid token) with `reply` instead of a
+    /// simulated invoice, for tests of a client against answers of any shape.
+    pub fn answer(&self, id: u64, reply: Reply) {
+        self.state().replies.insert(id, reply);
+    }
+
+    /// Answers the next details request for `id` (with a valid token) with `reply`, once,
+    /// before any standing answer.
+    pub fn answer_next(&self, id: u64, reply: Reply) {
+        self.state()
+            .next_replies
+            .entry(id)
+            .or_default()
+            .push_back(reply);
+    }
+
+    /// The scripted answer for this request for `id`, if there is one.
+    pub(crate) fn scripted_reply(&self, id: u64) -> Option<Reply> {
+        let mut state = self.state();
+        if let Some(once) = state
+            .next_replies
+            .get_mut(&id)
+            .and_then(VecDeque::pop_front)
+        {
+            return Some(once);
+        }
+        state.replies.get(&id).cloned()
     }
 
     /// Requests for the invoice's details: answered 200, and all of them.

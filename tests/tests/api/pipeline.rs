@@ -7,18 +7,19 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use glase_shared::adapters::SqsQueue;
 use glase_shared::ports::{Claim, InvoiceRecord, InvoiceStore, Lease};
 use glase_shared::InvoiceId;
+use glase_sim::{EndpointFaults, Faults, Reply, RunningSim};
+use glase_tests::glase::{invoice_json, ISSUER, SECRET};
 use glase_tests::pipeline::GlaseTarget;
-use glase_tests::stub_glase::{invoice_json, ISSUER, SECRET};
-use glase_tests::{Pipeline, StubGlase};
+use glase_tests::Pipeline;
 use glase_webhook::Webhook;
 use rust_decimal::Decimal;
 
 const DRAIN: Duration = Duration::from_secs(60);
 
-async fn pipeline_with_stub() -> (Pipeline, StubGlase) {
-    let glase = StubGlase::start().await;
+async fn pipeline_with_stub() -> (Pipeline, RunningSim) {
+    let glase = glase_tests::glase::start().await;
     let pipeline = Pipeline::start(GlaseTarget {
-        base_url: &glase.base_url,
+        base_url: &glase.base_url(),
         issuer: ISSUER,
         secret: SECRET,
     })
@@ -47,7 +48,10 @@ fn s(v: &str) -> AttributeValue {
 #[tokio::test]
 async fn notification_reaches_the_queue_and_the_worker_stores_the_full_invoice() {
     let (p, glase) = pipeline_with_stub().await;
-    glase.put_invoice(576, invoice_json(576, "59.99", "586930/05/2015"));
+    glase.sim().answer(
+        576,
+        Reply::json(invoice_json(576, "59.99", "586930/05/2015")),
+    );
 
     let (status, reply) = p.notify(r#"{"invoiceId": 576}"#).await;
     assert_eq!(
@@ -99,7 +103,9 @@ async fn amounts_are_stored_exactly() {
         (4, "12345678901234567.89"),
     ];
     for (id, amount) in amounts {
-        glase.put_invoice(id, invoice_json(id, amount, "r"));
+        glase
+            .sim()
+            .answer(id, Reply::json(invoice_json(id, amount, "r")));
         assert_eq!(p.notify(&format!(r#"{{"invoiceId": {id}}}"#)).await.0, 200);
     }
 
@@ -131,9 +137,17 @@ async fn amounts_are_stored_exactly() {
 #[tokio::test]
 async fn five_duplicates_three_of_them_concurrent_give_one_item_and_one_glase_fetch() {
     let (p, glase) = pipeline_with_stub().await;
-    glase.put_invoice(77, invoice_json(77, "10.00", "dup"));
+    glase
+        .sim()
+        .answer(77, Reply::json(invoice_json(77, "10.00", "dup")));
     // Slow Glase widens the window in which concurrent duplicates could both fetch.
-    glase.set_latency(Duration::from_millis(200));
+    glase.sim().set_faults(Faults {
+        invoice: EndpointFaults {
+            latency: Duration::from_millis(200),
+            ..EndpointFaults::default()
+        },
+        ..Faults::default()
+    });
     let body = r#"{"invoiceId": 77}"#;
 
     let concurrent = futures::future::join3(p.notify(body), p.notify(body), p.notify(body)).await;
@@ -150,7 +164,7 @@ async fn five_duplicates_three_of_them_concurrent_give_one_item_and_one_glase_fe
     assert!(stats.received >= 5);
     assert_eq!(p.item_count().await, 1);
     assert_eq!(
-        glase.requests(77),
+        glase.sim().detail_fetches(77).total,
         1,
         "one Glase fetch for six notifications"
     );
@@ -163,15 +177,19 @@ async fn five_duplicates_three_of_them_concurrent_give_one_item_and_one_glase_fe
 #[tokio::test]
 async fn glase_500_then_200_stores_the_invoice_once_after_a_retry() {
     let (p, glase) = pipeline_with_stub().await;
-    glase.put_invoice(5, invoice_json(5, "5.00", "retry"));
-    glase.fail_next(5, 500);
+    glase
+        .sim()
+        .answer(5, Reply::json(invoice_json(5, "5.00", "retry")));
+    glase
+        .sim()
+        .answer_next(5, Reply::raw(500, "text/plain", ""));
 
     p.notify(r#"{"invoiceId": 5}"#).await;
     let stats = p.drain(DRAIN).await;
 
     assert_eq!(stats.failed, 1, "first attempt reported failed");
-    assert_eq!(glase.requests(5), 2);
-    assert_eq!(glase.ok_responses(5), 1);
+    assert_eq!(glase.sim().detail_fetches(5).total, 2);
+    assert_eq!(glase.sim().detail_fetches(5).ok, 1);
     assert!(matches!(
         p.record(5).await,
         Some(InvoiceRecord::Stored { .. })
@@ -188,7 +206,7 @@ async fn glase_404_records_a_rejection_and_no_invoice() {
     let stats = p.drain(DRAIN).await;
 
     assert_eq!(stats.failed, 0, "permanent: acknowledged, not retried");
-    assert_eq!(glase.requests(404), 1);
+    assert_eq!(glase.sim().detail_fetches(404).total, 1);
     let item = raw_item(&p, 404).await;
     assert_eq!(item["state"], s("REJECTED"));
     assert_eq!(item["rejectionCode"], s("UNKNOWN_INVOICE"));
@@ -208,7 +226,9 @@ async fn a_later_successful_fetch_replaces_a_rejection() {
         p.record(88).await,
         Some(InvoiceRecord::Rejected { .. })
     ));
-    glase.put_invoice(88, invoice_json(88, "8.80", "late"));
+    glase
+        .sim()
+        .answer(88, Reply::json(invoice_json(88, "8.80", "late")));
 
     p.notify(r#"{"invoiceId": 88}"#).await;
     p.drain(DRAIN).await;
@@ -220,10 +240,12 @@ async fn a_later_successful_fetch_replaces_a_rejection() {
 
 #[tokio::test]
 async fn wrong_credentials_keep_the_invoice_queued_for_retry() {
-    let glase = StubGlase::start().await;
-    glase.put_invoice(9, invoice_json(9, "9.00", "r"));
+    let glase = glase_tests::glase::start().await;
+    glase
+        .sim()
+        .answer(9, Reply::json(invoice_json(9, "9.00", "r")));
     let p = Pipeline::start(GlaseTarget {
-        base_url: &glase.base_url,
+        base_url: &glase.base_url(),
         issuer: ISSUER,
         secret: "wrong-secret",
     })
@@ -292,7 +314,7 @@ async fn webhook_replies_503_when_queue_is_down() {
     let no_such_queue = Webhook::new(SqsQueue::new(p.sqs.clone(), missing_queue), fixture_token());
     let request = || {
         let mut event: serde_json::Value =
-            serde_json::from_str(include_str!("../../events/apigw-notification.json")).unwrap();
+            serde_json::from_str(include_str!("../../../events/apigw-notification.json")).unwrap();
         event["body"] = r#"{"invoiceId": 1}"#.into();
         lambda_http::request::from_str(&event.to_string()).unwrap()
     };
@@ -309,7 +331,9 @@ async fn webhook_replies_503_when_queue_is_down() {
 async fn stored_invoices_are_queryable_by_reference_and_by_purchase_day() {
     let (p, glase) = pipeline_with_stub().await;
     for id in [21, 22] {
-        glase.put_invoice(id, invoice_json(id, "1.00", "586930/05/2015"));
+        glase
+            .sim()
+            .answer(id, Reply::json(invoice_json(id, "1.00", "586930/05/2015")));
         p.notify(&format!(r#"{{"invoiceId": {id}}}"#)).await;
     }
     p.notify(r#"{"invoiceId": 23}"#).await; // rejected: must not show up in either index
@@ -418,7 +442,7 @@ async fn a_fifo_queue_gets_group_and_deduplication_ids_so_a_quick_duplicate_is_d
     let webhook = Webhook::new(SqsQueue::new(sqs.clone(), &url), fixture_token());
     let request = |id: u64| {
         let mut event: serde_json::Value =
-            serde_json::from_str(include_str!("../../events/apigw-notification.json")).unwrap();
+            serde_json::from_str(include_str!("../../../events/apigw-notification.json")).unwrap();
         event["body"] = format!(r#"{{"invoiceId": {id}}}"#).into();
         lambda_http::request::from_str(&event.to_string()).unwrap()
     };

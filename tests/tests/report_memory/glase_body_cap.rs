@@ -1,7 +1,7 @@
 //! The worker's Glase client never holds a huge response in memory: a 10 MB body (with or
 //! without a Content-Length) or an endless one costs at most the 64 KiB cap, measured as the
-//! growth of this process's peak resident set. Its own binary, so no other test allocates
-//! meanwhile.
+//! growth of this process's peak resident set. In report_memory's binary, under its lock, so no
+//! other test allocates meanwhile.
 
 use std::time::Duration;
 
@@ -9,8 +9,8 @@ use glase_shared::adapters::GlaseHttp;
 use glase_shared::config::{GlaseConfig, SecretSource};
 use glase_shared::ports::{FetchError, InvoiceSource};
 use glase_shared::{AuthToken, InvoiceId, IssuerName};
-use glase_tests::raw_glase::{RawGlase, Reply};
-use glase_tests::stub_glase::{invoice_json, ISSUER, SECRET};
+use glase_sim::{Reply, AUTH_HEADER};
+use glase_tests::glase::{invoice_json, ISSUER, SECRET};
 use jiff::tz::TimeZone;
 use secrecy::SecretString;
 
@@ -50,19 +50,29 @@ fn id(n: u64) -> InvoiceId {
     InvoiceId::new(n).unwrap()
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn a_10_mb_or_endless_glase_body_costs_no_more_than_the_cap() {
-    let glase = RawGlase::start().await;
+#[test]
+fn a_10_mb_or_endless_glase_body_costs_no_more_than_the_cap() {
+    let _one_at_a_time = super::MEASURING.lock().unwrap_or_else(|e| e.into_inner());
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(capped());
+}
+
+async fn capped() {
+    let running = glase_tests::glase::start().await;
+    let glase = running.sim();
     let stream = |total, content_length| Reply::Stream {
         total,
         fill: b'[',
         content_length,
     };
-    glase.set(1, Reply::json(invoice_json(1, "1.00", "warm-up")));
-    glase.set(2, stream(TEN_MB, true));
-    glase.set(3, stream(TEN_MB, false));
-    glase.set(4, stream(u64::MAX, false));
-    let glase_client = client(&glase.base_url);
+    glase.answer(1, Reply::json(invoice_json(1, "1.00", "warm-up")));
+    glase.answer(2, stream(TEN_MB, true));
+    glase.answer(3, stream(TEN_MB, false));
+    glase.answer(4, stream(u64::MAX, false));
+    let glase_client = client(&running.base_url());
     // Connection, buffers and lazily initialised state are in place before measuring.
     glase_client
         .fetch(id(1))
@@ -80,8 +90,20 @@ async fn a_10_mb_or_endless_glase_body_costs_no_more_than_the_cap() {
     // The measurement does see a whole read: the same 10 MB, read without a cap.
     reset_peak_rss();
     let before_whole = peak_rss();
-    let url = format!("{}/api/invoice/3", glase.base_url);
-    let whole = reqwest::get(url).await.unwrap().bytes().await.unwrap();
+    let url = format!("{}/api/invoice/3?issuer={ISSUER}", running.base_url());
+    let token = AuthToken::derive(
+        &IssuerName::parse(ISSUER).unwrap(),
+        &SecretString::from(SECRET),
+    );
+    let whole = reqwest::Client::new()
+        .get(url)
+        .header(AUTH_HEADER, token.expose())
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
     let whole_growth = peak_rss().saturating_sub(before_whole);
     drop(whole);
 

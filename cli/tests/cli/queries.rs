@@ -2,9 +2,7 @@
 //! exactly with golden files (cli/tests/golden; `UPDATE_GOLDEN=1` rewrites them). Every query
 //! runs with two items per page, so each reads more than one page.
 
-mod common;
-
-use common::{golden, run, seeded_table, Run};
+use crate::common::{golden, run, seeded_table, Run};
 
 fn query(args: &[&str]) -> Run {
     let table = seeded_table();

@@ -1,9 +1,7 @@
 //! Glase's own endpoints: invoice details and the report, with authentication and faults.
 
-mod common;
-
+use crate::common::{get, two_issuer_sim};
 use axum::http::StatusCode;
-use common::{get, two_issuer_sim};
 use glase_shared::{AuthToken, Invoice, IssuerName};
 use glase_sim::{
     Delimiter, EndpointFaults, Faults, LineEnding, NewInvoice, Payer, ReportFormat, Sim, SimConfig,
@@ -254,6 +252,47 @@ async fn detail_fetches_count_successes_and_all_requests() {
     assert_eq!(
         sim.detail_fetches(inv.id.get()),
         glase_sim::DetailFetchStats { ok: 2, total: 3 }
+    );
+}
+
+#[tokio::test]
+async fn scripted_answers_come_once_in_order_then_standing_after_the_token_check() {
+    // Arrange
+    let sim = two_issuer_sim();
+    let router = sim.router();
+    let uri = "/api/invoice/7?issuer=shop";
+    let good = token("shop", "shop-secret");
+    sim.answer(7, glase_sim::Reply::raw(200, "text/html", "<html>"));
+    sim.answer_next(7, glase_sim::Reply::raw(503, "text/plain", ""));
+    sim.answer(
+        8,
+        glase_sim::Reply::Stream {
+            total: 100_000,
+            fill: b'[',
+            content_length: false,
+        },
+    );
+
+    // Act
+    let refused = get(&router, uri, Some(&token("shop", "bad"))).await;
+    let once = get(&router, uri, Some(&good)).await;
+    let standing = get(&router, uri, Some(&good)).await;
+    let again = get(&router, uri, Some(&good)).await;
+    let streamed = get(&router, "/api/invoice/8?issuer=shop", Some(&good)).await;
+
+    // Assert
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(once.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(
+        (standing.status, standing.body.as_str()),
+        (StatusCode::OK, "<html>")
+    );
+    assert_eq!(standing.headers["content-type"], "text/html");
+    assert_eq!(again.body, "<html>");
+    assert_eq!(streamed.body, "[".repeat(100_000));
+    assert_eq!(
+        sim.detail_fetches(7),
+        glase_sim::DetailFetchStats { ok: 2, total: 4 }
     );
 }
 
@@ -526,7 +565,7 @@ async fn hanging_requests_are_held_open_until_the_sim_stops() {
 
     // Assert
     assert!(timed_out.unwrap_err().is_timeout());
-    tokio::time::timeout(common::PATIENCE, running.shutdown())
+    tokio::time::timeout(crate::common::PATIENCE, running.shutdown())
         .await
         .expect("shutdown ends hanging requests");
 }

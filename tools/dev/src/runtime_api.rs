@@ -1,5 +1,5 @@
 //! The Lambda Runtime API, served on loopback to one function process at a time:
-//! `GET /2018-06-01/runtime/invocation/next` (long-polls until the bench invokes), `POST
+//! `GET /2018-06-01/runtime/invocation/next` (long-polls until the caller invokes), `POST
 //! …/invocation/{id}/response`, `…/invocation/{id}/error` and `…/init/error`.
 //!
 //! It records when the function first asks for work (the end of Lambda's Init Duration) and

@@ -37,7 +37,7 @@ use glase_sim::{EndpointFaults, Faults, IssuerConfig, NewInvoice, Sim, SimConfig
 use glase_tests::killable::KillableWorker;
 use glase_tests::proxy::TcpProxy;
 use glase_tests::queues::depth;
-use glase_tests::records::{records, Records};
+use glase_tests::records::{capture, Records};
 use glase_tests::senders::{Notification, Senders};
 use glase_tests::services::{services, unique};
 use glase_tests::wait;
@@ -229,8 +229,7 @@ fn one_poller(sqs: &TcpProxy, dynamodb: &TcpProxy) -> StackConfig {
 }
 
 impl Matrix {
-    async fn start() -> Matrix {
-        let records = records();
+    async fn start(records: Arc<Records>) -> Matrix {
         let svc = services();
         let sqs_proxy = TcpProxy::start(&svc.sqs_endpoint).await;
         let dynamodb_proxy = TcpProxy::start(&svc.dynamodb_endpoint).await;
@@ -328,7 +327,7 @@ impl Matrix {
         .await;
     }
 
-    /// Waits until the workers of this process logged `want` records since `from` that match.
+    /// Waits until the matrix's workers logged `want` records since `from` that match.
     async fn wait_records(
         &self,
         what: &str,
@@ -847,11 +846,29 @@ fn differences(stored: &Invoice, glase: &Invoice) -> Vec<String> {
 
 // ------------------------------------------------------------------------------- the test
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_thousand_notifications_through_every_fault_end_with_each_paid_invoice_stored_once_exactly(
-) {
+/// Its own runtime, each of whose threads logs to the matrix's capture only, so the records are
+/// its workers' and not those of the other tests in this process.
+#[test]
+fn a_thousand_notifications_through_every_fault_end_with_each_paid_invoice_stored_once_exactly() {
+    let (records, dispatch) = capture();
+    let on_each_thread = dispatch.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .on_thread_start(move || {
+            // The runtime's threads end with it; so does this default.
+            std::mem::forget(tracing::dispatcher::set_default(&on_each_thread));
+        })
+        .build()
+        .expect("the matrix's runtime");
+    let _default = tracing::dispatcher::set_default(&dispatch);
+    runtime.block_on(matrix(records));
+}
+
+async fn matrix(records: Arc<Records>) {
+    let _alone = glase_tests::services::LOAD.write().await;
     let begun = Instant::now();
-    let mut m = Matrix::start().await;
+    let mut m = Matrix::start(records).await;
     m.log(format!(
         "stack up in {:.1} s: {INVOICES} paid invoices, {NOTIFICATIONS} notifications, {SENDERS} senders",
         begun.elapsed().as_secs_f64()

@@ -1,9 +1,7 @@
 //! Paying notifies the issuer with Glase's retry schedule (compressed by time_scale).
 
-mod common;
-
+use crate::common::{Webhook, PATIENCE};
 use axum::http::StatusCode;
-use common::{Webhook, PATIENCE};
 use glase_sim::schedule::SCHEDULE_SECS;
 use glase_sim::{IssuerConfig, NewInvoice, NotificationStatus, Sim, SimConfig};
 

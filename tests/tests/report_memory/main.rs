@@ -30,6 +30,8 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use secrecy::SecretString;
 
+mod glase_body_cap;
+
 // ---------------------------------------------------------------------------------------------
 // Counting allocator
 

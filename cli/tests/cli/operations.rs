@@ -2,15 +2,13 @@
 //! and DynamoDB Local, and the configuration sources: flags, environment, `--stack` outputs
 //! from a fake CloudFormation endpoint.
 
-mod common;
-
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::time::Duration;
 
+use crate::common::*;
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
-use common::*;
 use glase_shared::adapters::DynamoStore;
 
 /// Everything on a queue, received and deleted: (body, Requeued attribute) per message.
@@ -388,8 +386,8 @@ fn status_reports_queues_and_todays_invoices_locally() {
         let purchased = jiff::Timestamp::from_second(now.as_second() - 1)
             .unwrap()
             .to_string();
-        common::store(&store, &invoice(1, &purchased, "1.00", "GBP", "R", "d")).await;
-        common::store(&store, &invoice(2, &purchased, "2.00", "GBP", "R", "d")).await;
+        crate::common::store(&store, &invoice(1, &purchased, "1.00", "GBP", "R", "d")).await;
+        crate::common::store(&store, &invoice(2, &purchased, "2.00", "GBP", "R", "d")).await;
         reject(&store, 3, &now.to_string(), "UNKNOWN_INVOICE", "404").await;
     });
     send(&queue, r#"{"invoiceId":10}"#, None);

@@ -13,16 +13,16 @@ use std::time::Duration;
 use base64::Engine;
 use glase_shared::adapters::SqsQueue;
 use glase_shared::ports::InvoiceRecord;
+use glase_sim::Reply;
+use glase_tests::glase::{invoice_json, ISSUER, SECRET};
 use glase_tests::pipeline::GlaseTarget;
-use glase_tests::raw_glase::{RawGlase, Reply};
-use glase_tests::stub_glase::{invoice_json, ISSUER, SECRET};
 use glase_tests::Pipeline;
 use glase_webhook::{Webhook, MAX_BODY_BYTES};
 use serde_json::Value;
 
 const DRAIN: Duration = Duration::from_secs(120);
 const TOKEN: &str = "whk-3f9c1e7a5b2d";
-const FIXTURE: &str = include_str!("../../events/apigw-notification.json");
+const FIXTURE: &str = include_str!("../../../events/apigw-notification.json");
 
 // ------------------------------------------------------------------ webhook
 
@@ -826,9 +826,10 @@ fn glase_corpus(first_id: u64) -> Vec<(u64, GlaseCase)> {
 
 #[tokio::test]
 async fn no_malformed_glase_answer_is_stored_as_paid_and_each_leaves_its_reason() {
-    let glase = RawGlase::start().await;
+    let running = glase_tests::glase::start().await;
+    let glase = running.sim();
     let p = Pipeline::start(GlaseTarget {
-        base_url: &glase.base_url,
+        base_url: &running.base_url(),
         issuer: ISSUER,
         secret: SECRET,
     })
@@ -836,9 +837,9 @@ async fn no_malformed_glase_answer_is_stored_as_paid_and_each_leaves_its_reason(
     let corpus = glase_corpus(5_000);
     assert!(corpus.len() >= 40, "{} cases", corpus.len());
     let control = 4_999;
-    glase.set(control, Reply::json(invoice_json(control, "59.99", "ok")));
+    glase.answer(control, Reply::json(invoice_json(control, "59.99", "ok")));
     for (id, case) in &corpus {
-        glase.set(*id, case.reply.clone());
+        glase.answer(*id, case.reply.clone());
     }
 
     for id in std::iter::once(control).chain(corpus.iter().map(|(id, _)| *id)) {
@@ -863,12 +864,12 @@ async fn no_malformed_glase_answer_is_stored_as_paid_and_each_leaves_its_reason(
             }
             _ => false,
         };
-        if !ok || glase.requests(*id) == 0 {
+        if !ok || glase.detail_fetches(*id).total == 0 {
             wrong.push(format!(
                 "{} (id {id}): want {:?}, got {record:?} after {} requests",
                 case.name,
                 case.expect,
-                glase.requests(*id)
+                glase.detail_fetches(*id).total
             ));
         }
     }

@@ -1,9 +1,7 @@
 //! The admin API (`/_sim/…`) and the served simulator end to end.
 
-mod common;
-
+use crate::common::{call, get, Webhook, PATIENCE};
 use axum::http::{Method, StatusCode};
-use common::{call, get, Webhook, PATIENCE};
 use glase_sim::{EndpointFaults, Faults, IssuerConfig, Sim, SimConfig};
 
 #[tokio::test]

@@ -1,0 +1,5 @@
+//! The CLI's integration tests: one binary (one link of the AWS SDKs), a module per area.
+
+mod common;
+mod operations;
+mod queries;
