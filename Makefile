@@ -54,9 +54,9 @@ sim: ## glase-sim alone on SIM_PORT, notifying SIM_NOTIFY_URL.
 
 # ---- Tests and checks (docs/testing.md).
 
-# Integration-test binaries that need no local service (glase-sim's own tests run it in-process;
-# build_config reads files).
-UNIT_TEST_TARGETS := --test admin_api --test glase_api --test notifications --test build_config
+# The integration tests that need no local service: glase-sim's own (it runs in-process), and
+# the modules of glase-tests' binary that only read files or parse configuration.
+UNIT_API_MODULES := build_config:: config_errors::
 # The packages that ship as Lambda functions.
 LAMBDA_PACKAGES := glase-webhook glase-worker glase-reconcile
 
@@ -65,7 +65,8 @@ test: deps ## Every test: unit, integration and end-to-end on real local service
 
 # The same feature set as `make test` (test targets of the whole workspace), so the two share builds.
 unit: ## Only the tests that need no local service (libraries, binaries, glase-sim): seconds once built.
-	$(CARGO) test --workspace --lib --bins $(UNIT_TEST_TARGETS) --locked
+	$(CARGO) test --workspace --lib --bins --test sim --locked
+	$(CARGO) test --workspace --test api --locked -- $(UNIT_API_MODULES)
 
 lint: cargo-tools ## rustfmt check, clippy -D warnings (workspace, then each function alone), unused dependencies (cargo-machete), cargo deny.
 	$(CARGO) fmt --all -- --check
@@ -126,7 +127,7 @@ fuzz: fuzz-build ## Run each fuzz target for FUZZ_SECONDS (default 60).
 # whose fetch panics).
 SHIPPED_BINARIES := glase-webhook glase-worker probe-panic-worker
 # The smoke and panic-isolation tests (ignored in make test) and the secrets-at-trace tests.
-SHIPPED_TESTS := $(CARGO) test --locked -p glase-tests --test shipped --test secrets -- --include-ignored
+SHIPPED_TESTS := $(CARGO) test --locked -p glase-tests --test api -- --include-ignored shipped:: secrets::
 
 check-shipped: deps ## Build the functions with cargo-lambda (x86_64) and run smoke, panic-isolation and secrets tests on those binaries.
 	@bash scripts/lambda-build.sh x86_64 $(SHIPPED_BINARIES)
