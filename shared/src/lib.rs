@@ -2,12 +2,7 @@
 //! adapters (each behind a cargo feature), configuration, reconciliation and, for tests,
 //! in-memory fakes.
 
-#[cfg(any(
-    feature = "sqs",
-    feature = "dynamodb",
-    feature = "ssm",
-    feature = "glase-http"
-))]
+#[cfg(any(feature = "aws", feature = "glase"))]
 pub mod adapters;
 pub mod config;
 pub mod domain;
@@ -15,7 +10,7 @@ pub mod domain;
 pub mod memory;
 pub mod message;
 pub mod ports;
-#[cfg(feature = "reconcile")]
+#[cfg(feature = "glase")]
 pub mod reconcile;
 pub mod telemetry;
 

@@ -389,17 +389,17 @@ impl Clock for ManualClock {
     }
 }
 
-#[cfg(feature = "reconcile")]
+#[cfg(feature = "glase")]
 pub use report::FakeReport;
 
-#[cfg(feature = "reconcile")]
+#[cfg(feature = "glase")]
 mod report {
     use std::sync::Mutex;
 
     use futures::stream;
 
     use super::lock;
-    use crate::domain::{InvoiceId, ReportError, Invoice};
+    use crate::domain::{Invoice, InvoiceId, ReportError};
     use crate::ports::{ReportFetchError, ReportSource};
     use crate::reconcile::Window;
 

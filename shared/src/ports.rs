@@ -266,17 +266,17 @@ mod worker {
     }
 }
 
-#[cfg(feature = "reconcile")]
+#[cfg(feature = "glase")]
 pub use report::*;
 
 /// Glase's report, for reconciliation.
-#[cfg(feature = "reconcile")]
+#[cfg(feature = "glase")]
 mod report {
     use std::future::Future;
 
     use futures::Stream;
 
-    use crate::domain::{ReportError, Invoice};
+    use crate::domain::{Invoice, ReportError};
     use crate::reconcile::Window;
 
     /// Why the report could not be fetched or read.

@@ -94,12 +94,10 @@ pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
     text
 }
 
-#[cfg(feature = "emf")]
 pub use emf::{flush, metrics, Metrics};
 
 /// CloudWatch Embedded Metric Format: metrics written to stdout as JSON documents, which
 /// CloudWatch Logs turns into metrics; the alarms stand on them. No API call, no latency.
-#[cfg(feature = "emf")]
 mod emf {
     pub type Metrics = &'static metrics_cloudwatch_embedded::Collector;
 

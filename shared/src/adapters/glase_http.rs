@@ -173,7 +173,7 @@ fn transient(e: reqwest::Error) -> FetchError {
 }
 
 /// The same failure on one line, for errors that carry text (the report client's).
-#[cfg(feature = "glase-report")]
+#[cfg(feature = "glase")]
 pub(crate) fn describe(e: &reqwest::Error) -> String {
     match std::error::Error::source(e) {
         Some(source) => format!("{}: {}", kind(e), crate::telemetry::error_chain(source)),

@@ -1,91 +1,30 @@
 //! Adapters: the ports implemented over SQS, DynamoDB, SSM and Glase's HTTP API, each behind
 //! its own cargo feature so a function links only the SDKs it calls.
 
+#[cfg(feature = "aws")]
+mod aws;
 #[cfg(feature = "dynamodb")]
 pub mod dynamo;
-#[cfg(feature = "glase-http")]
+#[cfg(feature = "glase")]
 pub mod glase_http;
-#[cfg(feature = "glase-report")]
+#[cfg(feature = "glase")]
 pub mod glase_report;
 #[cfg(feature = "sqs")]
 pub mod sqs;
 #[cfg(feature = "ssm")]
 pub mod ssm;
-#[cfg(any(feature = "aws", feature = "glase-http"))]
+#[cfg(any(feature = "aws", feature = "glase"))]
 mod tls;
 
+#[cfg(feature = "aws")]
+pub use aws::{aws_config, describe_sdk_error, sdk_failure, SdkConfig, SdkError};
 #[cfg(feature = "dynamodb")]
 pub use dynamo::query::{self as dynamo_query, InvoiceQueries, InvoiceRow};
 #[cfg(feature = "dynamodb")]
 pub use dynamo::DynamoStore;
-#[cfg(feature = "glase-http")]
+#[cfg(feature = "glase")]
 pub use glase_http::GlaseHttp;
-#[cfg(feature = "glase-report")]
+#[cfg(feature = "glase")]
 pub use glase_report::{GlaseReport, ReportRows};
 #[cfg(feature = "sqs")]
 pub use sqs::SqsQueue;
-
-#[cfg(feature = "aws")]
-pub use aws_config::SdkConfig;
-#[cfg(feature = "aws")]
-use aws_smithy_types::error::metadata::ProvideErrorMetadata;
-
-/// Loads the AWS configuration once. Endpoints, region and credentials come from the
-/// standard variables (`AWS_ENDPOINT_URL_SQS`, `AWS_REGION`, …), so local runs need no code.
-#[cfg(feature = "aws")]
-pub async fn aws_config() -> aws_config::SdkConfig {
-    let loader =
-        aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts());
-    tls::with_compiled_in_roots(loader).load().await
-}
-
-/// Every SDK call is bounded: one stalled request must fail (and be retried by the SDK or by
-/// SQS) well inside the functions' 30 s timeout instead of dragging the whole batch past it.
-#[cfg(feature = "aws")]
-fn timeouts() -> aws_config::timeout::TimeoutConfig {
-    use std::time::Duration;
-    aws_config::timeout::TimeoutConfig::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .operation_attempt_timeout(Duration::from_secs(5))
-        .operation_timeout(Duration::from_secs(12))
-        .build()
-}
-
-/// An AWS call's failure on one line: the service's code and message when it answered
-/// (`ResourceNotFoundException: Cannot do operations on a non-existent table`), else the
-/// cause (connection refused, timeout, no credentials…), never a Debug dump. Any SDK's error.
-#[cfg(feature = "aws")]
-pub fn describe_sdk_error<E>(e: &SdkError<E>) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    match e.as_service_error().map(|s| (s.code(), s.message())) {
-        Some((Some(code), Some(message))) => format!("{code}: {message}"),
-        Some((Some(code), None)) => code.to_owned(),
-        // An answer that is not the service's error shape (a proxy's or emulator's page).
-        Some((None, _)) => match e.raw_response() {
-            Some(r) => format!("HTTP {} without an AWS error code", r.status().as_u16()),
-            None => crate::telemetry::error_chain(e),
-        },
-        None => crate::telemetry::error_chain(e),
-    }
-}
-
-/// `{what} failed: {why}` (see [`describe_sdk_error`]), the SDK's error kept as the source.
-#[cfg(feature = "aws")]
-pub fn sdk_failure<E>(what: &str, e: SdkError<E>) -> crate::ports::AdapterError
-where
-    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
-{
-    crate::ports::AdapterError {
-        message: format!("{what} failed: {}", describe_sdk_error(&e)),
-        source: Some(Box::new(e)),
-    }
-}
-
-/// Every SDK's call error: the same smithy type behind each crate's re-export.
-#[cfg(feature = "aws")]
-pub type SdkError<E> = aws_smithy_runtime_api::client::result::SdkError<
-    E,
-    aws_smithy_runtime_api::client::orchestrator::HttpResponse,
->;

@@ -86,13 +86,17 @@ impl SqsQueue {
         by: &str,
     ) -> Result<Vec<Result<(), String>>, AdapterError> {
         let attributes = requeued_by(by)?;
+        let sent_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
         let mut outcomes = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(10) {
+        for (c, chunk) in ids.chunks(10).enumerate() {
             let entries = chunk
                 .iter()
                 .enumerate()
                 .map(|(i, id)| {
-                    let fifo = self.fifo(*id, || uuid::Uuid::new_v4().simple().to_string());
+                    // Fresh each time: the same re-queue minutes later must not be dropped.
+                    let fifo = self.fifo(*id, || format!("{by}-{id}-{sent_at}-{}", c * 10 + i));
                     SendMessageBatchRequestEntry::builder()
                         .id(i.to_string())
                         .message_body(message::body(*id))

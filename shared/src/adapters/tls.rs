@@ -57,7 +57,7 @@ pub(crate) fn with_compiled_in_roots(loader: aws_config::ConfigLoader) -> aws_co
 
 /// rustls settings for Glase's client: aws-lc (the SDK's crypto, so one provider is linked)
 /// and webpki-roots' ready-made trust anchors.
-#[cfg(feature = "glase-http")]
+#[cfg(feature = "glase")]
 pub(crate) fn glase_tls_config() -> Result<rustls::ClientConfig, rustls::Error> {
     let roots = rustls::RootCertStore {
         roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
@@ -98,7 +98,7 @@ mod tests {
         assert!(format!("{:?}", super::sdk_trust_store()).contains("enable_native_roots: false"));
     }
 
-    #[cfg(feature = "glase-http")]
+    #[cfg(feature = "glase")]
     #[test]
     fn the_glase_client_config_builds_on_aws_lc_with_the_compiled_in_anchors() {
         let config = super::glase_tls_config();

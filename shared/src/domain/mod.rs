@@ -17,7 +17,7 @@ mod currency;
 mod invoice;
 #[cfg(feature = "invoice")]
 mod purchase_time;
-#[cfg(feature = "report")]
+#[cfg(feature = "glase")]
 mod report;
 #[cfg(feature = "invoice")]
 pub use amount::{checked_sum, Amount, AmountError};
@@ -27,7 +27,7 @@ pub use currency::{Currency, CurrencyError};
 pub use invoice::{InvalidInvoice, Invoice, Payer, RejectionCode};
 #[cfg(feature = "invoice")]
 pub use purchase_time::{PurchaseTime, PurchaseTimeError};
-#[cfg(feature = "report")]
+#[cfg(feature = "glase")]
 pub use report::{
     parse_w3c_datetime, read_report, ReportError, ReportReader, W3cDateTimeError, REPORT_FIELDS,
 };
