@@ -53,11 +53,6 @@ pub fn services() -> &'static Services {
     })
 }
 
-/// The load tests have time budgets set for local services no other load test shares; in one
-/// process they take turns: the fault matrix alone (`write`), the end-to-end tests together
-/// (`read`), as when each was a test binary of its own.
-pub static LOAD: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
-
 /// A name unique to this test run, for tables and queues.
 pub fn unique(prefix: &str) -> String {
     format!(

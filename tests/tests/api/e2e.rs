@@ -166,7 +166,6 @@ async fn item_count(stack: &Stack) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hundred_paid_invoices_are_each_stored_once_with_the_simulators_exact_data() {
-    let _load = glase_tests::services::LOAD.read().await;
     let stack = stack(sim_config(0.001, Faults::default())).await;
     let sim = sim(&stack);
     let mut ids = Vec::new();
@@ -237,7 +236,6 @@ async fn faulty_front(webhook_url: String) -> (String, Arc<AtomicUsize>) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn glase_retries_a_failing_webhook_on_its_schedule_and_the_invoice_is_stored_once() {
-    let _load = glase_tests::services::LOAD.read().await;
     let time_scale = 0.01;
     let stack = stack(sim_config(time_scale, Faults::default())).await;
     let sim = sim(&stack);
@@ -296,7 +294,6 @@ async fn glase_retries_a_failing_webhook_on_its_schedule_and_the_invoice_is_stor
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn glase_fetch_faults_still_end_with_everything_stored_once() {
-    let _load = glase_tests::services::LOAD.read().await;
     let faults = Faults {
         invoice: EndpointFaults {
             error_rate: 0.2,
@@ -336,7 +333,6 @@ async fn glase_fetch_faults_still_end_with_everything_stored_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_notification_sent_three_times_gives_one_item_and_at_most_one_successful_fetch() {
-    let _load = glase_tests::services::LOAD.read().await;
     let stack = stack(sim_config(0.001, Faults::default())).await;
     let sim = sim(&stack);
     let http = reqwest::Client::new();
@@ -381,7 +377,6 @@ async fn each_notification_sent_three_times_gives_one_item_and_at_most_one_succe
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_notification_for_another_issuers_invoice_ends_as_a_recorded_rejection() {
-    let _load = glase_tests::services::LOAD.read().await;
     let stack = stack(sim_config(0.001, Faults::default())).await;
     let sim = sim(&stack);
 

@@ -846,27 +846,17 @@ fn differences(stored: &Invoice, glase: &Invoice) -> Vec<String> {
 
 // ------------------------------------------------------------------------------- the test
 
-/// Its own runtime, each of whose threads logs to the matrix's capture only, so the records are
-/// its workers' and not those of the other tests in this process.
-#[test]
-fn a_thousand_notifications_through_every_fault_end_with_each_paid_invoice_stored_once_exactly() {
+/// A test binary of its own: the matrix counts the workers' log records (`tracing`'s process-wide
+/// state) and holds its local services to time budgets no other test may share.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_thousand_notifications_through_every_fault_end_with_each_paid_invoice_stored_once_exactly(
+) {
     let (records, dispatch) = capture();
-    let on_each_thread = dispatch.clone();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .on_thread_start(move || {
-            // The runtime's threads end with it; so does this default.
-            std::mem::forget(tracing::dispatcher::set_default(&on_each_thread));
-        })
-        .build()
-        .expect("the matrix's runtime");
-    let _default = tracing::dispatcher::set_default(&dispatch);
-    runtime.block_on(matrix(records));
+    tracing::dispatcher::set_global_default(dispatch).expect("the only subscriber of this binary");
+    matrix(records).await;
 }
 
 async fn matrix(records: Arc<Records>) {
-    let _alone = glase_tests::services::LOAD.write().await;
     let begun = Instant::now();
     let mut m = Matrix::start(records).await;
     m.log(format!(
