@@ -1,6 +1,6 @@
 # glase-invoices: the two commands are `make dev` and `make test`; `make help` lists the rest.
 # A target is documented by a `## text` comment at the end of its rule line; `make help` prints
-# exactly those, so no target is missing from it (tests/tests/build_config.rs checks).
+# exactly those, so no target is missing from it (tests/tests/api/build_config.rs checks).
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 

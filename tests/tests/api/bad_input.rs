@@ -6,7 +6,7 @@
 //!   recorded, and a huge body is never read whole;
 //! - worker: every malformed queue message is moved to the dead-letter queue with its reason.
 //!
-//! Configuration errors are in `tests/tests/config_errors.rs`.
+//! Configuration errors are in `config_errors.rs` beside it.
 
 use std::time::Duration;
 

@@ -1,6 +1,6 @@
 //! `make check-shipped`'s probe: glase-worker exactly as it ships (same wiring, same release
 //! profile, built by cargo-lambda) except that fetching invoice `PANIC_INVOICE_ID` panics.
-//! tests/tests/shipped.rs sends it a batch holding that invoice and a good one: the panicking
+//! tests/tests/api/shipped.rs sends it a batch holding that invoice and a good one: the panicking
 //! record must fail alone (`batchItemFailures` = its message) and the process must live on to
 //! answer the next event. Under `panic = "abort"` (cargo-lambda's default when the release
 //! profile is silent) the whole process dies instead and the batch returns to the queue.
