@@ -21,6 +21,15 @@ pub fn doc_invoice() -> Invoice {
         .expect("the documented example parses")
 }
 
+/// The documented example with another id: also the first row of the report fixture
+/// (events/glase-report.csv), which says the same in Glase's report.
+pub fn doc_invoice_numbered(n: u64) -> Invoice {
+    Invoice {
+        id: InvoiceId::new(n).expect("a test's invoice id is valid"),
+        ..doc_invoice()
+    }
+}
+
 /// The documented example's payer.
 pub fn doc_payer() -> Payer {
     doc_invoice().payer
@@ -222,6 +231,17 @@ impl MemoryStore {
     /// Reads the record for `id`.
     pub fn get(&self, id: InvoiceId) -> Option<InvoiceRecord> {
         lock(&self.rows).get(&id).map(|r| r.record.clone())
+    }
+
+    /// Test setup: `record` for `id` as it stands, as if the worker had written it (no lease).
+    pub fn put(&self, id: InvoiceId, record: InvoiceRecord) {
+        lock(&self.rows).insert(
+            id,
+            Row {
+                record,
+                lease_owner: None,
+            },
+        );
     }
 }
 

@@ -2,25 +2,16 @@
 //! metrics. The algorithm's tests are with it, in `glase_shared::reconcile`.
 
 use glase_shared::domain::RejectionCode;
-use glase_shared::memory::{FakeReport, MemoryQueue, MemoryStore};
-use glase_shared::ports::{InvoiceStore, Lease, Rejection};
+use glase_shared::memory::{doc_invoice_numbered, FakeReport, MemoryQueue, MemoryStore};
+use glase_shared::ports::{InvoiceRecord, Rejection};
 use glase_shared::reconcile::Finding;
-use glase_shared::{read_report, Invoice};
+use glase_shared::Invoice;
 use jiff::civil::date;
 
 use super::*;
 
-const REPORT: &str = include_str!("../../../events/glase-report.csv");
-
 fn id(n: u64) -> InvoiceId {
     InvoiceId::new(n).unwrap()
-}
-
-/// The fixture's first row (Glase's documentation example, paid 2015), re-numbered.
-fn row(n: u64) -> Invoice {
-    let mut row = read_report(REPORT.as_bytes()).unwrap().remove(0);
-    row.id = id(n);
-    row
 }
 
 fn now() -> Timestamp {
@@ -31,36 +22,31 @@ fn window() -> Window {
     Window::new(date(2015, 5, 1), date(2015, 7, 1)).unwrap()
 }
 
-fn lease() -> Lease {
-    Lease {
-        owner: "w".into(),
-        now_ms: now().as_millisecond() - 3_600_000,
-        until_ms: now().as_millisecond(),
-        rejected_before_ms: None,
-    }
+fn stored(store: &MemoryStore, invoice: &Invoice) {
+    let record = InvoiceRecord::Stored {
+        invoice: invoice.clone(),
+        stored_at: now(),
+    };
+    store.put(invoice.id, record);
 }
 
-async fn stored(store: &MemoryStore, invoice: &Invoice) {
-    store.claim(invoice.id, &lease()).await.unwrap();
-    store.store(invoice, &lease(), now()).await.unwrap();
-}
-
-async fn rejected(store: &MemoryStore, n: u64) {
-    store.claim(id(n), &lease()).await.unwrap();
+fn rejected(store: &MemoryStore, n: u64) {
     let rejection = Rejection {
         code: RejectionCode::UnknownInvoice,
         reason: "Glase does not know invoice (404)".into(),
     };
-    store
-        .reject(id(n), &lease(), &rejection, now())
-        .await
-        .unwrap();
+    let record = InvoiceRecord::Rejected {
+        rejection,
+        rejected_at: now(),
+        attempts: 1,
+    };
+    store.put(id(n), record);
 }
 
 #[tokio::test]
 async fn a_scheduled_run_reads_today_and_the_look_back_days_in_glases_zone() {
     let scheduled = Scheduled {
-        source: FakeReport::with_rows([row(1)]),
+        source: FakeReport::with_rows([doc_invoice_numbered(1)]),
         store: MemoryStore::default(),
         queue: MemoryQueue::default(),
         zone: TimeZone::get("Pacific/Auckland").unwrap(),
@@ -81,11 +67,11 @@ async fn a_scheduled_run_reads_today_and_the_look_back_days_in_glases_zone() {
 #[tokio::test]
 async fn a_scheduled_run_fails_when_it_could_not_do_everything_but_not_for_a_mismatch() {
     let store = MemoryStore::default();
-    let mut tampered = row(1);
+    let mut tampered = doc_invoice_numbered(1);
     tampered.currency = "EUR".parse().unwrap();
-    stored(&store, &tampered).await;
+    stored(&store, &tampered);
     let mismatch_only = Scheduled {
-        source: FakeReport::with_rows([row(1)]),
+        source: FakeReport::with_rows([doc_invoice_numbered(1)]),
         store,
         queue: MemoryQueue::default(),
         zone: TimeZone::UTC,
@@ -121,9 +107,9 @@ async fn a_scheduled_run_fails_when_it_could_not_do_everything_but_not_for_a_mis
 #[tokio::test]
 async fn the_report_serializes_for_the_cli_and_the_invocation_result() {
     let store = MemoryStore::default();
-    rejected(&store, 2).await;
+    rejected(&store, 2);
     let found = reconcile(
-        &FakeReport::with_rows([row(1), row(2)]),
+        &FakeReport::with_rows([doc_invoice_numbered(1), doc_invoice_numbered(2)]),
         &store,
         &MemoryQueue::default(),
         window(),

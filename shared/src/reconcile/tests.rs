@@ -7,21 +7,17 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
 use super::*;
-use crate::domain::{read_report, PurchaseTime, RejectionCode};
-use crate::memory::{FakeReport, MemoryQueue, MemoryStore};
+use crate::domain::{PurchaseTime, RejectionCode};
+use crate::memory::{doc_invoice_numbered, FakeReport, MemoryQueue, MemoryStore};
 use crate::ports::{InvoiceRecords, InvoiceStore, Lease, Rejection};
-
-const REPORT: &str = include_str!("../../../events/glase-report.csv");
 
 fn id(n: u64) -> InvoiceId {
     InvoiceId::new(n).unwrap()
 }
 
-/// The fixture's first row (Glase's documentation example, paid 2015), re-numbered.
+/// The report fixture's first row (Glase's documentation example, paid 2015), re-numbered.
 fn row(n: u64) -> Invoice {
-    let mut row = read_report(REPORT.as_bytes()).unwrap().remove(0);
-    row.id = id(n);
-    row
+    doc_invoice_numbered(n)
 }
 
 fn now() -> Timestamp {
