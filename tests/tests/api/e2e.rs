@@ -97,12 +97,20 @@ async fn wait_settled(stack: &Stack, ids: &[InvoiceId]) {
     let deadline = tokio::time::Instant::now() + WAIT;
     let mut pending: Vec<InvoiceId> = ids.to_vec();
     while !pending.is_empty() {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{} invoices not settled: {:?}",
-            pending.len(),
-            &pending[..pending.len().min(10)]
-        );
+        if tokio::time::Instant::now() >= deadline {
+            let mut why = Vec::new();
+            for id in pending.iter().take(10) {
+                let notified = stack
+                    .sim
+                    .as_ref()
+                    .and_then(|s| s.sim().notification_status(id.get()));
+                why.push(format!(
+                    "{id}: record {:?}, notification {notified:?}",
+                    record(stack, *id).await
+                ));
+            }
+            panic!("{} invoices not settled: {why:#?}", pending.len());
+        }
         let mut still = Vec::new();
         for id in pending {
             if !matches!(
