@@ -158,13 +158,50 @@ const WORKER_METRICS: &[&str] = &[
     "InvoicesDeadLettered",
     "GlaseUnauthorized",
     "GlaseFetchLatency",
+    "WorkerInitFailed",
+    // Issue 18: how long one invoice has been failing, postponed rejected ids, deadline cut-offs.
+    "RetriedReceiveCount",
+    "InvoicesPostponed",
+    "InvoicesDeadlineExceeded",
 ];
 const RECONCILE_METRICS: &[&str] = &[
     "ReconcileRequeued",
     "ReconcileMismatches",
     "ReconcileReportRows",
     "ReconcileFailed",
+    // Issue 18: what reconciliation found missing, its heartbeat, unreadable report rows.
+    "ReconcileMissing",
+    "ReconcileRuns",
+    "ReconcileInvalidRows",
 ];
+
+/// The rejection codes the worker emits as `InvoicesRejected`'s `RejectionCode` dimension, the
+/// two of issue 18 included (they may not be in `RejectionCode::ALL` on every branch yet).
+const REJECTION_CODES: &[&str] = &["DETAILS_TOO_LARGE", "GLASE_REFUSED"];
+
+/// The topic every alarm publishes to: the one named by the AlarmTopicArn parameter, else the
+/// stack's own.
+fn alarm_topic_in_use() -> Value {
+    one(
+        "Fn::If",
+        Value::Sequence(vec![
+            Value::from("HasAlarmTopicArn"),
+            reference("AlarmTopicArn"),
+            reference("AlarmTopic"),
+        ]),
+    )
+}
+
+/// Alarms whose silence is the fault: missing data breaches.
+const LIVENESS_ALARMS: &[&str] = &["TrafficFloorAlarm", "ReconcileHeartbeatAlarm"];
+
+/// A number, or a `Ref` to a parameter, resolved to the parameter's default.
+fn number_or_default(v: &Value, what: &str) -> u64 {
+    match v["Ref"].as_str() {
+        Some(name) => int(&parameter(name)["Default"], what),
+        None => int(v, what),
+    }
+}
 
 const METRICS_NAMESPACE: &str = "GlaseInvoices/${AWS::StackName}";
 
@@ -858,7 +895,11 @@ fn invoices_table_has_the_same_keys_and_indexes_as_the_local_one_and_is_protecte
 
 #[test]
 fn queues_are_encrypted_and_refuse_plain_http() {
-    for q in ["NotificationQueue", "DeadLetterQueue"] {
+    for q in [
+        "NotificationQueue",
+        "DeadLetterQueue",
+        "ReconcileFailureQueue",
+    ] {
         let p = props(q);
         assert!(
             p["SqsManagedSseEnabled"].as_bool() == Some(true) || !p["KmsMasterKeyId"].is_null(),
@@ -870,7 +911,8 @@ fn queues_are_encrypted_and_refuse_plain_http() {
         policy["Queues"],
         Value::Sequence(vec![
             reference("NotificationQueue"),
-            reference("DeadLetterQueue")
+            reference("DeadLetterQueue"),
+            reference("ReconcileFailureQueue"),
         ])
     );
     let s = &policy["PolicyDocument"]["Statement"][0];
@@ -913,17 +955,13 @@ fn dead_letters_and_worker_errors_raise_alarms_on_the_topic_mailed_when_an_addre
             .as_sequence()
             .unwrap_or_else(|| panic!("{name} has no AlarmActions"));
         assert!(
-            actions.contains(&reference("AlarmTopic")),
-            "{name} does not notify AlarmTopic"
-        );
-        assert_eq!(
-            a["Properties"]["TreatMissingData"].as_str(),
-            Some("notBreaching"),
-            "{name}: quiet when idle"
+            actions.contains(&alarm_topic_in_use()),
+            "{name} does not notify the alarm topic in use"
         );
     }
     let subscription = resource("AlarmEmailSubscription");
     assert_eq!(subscription["Condition"].as_str(), Some("HasAlarmEmail"));
+    assert_eq!(subscription["Properties"]["TopicArn"], alarm_topic_in_use());
     assert_eq!(
         subscription["Properties"]["Protocol"].as_str(),
         Some("email")
@@ -1162,6 +1200,11 @@ fn parameters_the_issuer_sets_are_all_there_with_safe_defaults() {
         "RetryAlarmThreshold",
         "RetryAlarmWindowSeconds",
         "LogLevel",
+        "AlarmTopicArn",
+        "TrafficFloorHours",
+        "ReconcileHeartbeatHours",
+        "ClientErrorAlarmThreshold",
+        "WebhookReservedConcurrency",
     ] {
         assert!(params[name].is_mapping(), "parameter {name} is missing");
     }
@@ -1190,6 +1233,8 @@ fn outputs_the_deploy_guide_uses_are_all_present() {
         "TableName",
         "QueueUrl",
         "DeadLetterQueueUrl",
+        "AlarmTopicArn",
+        "DashboardUrl",
     ] {
         assert!(
             outputs[name]["Value"].is_mapping(),
@@ -1323,7 +1368,7 @@ fn every_function_emits_metrics_to_the_stacks_own_namespace() {
 fn every_alarm_notifies_the_topic_on_alarm_and_on_ok_and_says_what_it_means() {
     let alarms = alarms();
     assert!(
-        (10..=16).contains(&alarms.len()),
+        (16..=30).contains(&alarms.len()),
         "{} alarms: one per actionable condition, no more",
         alarms.len()
     );
@@ -1332,7 +1377,7 @@ fn every_alarm_notifies_the_topic_on_alarm_and_on_ok_and_says_what_it_means() {
         for actions in ["AlarmActions", "OKActions"] {
             assert_eq!(
                 p[actions],
-                Value::Sequence(vec![reference("AlarmTopic")]),
+                Value::Sequence(vec![alarm_topic_in_use()]),
                 "{name}: {actions}"
             );
         }
@@ -1352,10 +1397,15 @@ fn every_alarm_notifies_the_topic_on_alarm_and_on_ok_and_says_what_it_means() {
             description.contains("docs/runbook.md"),
             "{name}: point at the runbook"
         );
+        let missing = if LIVENESS_ALARMS.contains(&name) {
+            "breaching"
+        } else {
+            "notBreaching"
+        };
         assert_eq!(
             p["TreatMissingData"].as_str(),
-            Some("notBreaching"),
-            "{name}: no data means nothing happened"
+            Some(missing),
+            "{name}: no data means nothing happened, except where silence is the fault"
         );
     }
 }
@@ -1516,6 +1566,11 @@ fn alarms_watch_only_metrics_the_functions_emit_without_dimensions() {
         "GlaseUnauthorized",
         "InvoicesDeadLettered",
         "ReconcileMismatches",
+        "NotificationsAccepted",
+        "RetriedReceiveCount",
+        "WorkerInitFailed",
+        "ReconcileMissing",
+        "ReconcileRuns",
     ] {
         assert!(watched.contains(metric), "no alarm on {metric}");
     }
@@ -1525,14 +1580,15 @@ fn alarms_watch_only_metrics_the_functions_emit_without_dimensions() {
 fn each_refusal_or_loss_signal_alarms_on_its_first_occurrence() {
     let namespace = sub(METRICS_NAMESPACE);
     for metric in [
-        // A changed token or a wrong URL: every notification refused, lost after Glase's ~32 h.
-        "NotificationsUnauthorized",
+        // A changed payload: every notification refused, lost after Glase's ~32 h. (A wrong
+        // token or URL is caught by reconciliation; see strangers_probing_...)
         "NotificationsInvalid",
         "NotificationsUnavailable",
         // Wrong issuer secret: every invoice retried, dead-lettered after ~24 h.
         "GlaseUnauthorized",
         "InvoicesRejected",
         "InvoicesDeadLettered",
+        "WorkerInitFailed",
     ] {
         let (name, a) = simple_alarm_on(&namespace, metric);
         let p = &a["Properties"];
@@ -1568,7 +1624,13 @@ fn the_http_apis_own_4xx_and_5xx_alarm_because_404_and_429_never_reach_the_funct
             "{name}"
         );
         assert_eq!(p["Statistic"].as_str(), Some("Sum"));
-        assert_eq!(int(&p["Threshold"], "Threshold"), 0, "{name}");
+        // 5xx is always ours; a 4xx may be a stranger's probe (see strangers_probing_...).
+        let threshold = if metric == "4xx" {
+            reference("ClientErrorAlarmThreshold")
+        } else {
+            Value::from(0)
+        };
+        assert_eq!(p["Threshold"], threshold, "{name}");
         assert_eq!(
             p["ComparisonOperator"].as_str(),
             Some("GreaterThanThreshold")
@@ -1661,6 +1723,7 @@ fn the_existing_queue_and_function_alarms_stay() {
         ("AWS/Lambda", "Errors", reference("WebhookFunction")),
         ("AWS/Lambda", "Throttles", reference("WorkerFunction")),
         ("AWS/Lambda", "Throttles", reference("WebhookFunction")),
+        ("AWS/Lambda", "Throttles", reference("ReconcileFunction")),
     ] {
         let found = alarms().into_iter().any(|(_, a)| {
             alarm_metrics(a).iter().any(|(ns, m, dims)| {
@@ -1716,6 +1779,8 @@ fn reconcile_may_only_batch_read_the_table_requeue_read_the_secret_and_write_its
         ("dynamodb:BatchGetItem", get_att("InvoicesTable", "Arn")),
         // SqsQueue::requeue, into the queue the worker consumes.
         ("sqs:SendMessage", get_att("NotificationQueue", "Arn")),
+        // Lambda's OnFailure destination sends with the function's own role.
+        ("sqs:SendMessage", get_att("ReconcileFailureQueue", "Arn")),
         ("ssm:GetParameter", sub(PARAMETER_ARN)),
         (
             "kms:Decrypt",
@@ -1820,4 +1885,483 @@ fn reconcile_failures_and_mismatches_raise_alarms() {
         Some("GreaterThanThreshold")
     );
     assert_eq!(p["Statistic"].as_str(), Some("Sum"));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 18: no silent hours
+
+/// The one alarm named so, after checking it is an alarm.
+fn alarm(name: &str) -> &'static Value {
+    let r = resource(name);
+    assert_eq!(r["Type"].as_str(), Some("AWS::CloudWatch::Alarm"), "{name}");
+    &r["Properties"]
+}
+
+#[test]
+fn reconcile_missing_invoices_page_within_one_period() {
+    // Invoices Glase's report lists but we never heard of: Glase stopped reaching us (a wrong
+    // URL or token, a dropped notification). Reconciliation re-queues them; a person must know.
+    let (name, a) = simple_alarm_on(&sub(METRICS_NAMESPACE), "ReconcileMissing");
+    assert_eq!(name, "ReconcileMissingAlarm");
+    let p = &a["Properties"];
+    assert_eq!(p["Statistic"].as_str(), Some("Sum"));
+    assert_eq!(int(&p["Threshold"], "Threshold"), 0);
+    assert_eq!(
+        p["ComparisonOperator"].as_str(),
+        Some("GreaterThanThreshold")
+    );
+    assert_eq!(int(&p["EvaluationPeriods"], "EvaluationPeriods"), 1);
+    assert!(int(&p["Period"], "Period") <= 300, "within minutes of the run");
+}
+
+#[test]
+fn a_silent_glase_pages_after_traffic_floor_hours_unless_the_issuer_turns_it_off() {
+    let p = alarm("TrafficFloorAlarm");
+    assert_eq!(p["Namespace"], sub(METRICS_NAMESPACE));
+    assert_eq!(p["MetricName"].as_str(), Some("NotificationsAccepted"));
+    assert_eq!(p["Statistic"].as_str(), Some("Sum"));
+    // No accepted notification in every one of the last N hours (no data is the fault itself).
+    assert_eq!(p["ComparisonOperator"].as_str(), Some("LessThanThreshold"));
+    assert_eq!(int(&p["Threshold"], "Threshold"), 1);
+    assert_eq!(int(&p["Period"], "Period"), 3600);
+    assert_eq!(p["EvaluationPeriods"], reference("TrafficFloorHours"));
+    assert_eq!(p["DatapointsToAlarm"], reference("TrafficFloorHours"));
+    assert_eq!(p["TreatMissingData"].as_str(), Some("breaching"));
+    // 0 turns it off: quiet issuers may have no payment for days.
+    assert_eq!(
+        resource("TrafficFloorAlarm")["Condition"].as_str(),
+        Some("HasTrafficFloor")
+    );
+    assert_eq!(
+        template()["Conditions"]["HasTrafficFloor"],
+        one(
+            "Fn::Not",
+            Value::Sequence(vec![one(
+                "Fn::Equals",
+                Value::Sequence(vec![reference("TrafficFloorHours"), Value::from("0")])
+            )])
+        )
+    );
+    let hours = parameter("TrafficFloorHours");
+    assert_eq!(int(&hours["MinValue"], "MinValue"), 0);
+    // CloudWatch: Period × EvaluationPeriods ≤ 7 days for periods of an hour or more.
+    assert!(int(&hours["MaxValue"], "MaxValue") * 3600 <= 7 * 86_400);
+    assert!(int(&hours["Default"], "Default") >= 1);
+}
+
+#[test]
+fn a_reconcile_run_that_never_comes_pages_within_hours_of_its_schedule() {
+    let p = alarm("ReconcileHeartbeatAlarm");
+    assert_eq!(p["Namespace"], sub(METRICS_NAMESPACE));
+    assert_eq!(p["MetricName"].as_str(), Some("ReconcileRuns"));
+    assert_eq!(p["Statistic"].as_str(), Some("Sum"));
+    assert_eq!(p["ComparisonOperator"].as_str(), Some("LessThanThreshold"));
+    assert_eq!(int(&p["Threshold"], "Threshold"), 1);
+    assert_eq!(p["TreatMissingData"].as_str(), Some("breaching"));
+    let period = int(&p["Period"], "Period");
+    assert_eq!(period, 3600);
+    assert_eq!(p["EvaluationPeriods"], reference("ReconcileHeartbeatHours"));
+    assert_eq!(p["DatapointsToAlarm"], reference("ReconcileHeartbeatHours"));
+    let hours = parameter("ReconcileHeartbeatHours");
+    let default = int(&hours["Default"], "Default");
+    // The default schedule is daily: a run lands in one hourly bucket a day, and a run that ends
+    // a minute later than yesterday's may land in the next one, so 24 would page on healthy days.
+    assert!(
+        (25..=27).contains(&default),
+        "daily schedule: 25 to 27 hours, got {default}"
+    );
+    assert!(int(&hours["MaxValue"], "MaxValue") * period <= 7 * 86_400);
+    assert!(int(&hours["MinValue"], "MinValue") >= 2);
+}
+
+#[test]
+fn reconcile_knows_its_schedule_and_its_failed_invocations_land_in_a_queue_that_pages() {
+    assert_eq!(
+        reconcile_env()["RECONCILE_SCHEDULE"],
+        reference("ReconcileSchedule")
+    );
+    let on_failure = &props("ReconcileFunction")["EventInvokeConfig"]["DestinationConfig"]
+        ["OnFailure"];
+    assert_eq!(on_failure["Type"].as_str(), Some("SQS"));
+    assert_eq!(
+        on_failure["Destination"],
+        get_att("ReconcileFailureQueue", "Arn")
+    );
+    let queue = props("ReconcileFailureQueue");
+    assert_eq!(
+        int(&queue["MessageRetentionPeriod"], "MessageRetentionPeriod"),
+        1_209_600
+    );
+    let name = "ReconcileFailureQueueAlarm";
+    let p = alarm(name);
+    assert_eq!(p["Namespace"].as_str(), Some("AWS/SQS"), "{name}");
+    assert_eq!(
+        p["MetricName"].as_str(),
+        Some("ApproximateNumberOfMessagesVisible")
+    );
+    assert_eq!(
+        p["Dimensions"][0]["Value"],
+        get_att("ReconcileFailureQueue", "QueueName")
+    );
+    assert_eq!(int(&p["Threshold"], "Threshold"), 0);
+    assert_eq!(
+        p["ComparisonOperator"].as_str(),
+        Some("GreaterThanThreshold")
+    );
+}
+
+#[test]
+fn one_invoice_failing_for_long_pages_whatever_else_flows() {
+    let (name, a) = simple_alarm_on(&sub(METRICS_NAMESPACE), "RetriedReceiveCount");
+    assert_eq!(name, "RetriedReceiveCountAlarm");
+    let p = &a["Properties"];
+    assert_eq!(p["Statistic"].as_str(), Some("Maximum"));
+    assert_eq!(
+        p["ComparisonOperator"].as_str(),
+        Some("GreaterThanOrEqualToThreshold")
+    );
+    let threshold = int(&p["Threshold"], "Threshold");
+    assert_eq!(threshold, 6);
+    // Past the receives a 404 may take before it is rejected: a transient failure that lasts.
+    assert!(
+        threshold > u64::from(glase_worker::Policy::default().reject_after_receives),
+        "{name}"
+    );
+    assert_eq!(int(&p["Period"], "Period"), 300);
+    assert_eq!(int(&p["EvaluationPeriods"], "EvaluationPeriods"), 1);
+    assert!(
+        !worker_env()
+            .as_mapping()
+            .unwrap()
+            .contains_key("REJECT_AFTER_RECEIVES"),
+        "the alarm stands on the code's default"
+    );
+}
+
+#[test]
+fn every_rejection_code_pages_and_the_runbook_explains_it() {
+    // The worker counts each rejection twice: InvoicesRejected without dimensions (the alarm's)
+    // and with RejectionCode (the dashboard's breakdown). An alarm with a RejectionCode
+    // dimension would miss every other code.
+    let (_, a) = simple_alarm_on(&sub(METRICS_NAMESPACE), "InvoicesRejected");
+    assert!(a["Properties"]["Dimensions"].is_null());
+    let runbook = doc("docs/runbook.md");
+    let entry = runbook
+        .split("\n## ")
+        .find(|s| s.starts_with("`InvoicesRejectedAlarm`"))
+        .expect("the runbook's InvoicesRejectedAlarm entry");
+    let codes: BTreeSet<&str> = glase_shared::RejectionCode::ALL
+        .iter()
+        .map(|c| c.as_str())
+        .chain(REJECTION_CODES.iter().copied())
+        .collect();
+    for code in codes {
+        assert!(
+            entry.contains(&format!("`{code}`")),
+            "the InvoicesRejectedAlarm entry does not explain {code}"
+        );
+    }
+}
+
+#[test]
+fn deploy_refuses_a_stack_whose_alarms_reach_nobody() {
+    let rule = &template()["Rules"]["AlarmsReachSomebody"];
+    assert!(rule.is_mapping(), "a Rules entry AlarmsReachSomebody");
+    assert!(rule["RuleCondition"].is_null(), "always applies");
+    let assertions = rule["Assertions"].as_sequence().expect("Assertions");
+    assert_eq!(assertions.len(), 1);
+    let not_empty = |param: &str| {
+        one(
+            "Fn::Not",
+            Value::Sequence(vec![one(
+                "Fn::Equals",
+                Value::Sequence(vec![reference(param), Value::from("")]),
+            )]),
+        )
+    };
+    assert_eq!(
+        assertions[0]["Assert"],
+        one(
+            "Fn::Or",
+            Value::Sequence(vec![not_empty("AlarmEmail"), not_empty("AlarmTopicArn")])
+        )
+    );
+    let message = str_of(&assertions[0]["AssertDescription"], "AssertDescription");
+    assert!(
+        message.contains("AlarmEmail") && message.contains("AlarmTopicArn"),
+        "{message}"
+    );
+    // An existing topic: the stack creates none and every alarm publishes there.
+    assert_eq!(
+        template()["Conditions"]["HasAlarmTopicArn"],
+        not_empty("AlarmTopicArn")
+    );
+    assert_eq!(
+        resource("AlarmTopic")["Condition"].as_str(),
+        Some("CreateAlarmTopic")
+    );
+    assert_eq!(
+        template()["Outputs"]["AlarmTopicArn"]["Value"],
+        alarm_topic_in_use()
+    );
+    let arn = allowed_pattern("AlarmTopicArn");
+    for accepted in ["", "arn:aws:sns:eu-north-1:123456789012:ops-alarms"] {
+        assert!(arn.is_match(accepted), "refused {accepted:?}");
+    }
+    for refused in [
+        "ops-alarms",
+        "arn:aws:sqs:eu-north-1:123456789012:ops-alarms",
+        "arn:aws:sns:eu-north-1:123456789012:",
+    ] {
+        assert!(!arn.is_match(refused), "accepted {refused:?}");
+    }
+    // The deploy guide and the README say how.
+    for path in ["docs/deploy.md", "README.md"] {
+        assert!(doc(path).contains("AlarmTopicArn"), "{path}");
+    }
+}
+
+#[test]
+fn dead_letter_queue_growth_and_age_page_well_before_retention() {
+    // SQS counts NumberOfMessagesSent only for messages sent to the DLQ by hand (the worker's
+    // quarantine), not for redrive-policy moves: growth is the depth's rise.
+    let p = alarm("DeadLetterQueueGrowthAlarm");
+    let watched: BTreeSet<&str> = alarm_metrics(resource("DeadLetterQueueGrowthAlarm"))
+        .into_iter()
+        .map(|(ns, m, dims)| {
+            assert_eq!(ns.as_str(), Some("AWS/SQS"));
+            assert_eq!(dims[0]["Value"], get_att("DeadLetterQueue", "QueueName"));
+            m
+        })
+        .collect();
+    assert_eq!(
+        watched,
+        BTreeSet::from([
+            "NumberOfMessagesSent",
+            "ApproximateNumberOfMessagesVisible",
+            "ApproximateNumberOfMessagesNotVisible",
+        ])
+    );
+    let queries = p["Metrics"].as_sequence().unwrap();
+    let returned: Vec<_> = queries
+        .iter()
+        .filter(|q| q["ReturnData"].as_bool() == Some(true))
+        .collect();
+    assert_eq!(returned.len(), 1);
+    let expression = str_of(&returned[0]["Expression"], "Expression");
+    assert!(expression.contains("DIFF("), "{expression}");
+    for q in queries.iter().filter(|q| q["Expression"].is_null()) {
+        assert_eq!(int(&q["MetricStat"]["Period"], "Period"), 300);
+    }
+
+    let name = "DeadLetterQueueAgeAlarm";
+    let p = alarm(name);
+    assert_eq!(p["MetricName"].as_str(), Some("ApproximateAgeOfOldestMessage"));
+    assert_eq!(
+        p["Dimensions"][0]["Value"],
+        get_att("DeadLetterQueue", "QueueName"),
+        "{name}"
+    );
+    let retention = int(
+        &props("DeadLetterQueue")["MessageRetentionPeriod"],
+        "DLQ retention",
+    );
+    let threshold = int(&p["Threshold"], "Threshold");
+    // Dead-lettered messages keep their first enqueue time: the alarm leaves a week to act.
+    assert!(threshold <= retention / 2, "{threshold} s of {retention} s");
+    assert!(threshold >= 86_400, "not while a redrive is under way");
+    assert_eq!(
+        p["ComparisonOperator"].as_str(),
+        Some("GreaterThanOrEqualToThreshold")
+    );
+}
+
+#[test]
+fn worker_start_up_failures_page_and_the_runbook_names_the_log_line() {
+    let (name, _) = simple_alarm_on(&sub(METRICS_NAMESPACE), "WorkerInitFailed");
+    assert_eq!(name, "WorkerInitFailedAlarm");
+    let runbook = doc("docs/runbook.md");
+    let entry = runbook
+        .split("\n## ")
+        .find(|s| s.starts_with("`WorkerInitFailedAlarm`"))
+        .expect("a runbook entry");
+    // The worker's own words (functions/worker/src/wiring.rs).
+    assert!(entry.contains("worker init failed"), "{entry}");
+}
+
+#[test]
+fn sqs_never_throttles_the_worker_and_neighbours_cannot_starve_the_webhook() {
+    // Reserved concurrency ≥ the event source's MaximumConcurrency: SQS's pollers never meet a
+    // throttle (which would count receives towards the dead-letter queue).
+    assert_eq!(
+        props("WorkerFunction")["ReservedConcurrentExecutions"],
+        worker_event()["ScalingConfig"]["MaximumConcurrency"]
+    );
+    assert_eq!(
+        props("WebhookFunction")["ReservedConcurrentExecutions"],
+        one(
+            "Fn::If",
+            Value::Sequence(vec![
+                Value::from("ReserveWebhookConcurrency"),
+                reference("WebhookReservedConcurrency"),
+                reference("AWS::NoValue"),
+            ])
+        )
+    );
+    let reserved = parameter("WebhookReservedConcurrency");
+    assert_eq!(int(&reserved["MinValue"], "MinValue"), 0, "0: no reservation");
+    assert!(int(&reserved["Default"], "Default") >= 1);
+    let runbook = doc("docs/runbook.md");
+    let entry = runbook
+        .split("\n## ")
+        .find(|s| s.starts_with("`ThrottlesAlarm`"))
+        .expect("a runbook entry");
+    assert!(
+        entry.contains("WebhookReservedConcurrency") && entry.contains("reconcile"),
+        "{entry}"
+    );
+}
+
+#[test]
+fn strangers_probing_the_endpoint_do_not_page_for_every_request() {
+    // A scanner's 404s and 401s are noise; a refused Glase is found by reconciliation
+    // (ReconcileMissingAlarm) and the traffic floor, so these page on a volume, not on one.
+    for metric in ["NotificationsUnauthorized"] {
+        let (name, a) = simple_alarm_on(&sub(METRICS_NAMESPACE), metric);
+        assert_eq!(
+            a["Properties"]["Threshold"],
+            reference("ClientErrorAlarmThreshold"),
+            "{name}"
+        );
+    }
+    let (name, a) = simple_alarm_on(&Value::from("AWS/ApiGateway"), "4xx");
+    assert_eq!(
+        a["Properties"]["Threshold"],
+        reference("ClientErrorAlarmThreshold"),
+        "{name}"
+    );
+    let threshold = parameter("ClientErrorAlarmThreshold");
+    assert!(int(&threshold["Default"], "Default") >= 5);
+    assert_eq!(int(&threshold["MinValue"], "MinValue"), 0, "0: every one");
+    resource("ReconcileMissingAlarm");
+}
+
+#[test]
+fn rotating_the_issuer_secret_restarts_every_function_that_reads_it() {
+    let readers: Vec<&str> = resources_of_type("AWS::Serverless::Function")
+        .into_iter()
+        .filter(|(_, f)| {
+            !f["Properties"]["Environment"]["Variables"]["GLASE_SECRET_PARAMETER"].is_null()
+        })
+        .map(|(name, _)| name)
+        .collect();
+    assert_eq!(readers, ["WorkerFunction", "ReconcileFunction"]);
+    let runbook = doc("docs/runbook.md");
+    let entry = runbook
+        .split("\n## ")
+        .find(|s| s.starts_with("`GlaseUnauthorizedAlarm`"))
+        .expect("a runbook entry");
+    for name in ["WorkerFunctionName", "ReconcileFunctionName"] {
+        assert!(entry.contains(name), "the rotation restarts {name}");
+    }
+}
+
+/// The dashboard's body as CloudWatch gets it, with sample values for the `${...}` names.
+fn dashboard() -> serde_json::Value {
+    let body = str_of(
+        &props("Dashboard")["DashboardBody"]["Fn::Sub"],
+        "DashboardBody (Fn::Sub)",
+    );
+    let resolved = Regex::new(r"\$\{([^}]+)\}")
+        .unwrap()
+        .replace_all(body, |c: &regex::Captures| {
+            let name = &c[1];
+            match name {
+                "AWS::StackName" => "glase-invoices".to_owned(),
+                "AWS::Region" => "eu-north-1".to_owned(),
+                _ if name.contains('.') => name.replace('.', "-"),
+                _ if template()["Parameters"][name].is_mapping() => {
+                    number_or_default(&reference(name), name).to_string()
+                }
+                _ => {
+                    resource(name);
+                    name.to_owned()
+                }
+            }
+        });
+    serde_json::from_str(&resolved).unwrap_or_else(|e| panic!("DashboardBody: {e}\n{resolved}"))
+}
+
+#[test]
+fn dashboard_draws_every_alarm_threshold() {
+    let body = dashboard();
+    let widgets = body["widgets"].as_array().expect("widgets");
+    let annotations: Vec<(&str, f64, &serde_json::Value)> = widgets
+        .iter()
+        .flat_map(|w| {
+            w["properties"]["annotations"]["horizontal"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(move |a| {
+                    (
+                        a["label"].as_str().expect("annotation label"),
+                        a["value"].as_f64().expect("annotation value"),
+                        w,
+                    )
+                })
+        })
+        .collect();
+    for (name, a) in alarms() {
+        let drawn: Vec<_> = annotations.iter().filter(|(l, _, _)| *l == name).collect();
+        assert_eq!(drawn.len(), 1, "{name}: one threshold line labelled with its name");
+        let (_, value, widget) = drawn[0];
+        let p = &a["Properties"];
+        if p["Metrics"].is_null() {
+            assert_eq!(
+                *value,
+                number_or_default(&p["Threshold"], name) as f64,
+                "{name}"
+            );
+        }
+        let plotted = serde_json::to_string(&widget["properties"]["metrics"]).unwrap();
+        for (_, metric, _) in alarm_metrics(a) {
+            assert!(
+                plotted.contains(&format!("\"{metric}\"")),
+                "{name}: its line is on a graph without {metric}"
+            );
+        }
+    }
+}
+
+#[test]
+fn dashboard_shows_intake_outcomes_reconciliation_queues_and_functions() {
+    let text = serde_json::to_string(&dashboard()).unwrap();
+    for metric in WEBHOOK_METRICS
+        .iter()
+        .chain(WORKER_METRICS)
+        .chain(RECONCILE_METRICS)
+        .filter(|m| **m != "GlaseFetchLatency")
+    {
+        assert!(text.contains(&format!("\"{metric}\"")), "no {metric}");
+    }
+    // Rejections by code: the RejectionCode dimension, whatever codes exist.
+    assert!(text.contains("RejectionCode"), "rejections by code");
+    for metric in [
+        "ApproximateAgeOfOldestMessage",
+        "ApproximateNumberOfMessagesVisible",
+        "Errors",
+        "Duration",
+        "Throttles",
+    ] {
+        assert!(text.contains(&format!("\"{metric}\"")), "no {metric}");
+    }
+    for function in ["WebhookFunction", "WorkerFunction", "ReconcileFunction"] {
+        assert!(text.contains(&format!("\"{function}\"")), "{function}");
+    }
+    let url = &template()["Outputs"]["DashboardUrl"]["Value"]["Fn::Sub"];
+    assert_eq!(
+        str_of(url, "DashboardUrl"),
+        "https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home?region=${AWS::Region}#dashboards:name=${Dashboard}"
+    );
 }
