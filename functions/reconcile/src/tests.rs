@@ -7,6 +7,7 @@ use glase_shared::ports::{InvoiceRecord, Rejection};
 use glase_shared::reconcile::Finding;
 use glase_shared::Invoice;
 use jiff::civil::date;
+use std::time::Duration;
 
 use super::*;
 
@@ -51,6 +52,7 @@ async fn a_scheduled_run_reads_today_and_the_look_back_days_in_glases_zone() {
         queue: MemoryQueue::default(),
         zone: TimeZone::get("Pacific/Auckland").unwrap(),
         lookback_days: 3,
+        settle: Options::DEFAULT_SETTLE,
     };
 
     let found = scheduled.run(now()).await.unwrap();
@@ -76,6 +78,7 @@ async fn a_scheduled_run_fails_when_it_could_not_do_everything_but_not_for_a_mis
         queue: MemoryQueue::default(),
         zone: TimeZone::UTC,
         lookback_days: 3,
+        settle: Options::DEFAULT_SETTLE,
     };
     assert_eq!(
         mismatch_only.run(now()).await.unwrap().mismatches(),
@@ -88,6 +91,7 @@ async fn a_scheduled_run_fails_when_it_could_not_do_everything_but_not_for_a_mis
         queue: MemoryQueue::default(),
         zone: TimeZone::UTC,
         lookback_days: 3,
+        settle: Options::DEFAULT_SETTLE,
     };
     assert!(matches!(
         spoilt.run(now()).await,
@@ -100,6 +104,7 @@ async fn a_scheduled_run_fails_when_it_could_not_do_everything_but_not_for_a_mis
         queue: MemoryQueue::default(),
         zone: TimeZone::UTC,
         lookback_days: 3,
+        settle: Options::DEFAULT_SETTLE,
     };
     assert!(matches!(down.run(now()).await, Err(RunError::Stopped(_))));
 }
@@ -133,17 +138,66 @@ async fn the_report_serializes_for_the_cli_and_the_invocation_result() {
     assert_eq!(summary["rows"], 2);
 }
 
-#[test]
-fn metrics_are_emf_counts_without_dimensions_in_the_configured_namespace() {
-    // Arrange: the only test in this binary that installs the global recorder.
+#[tokio::test]
+async fn a_scheduled_run_counts_missing_invoices_only_outside_its_settle_window() {
+    // Arrange: paid 20 minutes before the run, never stored.
+    let mut paid = doc_invoice_numbered(1);
+    paid.purchase_time =
+        glase_shared::PurchaseTime::from_timestamp(now() - Duration::from_secs(20 * 60));
+    let with_settle = |minutes: u64| Scheduled {
+        source: FakeReport::with_rows([paid.clone()]),
+        store: MemoryStore::default(),
+        queue: MemoryQueue::default(),
+        zone: TimeZone::UTC,
+        lookback_days: 3,
+        settle: Duration::from_secs(minutes * 60),
+    };
+
+    // Act
+    let inside = with_settle(30).run(now()).await.unwrap();
+    let outside = with_settle(15).run(now()).await.unwrap();
+
+    // Assert: re-queued either way, missing only once the window has passed.
+    assert_eq!((inside.requeued(), inside.missing), (vec![id(1)], 0));
+    assert_eq!((outside.requeued(), outside.missing), (vec![id(1)], 1));
+    assert_eq!(summary(&outside)["missing"], 1);
+}
+
+async fn reconcile_once(source: FakeReport) -> Result<Reconciliation, ReconcileFailure> {
+    let options = Options::new(now());
+    reconcile(&source, &MemoryStore::default(), &MemoryQueue::default(), window(), &options).await
+}
+
+/// One flushed EMF document: the names (with units) and values of its metrics.
+fn flushed(collector: &metrics_cloudwatch_embedded::Collector) -> serde_json::Value {
+    let mut out = Vec::new();
+    collector.flush(&mut out).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let docs: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(docs.len(), 1, "{text}");
+    docs.into_iter().next().unwrap()
+}
+
+#[tokio::test]
+async fn metrics_are_emf_counts_without_dimensions_in_the_configured_namespace() {
+    // Arrange: the runs first, so the recorder (global: the only test in this binary that
+    // installs it) sees nothing but what this test records.
+    let empty = reconcile_once(FakeReport::default()).await.unwrap();
+    let stopped = reconcile_once(FakeReport::default().unavailable())
+        .await
+        .unwrap_err();
     let collector = metrics::init("GlaseInvoices/test-stack").unwrap();
     let found = Reconciliation {
         window: window(),
         dry_run: false,
-        rows: 3,
+        rows: 4,
         matched: 1,
         in_progress: 0,
         recent: 0,
+        missing: 1,
         findings: vec![
             Finding {
                 invoice_id: Some(id(2)),
@@ -157,22 +211,22 @@ fn metrics_are_emf_counts_without_dimensions_in_the_configured_namespace() {
                 },
                 action: Action::NeedsHuman,
             },
+            Finding {
+                invoice_id: Some(id(4)),
+                problem: Problem::InvalidRow {
+                    row: 4,
+                    error: "report row 4: AMOUNT is invalid".into(),
+                },
+                action: Action::NeedsHuman,
+            },
         ],
     };
 
     // Act
     metrics::record(&Ok(found));
-    let mut out = Vec::new();
-    collector.flush(&mut out).unwrap();
+    let doc = flushed(collector);
 
     // Assert
-    let text = String::from_utf8(out).unwrap();
-    let docs: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(docs.len(), 1, "{text}");
-    let doc = &docs[0];
     let spec = &doc["_aws"]["CloudWatchMetrics"][0];
     assert_eq!(spec["Namespace"], "GlaseInvoices/test-stack");
     assert_eq!(spec["Dimensions"], serde_json::json!([[]]));
@@ -187,18 +241,31 @@ fn metrics_are_emf_counts_without_dimensions_in_the_configured_namespace() {
         names,
         vec![
             ("ReconcileFailed", "Count"),
+            ("ReconcileInvalidRows", "Count"),
             ("ReconcileMismatches", "Count"),
+            ("ReconcileMissing", "Count"),
             ("ReconcileReportRows", "Count"),
-            ("ReconcileRequeued", "Count")
+            ("ReconcileRequeued", "Count"),
+            ("ReconcileRuns", "Count"),
         ]
     );
-    assert_eq!(
-        (
-            &doc["ReconcileRequeued"],
-            &doc["ReconcileMismatches"],
-            &doc["ReconcileReportRows"],
-            &doc["ReconcileFailed"]
-        ),
-        (&1.into(), &1.into(), &3.into(), &0.into())
-    );
+    let values = |doc: &serde_json::Value| {
+        [
+            "ReconcileRequeued",
+            "ReconcileMismatches",
+            "ReconcileReportRows",
+            "ReconcileFailed",
+            "ReconcileMissing",
+            "ReconcileRuns",
+            "ReconcileInvalidRows",
+        ]
+        .map(|name| doc[name].as_u64())
+    };
+    assert_eq!(values(&doc), [1, 1, 4, 1, 1, 1, 1].map(Some));
+
+    // An empty report is still a finished run: the heartbeat beats. One that stopped does not.
+    metrics::record(&Ok(empty));
+    assert_eq!(values(&flushed(collector)), [0, 0, 0, 0, 0, 1, 0].map(Some));
+    metrics::record(&Err(stopped));
+    assert_eq!(values(&flushed(collector)), [0, 0, 0, 1, 0, 0, 0].map(Some));
 }
