@@ -229,7 +229,11 @@ impl Problem {
             Problem::Mismatch { differences } => differences
                 .iter()
                 .map(|d| {
-                    let note = d.note.as_ref().map(|n| format!(" ({n})")).unwrap_or_default();
+                    let note = d
+                        .note
+                        .as_ref()
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default();
                     format!(
                         "{}: report {:?}, stored {:?}{note}",
                         d.field, d.report, d.stored
@@ -452,6 +456,8 @@ where
 }
 
 /// A report row to look up.
+// Spoilt rows are rare: boxing every good row would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
 enum Listed {
     Row(Invoice),
     /// A row that could not be read but for its id: nothing to compare, still to re-queue.

@@ -45,7 +45,10 @@ pub enum ScheduleError {
          {lookback_days} days back: invoices paid between runs would never be compared (run at \
          least every {lookback_days} days, or raise LOOKBACK_DAYS)"
     )]
-    RarerThanLookback { every_hours: u64, lookback_days: u16 },
+    RarerThanLookback {
+        every_hours: u64,
+        lookback_days: u16,
+    },
 }
 
 impl Schedule {
@@ -91,7 +94,12 @@ impl Schedule {
 
 /// `name(...)`'s inside, trimmed.
 fn inside<'a>(text: &'a str, name: &str) -> Option<&'a str> {
-    Some(text.strip_prefix(name)?.strip_prefix('(')?.strip_suffix(')')?.trim())
+    Some(
+        text.strip_prefix(name)?
+            .strip_prefix('(')?
+            .strip_suffix(')')?
+            .trim(),
+    )
 }
 
 fn parse_rate(rate: &str) -> Result<Schedule, ScheduleError> {
@@ -137,7 +145,10 @@ mod tests {
 
     #[test]
     fn refuses_a_schedule_rarer_than_the_look_back_naming_both() {
-        let err = Schedule::parse("rate(4 days)").unwrap().check(3).unwrap_err();
+        let err = Schedule::parse("rate(4 days)")
+            .unwrap()
+            .check(3)
+            .unwrap_err();
         assert_eq!(
             err,
             ScheduleError::RarerThanLookback {
@@ -162,7 +173,11 @@ mod tests {
             "cron(0 3 * 1-6 ? *)",
             "cron(0 3 * * ? 2027)",
         ] {
-            assert_eq!(Schedule::parse(text), Err(ScheduleError::Irregular), "{text}");
+            assert_eq!(
+                Schedule::parse(text),
+                Err(ScheduleError::Irregular),
+                "{text}"
+            );
         }
         for text in [
             "daily",

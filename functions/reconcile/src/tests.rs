@@ -165,7 +165,14 @@ async fn a_scheduled_run_counts_missing_invoices_only_outside_its_settle_window(
 
 async fn reconcile_once(source: FakeReport) -> Result<Reconciliation, ReconcileFailure> {
     let options = Options::new(now());
-    reconcile(&source, &MemoryStore::default(), &MemoryQueue::default(), window(), &options).await
+    reconcile(
+        &source,
+        &MemoryStore::default(),
+        &MemoryQueue::default(),
+        window(),
+        &options,
+    )
+    .await
 }
 
 /// One flushed EMF document: the names (with units) and values of its metrics.

@@ -231,7 +231,13 @@ async fn the_settle_window_is_thirty_minutes_unless_set() {
     let source = FakeReport::with_rows([paid]);
     let store = MemoryStore::default();
 
-    let default = run(&source, &store, &MemoryQueue::default(), Options::new(now())).await;
+    let default = run(
+        &source,
+        &store,
+        &MemoryQueue::default(),
+        Options::new(now()),
+    )
+    .await;
     let shorter = run(
         &source,
         &store,
@@ -348,7 +354,10 @@ async fn a_spoilt_row_whose_id_reads_is_still_looked_up_and_requeued_when_missin
         ]
     );
     assert_eq!(found.requeued(), vec![id(1), id(2)]);
-    assert_eq!((found.invalid_rows(), found.missing, found.matched), (3, 1, 0));
+    assert_eq!(
+        (found.invalid_rows(), found.missing, found.matched),
+        (3, 1, 0)
+    );
     assert!(found.needs_human(), "the rows themselves still need a look");
 }
 

@@ -268,9 +268,21 @@ fn the_secret_is_trimmed_like_every_other_value_and_blank_means_unset() {
 fn a_reconcile_schedule_rarer_than_the_look_back_or_a_bad_settle_window_fails_init_naming_it() {
     let refused = [
         ("RECONCILE_SCHEDULE", "rate(4 days)", "LOOKBACK_DAYS=3"),
-        ("RECONCILE_SCHEDULE", "cron(0 3 ? * MON *)", "LOOKBACK_DAYS=3"),
-        ("RECONCILE_SCHEDULE", "cron(0 3 1 * ? *)", "RECONCILE_SCHEDULE"),
-        ("RECONCILE_SCHEDULE", "rate(1 LEAKMARK)", "RECONCILE_SCHEDULE"),
+        (
+            "RECONCILE_SCHEDULE",
+            "cron(0 3 ? * MON *)",
+            "LOOKBACK_DAYS=3",
+        ),
+        (
+            "RECONCILE_SCHEDULE",
+            "cron(0 3 1 * ? *)",
+            "RECONCILE_SCHEDULE",
+        ),
+        (
+            "RECONCILE_SCHEDULE",
+            "rate(1 LEAKMARK)",
+            "RECONCILE_SCHEDULE",
+        ),
         ("SETTLE_MINUTES", "1441", "SETTLE_MINUTES"),
         ("SETTLE_MINUTES", "LEAKMARK", "SETTLE_MINUTES"),
     ];

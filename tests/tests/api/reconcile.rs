@@ -382,8 +382,8 @@ async fn a_tampered_stored_amount_is_reported_and_never_overwritten() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn purchase_times_read_in_the_wrong_zone_are_mismatches_naming_glase_time_zone_and_the_hours(
-) {
+async fn purchase_times_read_in_the_wrong_zone_are_mismatches_naming_glase_time_zone_and_the_hours()
+{
     // Arrange: Glase's wall clock is Tokyo's (UTC+9, no summer time); the worker is left on
     // the default GLASE_TIME_ZONE (UTC), so it stores every purchase nine hours late.
     let tokyo = TimeZone::get("Asia/Tokyo").unwrap();
@@ -414,7 +414,10 @@ async fn purchase_times_read_in_the_wrong_zone_are_mismatches_naming_glase_time_
         assert!(note.contains("GLASE_TIME_ZONE is wrong"), "{note}");
         assert!(note.contains("9 hours late"), "{note}");
     }
-    assert!(report.requeued().is_empty(), "never \"fixed\" by re-queueing");
+    assert!(
+        report.requeued().is_empty(),
+        "never \"fixed\" by re-queueing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
