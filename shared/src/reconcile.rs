@@ -7,8 +7,9 @@
 //! `PROCESSING` (lease lapsed); the worker then fetches and stores it through its normal,
 //! idempotent path. A stored invoice whose amount, currency, reference or purchase instant
 //! differs from the report is a [`Problem::Mismatch`]: reported, never "fixed". A report row
-//! that cannot be read is still looked up when its id can be, and re-queued like any other. The scheduled Lambda (glase-reconcile)
-//! and the `glase-invoices reconcile` command both call it.
+//! that cannot be read is still looked up when its id can be, and re-queued like any other.
+//! The scheduled Lambda (glase-reconcile) and the `glase-invoices reconcile` command both call
+//! it.
 
 use std::collections::HashSet;
 use std::time::Duration;
