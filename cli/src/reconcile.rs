@@ -66,10 +66,11 @@ pub async fn reconcile(ctx: &Context, args: ReconcileArgs) -> Result<(), CliErro
     }
     printer.finish()?;
     eprintln!(
-        "{} report rows, {} matched, {} in progress, {} {}, {} need a person{}",
+        "{} report rows, {} matched, {} in progress, {} missing, {} {}, {} need a person{}",
         found.rows,
         found.matched,
         found.in_progress,
+        found.missing,
         if args.dry_run {
             found.would_requeue().len()
         } else {

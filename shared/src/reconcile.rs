@@ -5,9 +5,11 @@
 //! [`reconcile`] reads the report for a [`Window`] of dates row by row, looks the ids up in the
 //! table 100 at a time, and re-queues every invoice that is missing, `REJECTED` or stuck
 //! `PROCESSING` (lease lapsed); the worker then fetches and stores it through its normal,
-//! idempotent path. A stored invoice whose amount, currency or reference differs from the report
-//! is a [`Problem::Mismatch`]: reported, never "fixed". The scheduled Lambda (glase-reconcile)
-//! and the `glase-invoices reconcile` command both call it.
+//! idempotent path. A stored invoice whose amount, currency, reference or purchase instant
+//! differs from the report is a [`Problem::Mismatch`]: reported, never "fixed". A report row
+//! that cannot be read is still looked up when its id can be, and re-queued like any other.
+//! The scheduled Lambda (glase-reconcile) and the `glase-invoices reconcile` command both call
+//! it.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -95,8 +97,9 @@ pub struct Options {
     pub dry_run: bool,
     /// The time of the run: leases are expired relative to it, `settle` counts back from it.
     pub now: Timestamp,
-    /// A missing invoice paid less than this long ago is left to the webhook: Glase is very
-    /// likely notifying it right now (it retries for ~32 h anyway).
+    /// A missing invoice paid less than this long ago is re-queued but not counted as
+    /// [`Reconciliation::missing`]: Glase is very likely notifying it right now, so it is not
+    /// (yet) a lost notification.
     pub settle: Duration,
     /// Ids per table read (BatchGetItem takes at most 100).
     pub batch_size: usize,
@@ -105,7 +108,7 @@ pub struct Options {
 }
 
 impl Options {
-    pub const DEFAULT_SETTLE: Duration = Duration::from_secs(15 * 60);
+    pub const DEFAULT_SETTLE: Duration = Duration::from_secs(30 * 60);
 
     /// A real run at `now`, with the defaults.
     pub fn new(now: Timestamp) -> Self {
@@ -120,6 +123,11 @@ impl Options {
 
     pub fn dry_run(mut self, dry_run: bool) -> Self {
         self.dry_run = dry_run;
+        self
+    }
+
+    pub fn settle(mut self, settle: Duration) -> Self {
+        self.settle = settle;
         self
     }
 }
@@ -139,8 +147,11 @@ pub struct Reconciliation {
     pub matched: u64,
     /// `PROCESSING` with a live lease: a worker has it now.
     pub in_progress: u64,
-    /// Missing or unfinished, but paid within the settle period: left to the webhook.
+    /// Missing or unfinished, but paid within the settle period: re-queued, not counted missing.
     pub recent: u64,
+    /// Missing from the table and paid before the settle period (or of unknown age: a spoilt
+    /// row): notifications that were lost. Re-queued.
+    pub missing: u64,
     /// Everything else, in report order.
     pub findings: Vec<Finding>,
 }
@@ -218,7 +229,17 @@ impl Problem {
             ),
             Problem::Mismatch { differences } => differences
                 .iter()
-                .map(|d| format!("{}: report {:?}, stored {:?}", d.field, d.report, d.stored))
+                .map(|d| {
+                    let note = d
+                        .note
+                        .as_ref()
+                        .map(|n| format!(" ({n})"))
+                        .unwrap_or_default();
+                    format!(
+                        "{}: report {:?}, stored {:?}{note}",
+                        d.field, d.report, d.stored
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join("; "),
             Problem::Unreadable { error } => format!("stored item unreadable: {error}"),
@@ -230,10 +251,14 @@ impl Problem {
 /// A field that differs between the report and the stored invoice.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Difference {
-    /// `amount`, `currency` or `reference`.
+    /// `amount`, `currency`, `reference` or `purchaseTime`.
     pub field: &'static str,
     pub report: String,
     pub stored: String,
+    /// The likely cause, when the difference says it (a purchase time off by whole hours: the
+    /// zone setting).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -258,6 +283,7 @@ impl Reconciliation {
             matched: 0,
             in_progress: 0,
             recent: 0,
+            missing: 0,
             findings: Vec::new(),
         }
     }
@@ -301,6 +327,14 @@ impl Reconciliation {
             .count()
     }
 
+    /// Report rows that could not be read.
+    pub fn invalid_rows(&self) -> usize {
+        self.findings
+            .iter()
+            .filter(|f| matches!(f.problem, Problem::InvalidRow { .. }))
+            .count()
+    }
+
     /// True when a person must look: a mismatch, an unreadable item, a spoilt row or a failed
     /// re-queue. False when the run found nothing or re-queued everything it found.
     pub fn needs_human(&self) -> bool {
@@ -340,8 +374,9 @@ pub struct ReconcileFailure {
 /// Compares Glase's report for `window` with the table and re-queues what needs it.
 ///
 /// Rows stream in and are checked 100 at a time, so memory stays small whatever the report's
-/// size. A spoilt row is recorded ([`Problem::InvalidRow`]) and the run goes on; a failed fetch
-/// or table read stops it ([`ReconcileFailure`], with what was done so far).
+/// size. A spoilt row is recorded ([`Problem::InvalidRow`]) and the run goes on — its invoice
+/// still looked up and re-queued when its id could be read; a failed fetch or table read stops
+/// it ([`ReconcileFailure`], with what was done so far).
 pub async fn reconcile<S, L, Q>(
     source: &S,
     store: &L,
@@ -386,7 +421,7 @@ where
         match item {
             Ok(row) => {
                 found.rows += 1;
-                batch.push(row);
+                batch.push(Listed::Row(row));
                 if batch.len() == batch_size {
                     check(store, queue, found, &mut batch, options).await?;
                 }
@@ -402,6 +437,14 @@ where
                     error: e.to_string(),
                 };
                 found.push(id, problem, Action::NeedsHuman);
+                // Its invoice may still be missing or rejected: the row being spoilt must not
+                // hide that.
+                if let Some(id) = id {
+                    batch.push(Listed::Spoilt(id));
+                    if batch.len() == batch_size {
+                        check(store, queue, found, &mut batch, options).await?;
+                    }
+                }
             }
             Err(e) => {
                 // Rows already read are still worth checking.
@@ -413,18 +456,36 @@ where
     check(store, queue, found, &mut batch, options).await
 }
 
+/// A report row to look up.
+// Spoilt rows are rare: boxing every good row would cost an allocation each.
+#[allow(clippy::large_enum_variant)]
+enum Listed {
+    Row(Invoice),
+    /// A row that could not be read but for its id: nothing to compare, still to re-queue.
+    Spoilt(InvoiceId),
+}
+
+impl Listed {
+    fn id(&self) -> InvoiceId {
+        match self {
+            Listed::Row(row) => row.id,
+            Listed::Spoilt(id) => *id,
+        }
+    }
+}
+
 /// Checks one batch of rows against the table and re-queues what needs it.
 async fn check<L: InvoiceLookup, Q: Requeue>(
     store: &L,
     queue: &Q,
     found: &mut Reconciliation,
-    batch: &mut Vec<Invoice>,
+    batch: &mut Vec<Listed>,
     options: &Options,
 ) -> Result<(), ReconcileError> {
     if batch.is_empty() {
         return Ok(());
     }
-    let ids: Vec<InvoiceId> = batch.iter().map(|r| r.id).collect();
+    let ids: Vec<InvoiceId> = batch.iter().map(Listed::id).collect();
     let records = store.get_many(&ids).await.map_err(ReconcileError::Store)?;
     let now_ms = options.now.as_millisecond();
     let settled_before = options
@@ -436,12 +497,17 @@ async fn check<L: InvoiceLookup, Q: Requeue>(
 
     let mut to_requeue: Vec<(InvoiceId, Problem)> = Vec::new();
     let mut seen = HashSet::new();
-    for row in batch.drain(..) {
-        let problem = match records.get(&row.id) {
+    for listed in batch.drain(..) {
+        let id = listed.id();
+        let row = match &listed {
+            Listed::Row(row) => Some(row),
+            Listed::Spoilt(_) => None,
+        };
+        let problem = match records.get(&id) {
             None => Problem::Missing,
             Some(Err(e)) => {
                 found.push(
-                    Some(row.id),
+                    Some(id),
                     Problem::Unreadable {
                         error: error_chain(e),
                     },
@@ -450,15 +516,18 @@ async fn check<L: InvoiceLookup, Q: Requeue>(
                 continue;
             }
             Some(Ok(InvoiceRecord::Stored { invoice, .. })) => {
-                let differences = compare(&row, invoice);
-                if differences.is_empty() {
-                    found.matched += 1;
-                } else {
-                    found.push(
-                        Some(row.id),
-                        Problem::Mismatch { differences },
-                        Action::NeedsHuman,
-                    );
+                // A spoilt row has nothing to compare: its InvalidRow finding stands alone.
+                if let Some(row) = row {
+                    let differences = compare(row, invoice);
+                    if differences.is_empty() {
+                        found.matched += 1;
+                    } else {
+                        found.push(
+                            Some(id),
+                            Problem::Mismatch { differences },
+                            Action::NeedsHuman,
+                        );
+                    }
                 }
                 continue;
             }
@@ -483,11 +552,16 @@ async fn check<L: InvoiceLookup, Q: Requeue>(
                 reason: rejection.reason.clone(),
             },
         };
-        if row.purchase_time.timestamp() > settled_before {
-            found.recent += 1;
-        } else if seen.insert(row.id) {
-            to_requeue.push((row.id, problem));
+        if !seen.insert(id) {
+            continue;
         }
+        // A spoilt row's age is unknown: counted as missing, the safe side for an alarm.
+        if row.is_some_and(|r| r.purchase_time.timestamp() > settled_before) {
+            found.recent += 1;
+        } else if problem == Problem::Missing {
+            found.missing += 1;
+        }
+        to_requeue.push((id, problem));
     }
 
     if options.dry_run {
@@ -513,7 +587,7 @@ async fn check<L: InvoiceLookup, Q: Requeue>(
     Ok(())
 }
 
-/// Amount (by value: the table drops trailing zeros), currency and reference.
+/// Amount (by value: the table drops trailing zeros), currency, reference and purchase instant.
 fn compare(row: &Invoice, stored: &Invoice) -> Vec<Difference> {
     let mut differences = Vec::new();
     let mut differ = |field: &'static str, report: String, stored: String| {
@@ -521,6 +595,7 @@ fn compare(row: &Invoice, stored: &Invoice) -> Vec<Difference> {
             field,
             report,
             stored,
+            note: None,
         });
     };
     if row.amount != stored.amount {
@@ -536,7 +611,38 @@ fn compare(row: &Invoice, stored: &Invoice) -> Vec<Difference> {
     if row.reference != stored.reference {
         differ("reference", row.reference.clone(), stored.reference.clone());
     }
+    if row.purchase_time != stored.purchase_time {
+        let late = stored.purchase_time.timestamp().as_second()
+            - row.purchase_time.timestamp().as_second();
+        differences.push(Difference {
+            field: "purchaseTime",
+            report: row.purchase_time.to_string(),
+            stored: stored.purchase_time.to_string(),
+            note: zone_note(late),
+        });
+    }
     differences
+}
+
+/// The report carries each purchase's instant with its offset; the details' `purchaseTime` is a
+/// wall clock we read in `GLASE_TIME_ZONE`. Off by whole hours (at most a day), the setting is
+/// the likely cause, and the hours say by how much.
+fn zone_note(stored_late_seconds: i64) -> Option<String> {
+    const HOUR: i64 = 3600;
+    let hours = stored_late_seconds / HOUR;
+    if stored_late_seconds % HOUR != 0 || hours == 0 || hours.abs() > 26 {
+        return None;
+    }
+    let (n, unit) = (hours.abs(), if hours.abs() == 1 { "hour" } else { "hours" });
+    let (stored, clock) = if hours > 0 {
+        ("late", "ahead of")
+    } else {
+        ("early", "behind")
+    };
+    Some(format!(
+        "GLASE_TIME_ZONE is wrong: stored times are {n} {unit} {stored}, so Glase's wall clock \
+         runs {n} {unit} {clock} the zone set"
+    ))
 }
 
 #[cfg(all(test, feature = "test-util"))]

@@ -5,6 +5,9 @@ use std::time::Duration;
 
 use glase_shared::adapters::glase_report::{DEFAULT_MAX_REPORT_BYTES, DEFAULT_REPORT_TIMEOUT};
 use glase_shared::config::{ConfigError, Env, GlaseConfig};
+use glase_shared::reconcile::Options;
+
+use crate::schedule::Schedule;
 
 #[derive(Debug, Clone)]
 pub struct ReconcileConfig {
@@ -17,6 +20,12 @@ pub struct ReconcileConfig {
     pub queue_url: String,
     /// `LOOKBACK_DAYS` (default 3, 1 to 31): the report covers today and this many days before.
     pub lookback_days: u16,
+    /// `SETTLE_MINUTES` (default 30, 0 to 1440): a missing invoice paid more recently is
+    /// re-queued but not counted in `ReconcileMissing` (its notification may be in flight).
+    pub settle: Duration,
+    /// `RECONCILE_SCHEDULE` (optional: unset for local runs): the function's own EventBridge
+    /// schedule, refused when rarer than `LOOKBACK_DAYS` covers (rule in [`crate::schedule`]).
+    pub schedule: Option<Schedule>,
     /// `GLASE_REPORT_TIMEOUT_MS` (default 120000): the whole report request, body included.
     pub report_timeout: Duration,
     /// `GLASE_REPORT_MAX_BYTES` (default 64 MiB): a larger body fails the run.
@@ -27,11 +36,28 @@ pub struct ReconcileConfig {
 
 impl ReconcileConfig {
     pub fn from_env<F: Fn(&str) -> Option<String>>(env: &Env<F>) -> Result<Self, ConfigError> {
+        let lookback_days = env.number("LOOKBACK_DAYS", 3, 1..=31, "days")?;
         Ok(Self {
             table_name: env.table_name()?,
             queue_url: env.url("QUEUE_URL")?,
             glase: env.glase()?,
-            lookback_days: env.number("LOOKBACK_DAYS", 3, 1..=31, "days")?,
+            lookback_days,
+            settle: Duration::from_secs(
+                60 * env.number(
+                    "SETTLE_MINUTES",
+                    Options::DEFAULT_SETTLE.as_secs() / 60,
+                    0..=1440,
+                    "minutes",
+                )?,
+            ),
+            schedule: env
+                .optional("RECONCILE_SCHEDULE")
+                .map(|text| Schedule::parse(&text).and_then(|s| s.check(lookback_days)))
+                .transpose()
+                .map_err(|e| ConfigError::Invalid {
+                    var: "RECONCILE_SCHEDULE",
+                    reason: e.to_string(),
+                })?,
             report_timeout: Duration::from_millis(env.number(
                 "GLASE_REPORT_TIMEOUT_MS",
                 DEFAULT_REPORT_TIMEOUT.as_millis() as u64,
@@ -75,6 +101,26 @@ mod tests {
         assert_eq!(cfg.report_max_bytes, 64 * 1024 * 1024);
         assert_eq!(cfg.metrics_namespace, "GlaseInvoices");
         assert_eq!(cfg.table_name, "invoices");
+        assert_eq!(cfg.settle, Duration::from_secs(30 * 60));
+        assert_eq!(cfg.schedule, None);
+    }
+
+    #[test]
+    fn reads_the_settle_minutes_and_a_schedule_within_the_look_back() {
+        let mut pairs = VARS.to_vec();
+        pairs.extend([
+            ("SETTLE_MINUTES", "10"),
+            ("RECONCILE_SCHEDULE", "rate(2 days)"),
+            ("LOOKBACK_DAYS", "2"),
+        ]);
+
+        let cfg = from_env(&pairs).unwrap();
+
+        assert_eq!(cfg.settle, Duration::from_secs(600));
+        assert_eq!(
+            cfg.schedule,
+            Some(Schedule::Rate(Duration::from_secs(2 * 86_400)))
+        );
     }
 
     #[test]
@@ -92,6 +138,11 @@ mod tests {
             ("LOOKBACK_DAYS", "32"),
             ("LOOKBACK_DAYS", "three"),
             ("GLASE_REPORT_TIMEOUT_MS", "-1"),
+            ("SETTLE_MINUTES", "1441"),
+            ("SETTLE_MINUTES", "half an hour"),
+            ("RECONCILE_SCHEDULE", "rate(4 days)"),
+            ("RECONCILE_SCHEDULE", "cron(0 3 1 * ? *)"),
+            ("RECONCILE_SCHEDULE", "daily"),
         ] {
             let mut pairs = VARS.to_vec();
             pairs.push((var, value));

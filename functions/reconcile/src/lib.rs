@@ -8,11 +8,14 @@ use glase_shared::reconcile::{
 };
 use glase_shared::telemetry::error_chain;
 use glase_shared::InvoiceId;
+use std::time::Duration;
+
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 
 pub mod config;
 pub mod metrics;
+pub mod schedule;
 
 /// The scheduled function: the look-back window, one run, one summary line, the metrics.
 pub struct Scheduled<S, L, Q> {
@@ -22,6 +25,8 @@ pub struct Scheduled<S, L, Q> {
     /// Glase's calendar, for "today".
     pub zone: TimeZone,
     pub lookback_days: u16,
+    /// Missing invoices paid more recently are re-queued but not counted missing.
+    pub settle: Duration,
 }
 
 /// Why a scheduled run counts as failed (the Lambda invocation errors, so its alarm fires and
@@ -53,7 +58,7 @@ impl<S: ReportSource, L: InvoiceLookup, Q: Requeue> Scheduled<S, L, Q> {
             &self.store,
             &self.queue,
             window,
-            &Options::new(now),
+            &Options::new(now).settle(self.settle),
         )
         .await;
         log_summary(&result);
@@ -76,6 +81,8 @@ pub fn summary(found: &Reconciliation) -> serde_json::Value {
         "matched": found.matched,
         "inProgress": found.in_progress,
         "recent": found.recent,
+        "missing": found.missing,
+        "invalidRows": found.invalid_rows(),
         "requeued": ids(found.requeued()),
         "mismatches": ids(found.mismatches()),
         "failures": found.failures(),
@@ -120,14 +127,16 @@ pub fn log_summary(result: &Result<Reconciliation, ReconcileFailure>) {
         .filter(|f| matches!(f.action, Action::RequeueFailed { .. }))
         .filter_map(|f| f.invoice_id)
         .collect();
-    let invalid_rows: Vec<&str> = found
-        .findings
-        .iter()
-        .filter_map(|f| match &f.problem {
-            Problem::InvalidRow { error, .. } => Some(error.as_str()),
-            _ => None,
-        })
-        .collect();
+    // One line per spoilt row: its number, its id when readable and what is wrong — never the
+    // row itself, which may hold payer data.
+    let mut invalid_row_ids = Vec::new();
+    for finding in &found.findings {
+        if let Problem::InvalidRow { row, error } = &finding.problem {
+            let invoice_id = finding.invoice_id.map(InvoiceId::get);
+            tracing::warn!(row, invoice_id, error = %error, "report row could not be read");
+            invalid_row_ids.extend(finding.invoice_id);
+        }
+    }
     macro_rules! summary {
         ($level:ident) => {
             tracing::$level!(
@@ -138,6 +147,7 @@ pub fn log_summary(result: &Result<Reconciliation, ReconcileFailure>) {
                 matched = found.matched,
                 in_progress = found.in_progress,
                 recent = found.recent,
+                missing = found.missing,
                 requeued = requeued.len(),
                 requeued_ids = %id_list(&requeued),
                 missing_ids = %id_list(&of_kind("missing")),
@@ -147,8 +157,8 @@ pub fn log_summary(result: &Result<Reconciliation, ReconcileFailure>) {
                 mismatch_ids = %id_list(&mismatches),
                 requeue_failed = requeue_failed.len(),
                 requeue_failed_ids = %id_list(&requeue_failed),
-                invalid_rows = invalid_rows.len(),
-                invalid_row_errors = ?&invalid_rows[..invalid_rows.len().min(10)],
+                invalid_rows = found.invalid_rows(),
+                invalid_row_ids = %id_list(&invalid_row_ids),
                 error = error.as_deref(),
                 "reconcile summary"
             )

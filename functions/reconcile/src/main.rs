@@ -23,6 +23,7 @@ async fn main() -> Result<(), Error> {
         queue: SqsQueue::new(aws_sdk_sqs::Client::new(&aws), config.queue_url),
         zone: config.glase.time_zone.clone(),
         lookback_days: config.lookback_days,
+        settle: config.settle,
     };
     // The event (EventBridge's, or `{}` when invoked by hand) carries nothing we need.
     run(service_fn(|_: LambdaEvent<serde_json::Value>| async {

@@ -1,6 +1,6 @@
 //! EMF metrics (the project's contract): namespace from `METRICS_NAMESPACE`, no dimensions, so
-//! the template's alarms match them exactly. Each run emits all four, zeros included, so an alarm
-//! on mismatches returns to OK after a clean run.
+//! the template's alarms match them exactly. Each run emits all of them, zeros included, so an
+//! alarm on mismatches returns to OK after a clean run.
 
 use metrics::{counter, describe_counter, Unit};
 use metrics_cloudwatch_embedded::{Builder, Collector};
@@ -13,6 +13,14 @@ pub const REQUEUED: &str = "ReconcileRequeued";
 pub const MISMATCHES: &str = "ReconcileMismatches";
 /// Report rows read.
 pub const REPORT_ROWS: &str = "ReconcileReportRows";
+/// Invoices in the report, paid before the settle window, that the table did not have
+/// (re-queued): notifications that were lost.
+pub const MISSING: &str = "ReconcileMissing";
+/// 1 for a run that read the whole report (an empty one too), 0 for one that stopped early: the
+/// heartbeat (no data at all means the function did not run).
+pub const RUNS: &str = "ReconcileRuns";
+/// Report rows that could not be read (their ids are logged, never the rows).
+pub const INVALID_ROWS: &str = "ReconcileInvalidRows";
 /// 1 for a run that stopped early, met spoilt rows or could not re-queue; 0 otherwise.
 pub const FAILED: &str = "ReconcileFailed";
 
@@ -30,17 +38,31 @@ pub fn init(namespace: &str) -> Result<&'static Collector, metrics_cloudwatch_em
     );
     describe_counter!(REPORT_ROWS, Unit::Count, "rows read from Glase's report");
     describe_counter!(FAILED, Unit::Count, "runs that did not finish their work");
+    describe_counter!(
+        MISSING,
+        Unit::Count,
+        "invoices paid before the settle window that the table did not have"
+    );
+    describe_counter!(RUNS, Unit::Count, "runs that read the whole report");
+    describe_counter!(
+        INVALID_ROWS,
+        Unit::Count,
+        "report rows that could not be read"
+    );
     Ok(collector)
 }
 
 /// Counts one run (a no-op without a recorder).
 pub fn record(result: &Result<Reconciliation, ReconcileFailure>) {
-    let (found, failed) = match result {
-        Ok(found) => (found, found.failures() > 0),
-        Err(failure) => (&*failure.partial, true),
+    let (found, failed, finished) = match result {
+        Ok(found) => (found, found.failures() > 0, true),
+        Err(failure) => (&*failure.partial, true, false),
     };
     counter!(REQUEUED).increment(found.requeued().len() as u64);
     counter!(MISMATCHES).increment(found.mismatches().len() as u64);
     counter!(REPORT_ROWS).increment(found.rows);
     counter!(FAILED).increment(u64::from(failed));
+    counter!(MISSING).increment(found.missing);
+    counter!(RUNS).increment(u64::from(finished));
+    counter!(INVALID_ROWS).increment(found.invalid_rows() as u64);
 }

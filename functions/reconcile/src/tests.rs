@@ -1,12 +1,13 @@
 //! The scheduled function's own parts: the look-back window, the invocation's result and the
-//! metrics. The algorithm's tests are with it, in `glase_shared::reconcile`.
+//! settle window (the metrics are in tests/metrics.rs). The algorithm's tests are with it, in
+//! `glase_shared::reconcile`.
 
 use glase_shared::domain::RejectionCode;
 use glase_shared::memory::{doc_invoice_numbered, FakeReport, MemoryQueue, MemoryStore};
 use glase_shared::ports::{InvoiceRecord, Rejection};
-use glase_shared::reconcile::Finding;
 use glase_shared::Invoice;
 use jiff::civil::date;
+use std::time::Duration;
 
 use super::*;
 
@@ -51,6 +52,7 @@ async fn a_scheduled_run_reads_today_and_the_look_back_days_in_glases_zone() {
         queue: MemoryQueue::default(),
         zone: TimeZone::get("Pacific/Auckland").unwrap(),
         lookback_days: 3,
+        settle: Options::DEFAULT_SETTLE,
     };
 
     let found = scheduled.run(now()).await.unwrap();
@@ -76,6 +78,7 @@ async fn a_scheduled_run_fails_when_it_could_not_do_everything_but_not_for_a_mis
         queue: MemoryQueue::default(),
         zone: TimeZone::UTC,
         lookback_days: 3,
+        settle: Options::DEFAULT_SETTLE,
     };
     assert_eq!(
         mismatch_only.run(now()).await.unwrap().mismatches(),
@@ -88,6 +91,7 @@ async fn a_scheduled_run_fails_when_it_could_not_do_everything_but_not_for_a_mis
         queue: MemoryQueue::default(),
         zone: TimeZone::UTC,
         lookback_days: 3,
+        settle: Options::DEFAULT_SETTLE,
     };
     assert!(matches!(
         spoilt.run(now()).await,
@@ -100,6 +104,7 @@ async fn a_scheduled_run_fails_when_it_could_not_do_everything_but_not_for_a_mis
         queue: MemoryQueue::default(),
         zone: TimeZone::UTC,
         lookback_days: 3,
+        settle: Options::DEFAULT_SETTLE,
     };
     assert!(matches!(down.run(now()).await, Err(RunError::Stopped(_))));
 }
@@ -133,72 +138,27 @@ async fn the_report_serializes_for_the_cli_and_the_invocation_result() {
     assert_eq!(summary["rows"], 2);
 }
 
-#[test]
-fn metrics_are_emf_counts_without_dimensions_in_the_configured_namespace() {
-    // Arrange: the only test in this binary that installs the global recorder.
-    let collector = metrics::init("GlaseInvoices/test-stack").unwrap();
-    let found = Reconciliation {
-        window: window(),
-        dry_run: false,
-        rows: 3,
-        matched: 1,
-        in_progress: 0,
-        recent: 0,
-        findings: vec![
-            Finding {
-                invoice_id: Some(id(2)),
-                problem: Problem::Missing,
-                action: Action::Requeued,
-            },
-            Finding {
-                invoice_id: Some(id(3)),
-                problem: Problem::Mismatch {
-                    differences: vec![],
-                },
-                action: Action::NeedsHuman,
-            },
-        ],
+#[tokio::test]
+async fn a_scheduled_run_counts_missing_invoices_only_outside_its_settle_window() {
+    // Arrange: paid 20 minutes before the run, never stored.
+    let mut paid = doc_invoice_numbered(1);
+    paid.purchase_time =
+        glase_shared::PurchaseTime::from_timestamp(now() - Duration::from_secs(20 * 60));
+    let with_settle = |minutes: u64| Scheduled {
+        source: FakeReport::with_rows([paid.clone()]),
+        store: MemoryStore::default(),
+        queue: MemoryQueue::default(),
+        zone: TimeZone::UTC,
+        lookback_days: 3,
+        settle: Duration::from_secs(minutes * 60),
     };
 
     // Act
-    metrics::record(&Ok(found));
-    let mut out = Vec::new();
-    collector.flush(&mut out).unwrap();
+    let inside = with_settle(30).run(now()).await.unwrap();
+    let outside = with_settle(15).run(now()).await.unwrap();
 
-    // Assert
-    let text = String::from_utf8(out).unwrap();
-    let docs: Vec<serde_json::Value> = text
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    assert_eq!(docs.len(), 1, "{text}");
-    let doc = &docs[0];
-    let spec = &doc["_aws"]["CloudWatchMetrics"][0];
-    assert_eq!(spec["Namespace"], "GlaseInvoices/test-stack");
-    assert_eq!(spec["Dimensions"], serde_json::json!([[]]));
-    let mut names: Vec<_> = spec["Metrics"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| (m["Name"].as_str().unwrap(), m["Unit"].as_str().unwrap()))
-        .collect();
-    names.sort();
-    assert_eq!(
-        names,
-        vec![
-            ("ReconcileFailed", "Count"),
-            ("ReconcileMismatches", "Count"),
-            ("ReconcileReportRows", "Count"),
-            ("ReconcileRequeued", "Count")
-        ]
-    );
-    assert_eq!(
-        (
-            &doc["ReconcileRequeued"],
-            &doc["ReconcileMismatches"],
-            &doc["ReconcileReportRows"],
-            &doc["ReconcileFailed"]
-        ),
-        (&1.into(), &1.into(), &3.into(), &0.into())
-    );
+    // Assert: re-queued either way, missing only once the window has passed.
+    assert_eq!((inside.requeued(), inside.missing), (vec![id(1)], 0));
+    assert_eq!((outside.requeued(), outside.missing), (vec![id(1)], 1));
+    assert_eq!(summary(&outside)["missing"], 1);
 }

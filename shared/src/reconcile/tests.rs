@@ -158,12 +158,14 @@ async fn a_stored_invoice_that_differs_is_reported_and_neither_requeued_nor_chan
                     Difference {
                         field: "amount",
                         report: "59.99".into(),
-                        stored: "5.99".into()
+                        stored: "5.99".into(),
+                        note: None,
                     },
                     Difference {
                         field: "reference",
                         report: "586930/05/2015".into(),
-                        stored: "other".into()
+                        stored: "other".into(),
+                        note: None,
                     },
                 ]
             },
@@ -201,11 +203,14 @@ async fn a_dry_run_reports_what_it_would_requeue_and_sends_nothing() {
 }
 
 #[tokio::test]
-async fn a_missing_invoice_paid_within_the_settle_period_is_left_to_the_webhook() {
+async fn a_missing_invoice_paid_before_the_settle_window_counts_as_missing_and_one_inside_it_is_requeued_uncounted(
+) {
+    // Arrange: row 1 paid a minute ago (its notification may be in flight), row 2 in 2015.
     let mut just_paid = row(1);
     just_paid.purchase_time = PurchaseTime::from_timestamp(now() - Duration::from_secs(60));
     let queue = MemoryQueue::default();
 
+    // Act
     let found = run(
         &FakeReport::with_rows([just_paid, row(2)]),
         &MemoryStore::default(),
@@ -214,8 +219,36 @@ async fn a_missing_invoice_paid_within_the_settle_period_is_left_to_the_webhook(
     )
     .await;
 
-    assert_eq!(queue.sent(), vec![id(2)]);
-    assert_eq!(found.recent, 1);
+    // Assert
+    assert_eq!(queue.sent(), vec![id(1), id(2)]);
+    assert_eq!((found.missing, found.recent), (1, 1));
+}
+
+#[tokio::test]
+async fn the_settle_window_is_thirty_minutes_unless_set() {
+    let mut paid = row(1);
+    paid.purchase_time = PurchaseTime::from_timestamp(now() - Duration::from_secs(20 * 60));
+    let source = FakeReport::with_rows([paid]);
+    let store = MemoryStore::default();
+
+    let default = run(
+        &source,
+        &store,
+        &MemoryQueue::default(),
+        Options::new(now()),
+    )
+    .await;
+    let shorter = run(
+        &source,
+        &store,
+        &MemoryQueue::default(),
+        Options::new(now()).settle(Duration::from_secs(10 * 60)),
+    )
+    .await;
+
+    assert_eq!(Options::DEFAULT_SETTLE, Duration::from_secs(30 * 60));
+    assert_eq!((default.missing, default.recent), (0, 1));
+    assert_eq!((shorter.missing, shorter.recent), (1, 0));
 }
 
 #[tokio::test]
@@ -272,7 +305,7 @@ async fn the_table_is_read_a_hundred_ids_at_a_time() {
 async fn a_spoilt_row_is_recorded_and_the_run_goes_on() {
     let queue = MemoryQueue::default();
     let source = FakeReport::with_rows([row(1)])
-        .then_spoilt_row(2, Some(id(2)))
+        .then_spoilt_row(2, None)
         .then_row(row(3));
 
     let found = run(
@@ -287,10 +320,100 @@ async fn a_spoilt_row_is_recorded_and_the_run_goes_on() {
     assert_eq!(found.rows, 3);
     assert_eq!(
         kinds(&found),
-        vec![(2, "invalidRow"), (1, "missing"), (3, "missing")]
+        vec![(0, "invalidRow"), (1, "missing"), (3, "missing")]
     );
-    assert_eq!(found.failures(), 1);
+    assert_eq!((found.failures(), found.invalid_rows()), (1, 1));
     assert!(found.needs_human());
+}
+
+#[tokio::test]
+async fn a_spoilt_row_whose_id_reads_is_still_looked_up_and_requeued_when_missing_or_rejected() {
+    // Arrange: spoilt rows for a missing (1), a rejected (2) and a stored (3) invoice.
+    let store = MemoryStore::default();
+    rejected(&store, 2).await;
+    stored(&store, &row(3)).await;
+    let source = FakeReport::default()
+        .then_spoilt_row(1, Some(id(1)))
+        .then_spoilt_row(2, Some(id(2)))
+        .then_spoilt_row(3, Some(id(3)));
+    let queue = MemoryQueue::default();
+
+    // Act
+    let found = run(&source, &store, &queue, Options::new(now())).await;
+
+    // Assert
+    assert_eq!(queue.sent(), vec![id(1), id(2)]);
+    assert_eq!(
+        kinds(&found),
+        vec![
+            (1, "invalidRow"),
+            (2, "invalidRow"),
+            (3, "invalidRow"),
+            (1, "missing"),
+            (2, "rejected")
+        ]
+    );
+    assert_eq!(found.requeued(), vec![id(1), id(2)]);
+    assert_eq!(
+        (found.invalid_rows(), found.missing, found.matched),
+        (3, 1, 0)
+    );
+    assert!(found.needs_human(), "the rows themselves still need a look");
+}
+
+#[tokio::test]
+async fn a_stored_purchase_time_off_by_whole_hours_is_a_mismatch_naming_glase_time_zone() {
+    // Arrange: stored as if Glase's wall clock (UTC+2) had been read as UTC.
+    let store = MemoryStore::default();
+    let mut shifted = row(1);
+    shifted.purchase_time =
+        PurchaseTime::from_timestamp(row(1).purchase_time.timestamp() + Duration::from_secs(7200));
+    stored(&store, &shifted).await;
+
+    // Act
+    let found = run(
+        &FakeReport::with_rows([row(1)]),
+        &store,
+        &MemoryQueue::default(),
+        Options::new(now()),
+    )
+    .await;
+
+    // Assert
+    assert_eq!(found.mismatches(), vec![id(1)]);
+    let detail = found.findings[0].problem.detail();
+    assert!(detail.starts_with("purchaseTime: report"), "{detail}");
+    assert!(detail.contains("GLASE_TIME_ZONE is wrong"), "{detail}");
+    assert!(detail.contains("2 hours"), "{detail}");
+    let json = serde_json::to_value(&found.findings[0]).unwrap();
+    assert!(json["problem"]["differences"][0]["note"]
+        .as_str()
+        .unwrap()
+        .contains("GLASE_TIME_ZONE"));
+}
+
+#[tokio::test]
+async fn a_stored_purchase_time_off_by_seconds_is_a_mismatch_without_blaming_the_zone() {
+    let store = MemoryStore::default();
+    let mut shifted = row(1);
+    shifted.purchase_time =
+        PurchaseTime::from_timestamp(row(1).purchase_time.timestamp() - Duration::from_secs(7));
+    stored(&store, &shifted).await;
+
+    let found = run(
+        &FakeReport::with_rows([row(1)]),
+        &store,
+        &MemoryQueue::default(),
+        Options::new(now()),
+    )
+    .await;
+
+    let Problem::Mismatch { differences } = &found.findings[0].problem else {
+        panic!("{:?}", found.findings);
+    };
+    assert_eq!(differences.len(), 1);
+    assert_eq!(differences[0].field, "purchaseTime");
+    assert_eq!(differences[0].note, None);
 }
 
 #[tokio::test]

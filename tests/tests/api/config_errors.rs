@@ -263,3 +263,41 @@ fn the_secret_is_trimmed_like_every_other_value_and_blank_means_unset() {
 
     assert_eq!(err, ConfigError::Missing("GLASE_SECRET"));
 }
+
+#[test]
+fn a_reconcile_schedule_rarer_than_the_look_back_or_a_bad_settle_window_fails_init_naming_it() {
+    let refused = [
+        ("RECONCILE_SCHEDULE", "rate(4 days)", "LOOKBACK_DAYS=3"),
+        (
+            "RECONCILE_SCHEDULE",
+            "cron(0 3 ? * MON *)",
+            "LOOKBACK_DAYS=3",
+        ),
+        (
+            "RECONCILE_SCHEDULE",
+            "cron(0 3 1 * ? *)",
+            "RECONCILE_SCHEDULE",
+        ),
+        (
+            "RECONCILE_SCHEDULE",
+            "rate(1 LEAKMARK)",
+            "RECONCILE_SCHEDULE",
+        ),
+        ("SETTLE_MINUTES", "1441", "SETTLE_MINUTES"),
+        ("SETTLE_MINUTES", "LEAKMARK", "SETTLE_MINUTES"),
+    ];
+    for (var, value, names) in refused {
+        let case = format!("{var}={value}");
+        let err = reconcile(&with(reconcile_vars(), var, Some(value)))
+            .map(|_| ())
+            .expect_err(&case);
+        assert_names_without_echo(&case, &err, var);
+        assert_names_without_echo(&case, &err, names);
+    }
+
+    // As deployed by default (daily), and a rate the look-back covers, are accepted.
+    for schedule in ["cron(15 4 * * ? *)", "rate(3 days)"] {
+        let pairs = with(reconcile_vars(), "RECONCILE_SCHEDULE", Some(schedule));
+        assert!(reconcile(&pairs).is_ok(), "{schedule}");
+    }
+}

@@ -97,6 +97,7 @@ impl Harness {
             queue: self.requeue.clone(),
             zone: TimeZone::UTC,
             lookback_days: 3,
+            settle: Options::DEFAULT_SETTLE,
         }
     }
 
@@ -187,6 +188,8 @@ async fn invoices_paid_while_the_webhook_was_down_past_glases_retries_are_recove
         .iter()
         .all(|f| f.problem == Problem::Missing && f.action == Action::Requeued));
     assert_eq!((report.rows, report.matched), (25, 0));
+    // Paid an hour ago, past the settle window: lost notifications, every one.
+    assert_eq!((report.missing, report.recent), (25, 0));
     for id in &ids {
         let expected = h.sim.invoice(id.get()).unwrap().to_invoice();
         assert_eq!(h.stored(*id).await, expected, "invoice {id}");
@@ -361,6 +364,7 @@ async fn a_tampered_stored_amount_is_reported_and_never_overwritten() {
                         field: "amount",
                         report: "0.10".into(),
                         stored: "99.99".into(),
+                        note: None,
                     }]
                 }
             );
@@ -375,6 +379,45 @@ async fn a_tampered_stored_amount_is_reported_and_never_overwritten() {
         "not overwritten"
     );
     assert_eq!(h.detail_fetches(), fetches);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn purchase_times_read_in_the_wrong_zone_are_mismatches_naming_glase_time_zone_and_the_hours()
+{
+    // Arrange: Glase's wall clock is Tokyo's (UTC+9, no summer time); the worker is left on
+    // the default GLASE_TIME_ZONE (UTC), so it stores every purchase nine hours late.
+    let tokyo = TimeZone::get("Asia/Tokyo").unwrap();
+    let h = harness(tokyo.clone()).await;
+    let ids = paid_during_outage(&h, 2).await;
+    // Report dates in Tokyo's calendar, so the window holds today's payments at any hour.
+    let scheduled = Scheduled {
+        zone: tokyo,
+        ..h.scheduled()
+    };
+    scheduled.run(Timestamp::now()).await.unwrap();
+    h.pipeline.drain(WAIT).await;
+
+    // Act
+    let report = scheduled.run(Timestamp::now()).await.unwrap();
+
+    // Assert
+    let mut mismatches = report.mismatches();
+    mismatches.sort();
+    assert_eq!(mismatches, ids);
+    for finding in &report.findings {
+        let Problem::Mismatch { differences } = &finding.problem else {
+            panic!("{finding:?}");
+        };
+        assert_eq!(differences.len(), 1, "{differences:?}");
+        assert_eq!(differences[0].field, "purchaseTime");
+        let note = differences[0].note.as_deref().unwrap_or_default();
+        assert!(note.contains("GLASE_TIME_ZONE is wrong"), "{note}");
+        assert!(note.contains("9 hours late"), "{note}");
+    }
+    assert!(
+        report.requeued().is_empty(),
+        "never \"fixed\" by re-queueing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
