@@ -505,6 +505,44 @@ async fn a_404_is_retried_with_back_off_until_the_final_receive_then_rejected() 
 }
 
 #[tokio::test]
+async fn receives_spent_on_lease_contention_do_not_shorten_the_404_window() {
+    let w = worker(FakeGlase::default(), MemoryWorkQueue::default());
+    let other = Lease {
+        owner: "other".into(),
+        now_ms: T0,
+        until_ms: T0 + 1_000,
+        rejected_before_ms: None,
+    };
+    w.store.claim(id(404), &other).await.unwrap();
+    let contended = w
+        .process(&message("m1", r#"{"invoiceId":404}"#, 1), DEADLINE)
+        .await;
+    w.clock.advance_ms(2_000);
+
+    // Receives 2..=FINAL are the first FINAL − 1 404s: still inside the window.
+    let mut outcomes = Vec::new();
+    for n in 2..=FINAL {
+        outcomes.push(
+            w.process(&message("m1", r#"{"invoiceId":404}"#, n), DEADLINE)
+                .await,
+        );
+    }
+    let last = w
+        .process(&message("m1", r#"{"invoiceId":404}"#, FINAL + 1), DEADLINE)
+        .await;
+
+    assert!(contended.is_failure(), "{contended:?}");
+    assert!(outcomes.iter().all(Outcome::is_failure), "{outcomes:?}");
+    assert_eq!(
+        last,
+        Outcome::Rejected {
+            code: RejectionCode::UnknownInvoice
+        }
+    );
+    assert_eq!(w.glase.calls(), FINAL as usize, "one fetch per 404 counted");
+}
+
+#[tokio::test]
 async fn an_invoice_glase_knows_only_later_is_stored_not_rejected() {
     let glase = FakeGlase::default()
         .then(id(21), Err(FetchError::NotFound))
