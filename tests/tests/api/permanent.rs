@@ -108,10 +108,13 @@ async fn a_details_body_over_the_cap_is_rejected_as_details_too_large() {
 #[tokio::test]
 async fn undocumented_glase_refusals_400_and_410_are_rejected_as_glase_refused_with_the_status() {
     let (p, glase) = pipeline_with_sim().await;
+    glase.sim().answer(
+        74,
+        Reply::raw(400, "application/json", r#"{"message":"Bad Request"}"#),
+    );
     glase
         .sim()
-        .answer(74, Reply::raw(400, "application/json", r#"{"message":"Bad Request"}"#));
-    glase.sim().answer(75, Reply::raw(410, "text/plain", "Gone"));
+        .answer(75, Reply::raw(410, "text/plain", "Gone"));
 
     p.notify(r#"{"invoiceId": 74}"#).await;
     p.notify(r#"{"invoiceId": 75}"#).await;
