@@ -31,9 +31,11 @@ pub struct Policy {
     /// `MAX_RECEIVE_COUNT` (default 30): the queue's redrive `maxReceiveCount`, so a failure on
     /// this receive is known to dead-letter the message.
     pub max_receive_count: u32,
-    /// `REJECT_AFTER_RECEIVES` (default 5, ~15 min with the back-off): a 404 or unacceptable
-    /// body is retried until this receive, then rejected. Glase may notify before its read side
-    /// knows the invoice; a proxy may answer once.
+    /// `REJECT_AFTER_RECEIVES` (default 5, ≥ 7.5 min with the back-off): a 404, unacceptable
+    /// body or undocumented 4xx is retried until Glase has answered so this many times, then
+    /// rejected. Counted in the item (`Claim::Acquired`), not in receives, so receives spent on
+    /// contention do not shorten the window. Glase may notify before its read side knows the
+    /// invoice; a proxy may answer once.
     pub reject_after_receives: u32,
     /// `REJECTED_COOLDOWN_SECONDS` (default 3600): a plain notification does not re-fetch an
     /// invoice rejected less than this long ago (operator and reconciliation re-queues are

@@ -509,6 +509,17 @@ async fn a_404_is_retried_with_back_off_until_the_final_receive_then_rejected() 
             .collect::<Vec<_>>(),
         vec![30, 60, 120, 240]
     );
+    // The window README and design.md state: 5 answers, 7.5 min from the first to the last.
+    assert_eq!(
+        w.queue
+            .postponed
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, d)| *d)
+            .sum::<i32>(),
+        450
+    );
     assert_eq!(
         last,
         Outcome::Rejected {

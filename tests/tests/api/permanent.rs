@@ -8,7 +8,7 @@ use std::time::Duration;
 use aws_sdk_dynamodb::types::AttributeValue;
 use futures::TryStreamExt;
 use glase_shared::adapters::dynamo::query::InvoiceQueries;
-use glase_shared::ports::{InvoiceRecord, InvoiceStore, Lease};
+use glase_shared::ports::{Claim, InvoiceRecord, InvoiceStore, Lease};
 use glase_shared::InvoiceId;
 use glase_sim::{Reply, RunningSim};
 use glase_tests::glase::{invoice_json, ISSUER, SECRET};
@@ -146,4 +146,52 @@ async fn a_claim_whose_answer_was_lost_is_read_back_as_ours() {
     let retried = p.store.claim(id, &ours).await.unwrap();
 
     assert_eq!(retried, first, "the applied claim is ours");
+}
+
+#[tokio::test]
+async fn dynamodb_counts_rejectable_answers_in_the_item_across_claims_not_other_releases() {
+    let (p, _glase) = pipeline_with_sim().await;
+    let id = InvoiceId::new(77).unwrap();
+    let now = jiff::Timestamp::now().as_millisecond();
+    let lease = |owner: &str, at: i64| Lease {
+        owner: owner.into(),
+        now_ms: at,
+        until_ms: at + 10_000,
+        rejected_before_ms: None,
+    };
+    let at = jiff::Timestamp::now();
+    let first = lease("a", now);
+    assert_eq!(
+        p.store.claim(id, &first).await.unwrap(),
+        Claim::Acquired {
+            rejectable_answers: 0
+        }
+    );
+    p.store
+        .release_rejectable(id, &first, "404", at)
+        .await
+        .unwrap();
+    // A retry of that release (its answer lost) is refused: counted once.
+    p.store
+        .release_rejectable(id, &first, "404", at)
+        .await
+        .unwrap();
+    let second = lease("b", now + 1);
+    let after_404 = p.store.claim(id, &second).await.unwrap();
+    p.store.release(id, &second, "HTTP 503", at).await.unwrap();
+    let after_503 = p.store.claim(id, &lease("c", now + 2)).await.unwrap();
+
+    assert_eq!(
+        after_404,
+        Claim::Acquired {
+            rejectable_answers: 1
+        }
+    );
+    assert_eq!(
+        after_503,
+        Claim::Acquired {
+            rejectable_answers: 1
+        },
+        "a transient failure is not counted"
+    );
 }
