@@ -191,6 +191,8 @@ impl InvoiceSource for FakeGlase {
 struct Row {
     record: InvoiceRecord,
     lease_owner: Option<String>,
+    /// The bounded window's count (`rejectableAnswers` in the table).
+    rejectable_answers: u32,
 }
 
 /// The invoices table in a map, with the DynamoDB adapter's conditions.
@@ -217,7 +219,7 @@ impl MemoryStore {
     }
 
     fn owns(row: Option<&Row>, lease: &Lease) -> bool {
-        matches!(row, Some(Row { record: InvoiceRecord::Processing { .. }, lease_owner: Some(o) }) if *o == lease.owner)
+        matches!(row, Some(Row { record: InvoiceRecord::Processing { .. }, lease_owner: Some(o), .. }) if *o == lease.owner)
     }
 
     /// What a refused completing write means, as the DynamoDB adapter decides it.
@@ -240,6 +242,7 @@ impl MemoryStore {
             Row {
                 record,
                 lease_owner: None,
+                rejectable_answers: 0,
             },
         );
     }
@@ -261,6 +264,11 @@ impl InvoiceStore for MemoryStore {
     async fn claim(&self, id: InvoiceId, lease: &Lease) -> Result<Claim, AdapterError> {
         self.check()?;
         let mut rows = lock(&self.rows);
+        let rejectable_answers = rows.get(&id).map_or(0, |r| r.rejectable_answers);
+        if Self::owns(rows.get(&id), lease) {
+            // A retried claim whose first attempt applied: the lease is ours.
+            return Ok(Claim::Acquired { rejectable_answers });
+        }
         let attempts = match rows.get(&id).map(|r| &r.record) {
             Some(InvoiceRecord::Stored { .. }) => return Ok(Claim::AlreadyStored),
             Some(InvoiceRecord::Processing { lease_until_ms, .. })
@@ -299,9 +307,10 @@ impl InvoiceStore for MemoryStore {
                     last_error,
                 },
                 lease_owner: Some(lease.owner.clone()),
+                rejectable_answers,
             },
         );
-        Ok(Claim::Acquired)
+        Ok(Claim::Acquired { rejectable_answers })
     }
 
     async fn store(
@@ -324,6 +333,7 @@ impl InvoiceStore for MemoryStore {
             Row {
                 record,
                 lease_owner: None,
+                rejectable_answers: 0,
             },
         );
         Ok(Completion::Done)
@@ -350,11 +360,13 @@ impl InvoiceStore for MemoryStore {
             rejected_at: at,
             attempts,
         };
+        let rejectable_answers = rows.get(&id).map_or(0, |r| r.rejectable_answers) + 1;
         rows.insert(
             id,
             Row {
                 record,
                 lease_owner: None,
+                rejectable_answers,
             },
         );
         Ok(Completion::Done)
@@ -366,6 +378,28 @@ impl InvoiceStore for MemoryStore {
         lease: &Lease,
         error: &str,
         _at: Timestamp,
+    ) -> Result<(), AdapterError> {
+        self.release_counting(id, lease, error, false)
+    }
+
+    async fn release_rejectable(
+        &self,
+        id: InvoiceId,
+        lease: &Lease,
+        error: &str,
+        _at: Timestamp,
+    ) -> Result<(), AdapterError> {
+        self.release_counting(id, lease, error, true)
+    }
+}
+
+impl MemoryStore {
+    fn release_counting(
+        &self,
+        id: InvoiceId,
+        lease: &Lease,
+        error: &str,
+        rejectable: bool,
     ) -> Result<(), AdapterError> {
         self.check()?;
         let mut rows = lock(&self.rows);
@@ -380,6 +414,7 @@ impl InvoiceStore for MemoryStore {
                 *last_error = Some(error.to_owned());
             }
             row.lease_owner = None;
+            row.rejectable_answers += u32::from(rejectable);
         }
         Ok(())
     }

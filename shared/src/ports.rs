@@ -104,13 +104,20 @@ mod worker {
         /// 200 with a body we cannot accept. Permanent.
         #[error("Glase returned invoice details we cannot accept: {0}")]
         Invalid(#[from] InvalidInvoice),
+        /// 200 with a body over the cap the worker reads. Permanent.
+        #[error("Glase's invoice details are larger than the {limit}-byte limit")]
+        TooLarge { limit: usize },
+        /// A 4xx Glase does not document (400, 410, …) that retrying cannot change. Permanent.
+        #[error("Glase refused the request with HTTP {0}, a status it does not document")]
+        Refused(u16),
         /// 401/403: our issuer name or secret is wrong. Retried: a config mistake must not
         /// discard paid invoices.
         #[error(
             "Glase refused our credentials (HTTP {0}): check GLASE_ISSUER and the issuer secret"
         )]
         Unauthorized(u16),
-        /// 408/429/5xx, timeouts, connection errors, and statuses Glase does not document.
+        /// 408/429/5xx, timeouts, connection errors, and other statuses Glase does not
+        /// document (3xx, a 2xx other than 200): a later attempt may succeed.
         #[error("Glase fetch failed transiently: {message}")]
         Transient {
             message: String,
@@ -120,6 +127,18 @@ mod worker {
     }
 
     impl FetchError {
+        /// The code a permanent failure is rejected under (after the bounded window); `None`
+        /// for a failure worth retrying.
+        pub fn rejection_code(&self) -> Option<RejectionCode> {
+            match self {
+                Self::NotFound => Some(RejectionCode::UnknownInvoice),
+                Self::Invalid(e) => Some(e.code()),
+                Self::TooLarge { .. } => Some(RejectionCode::DetailsTooLarge),
+                Self::Refused(_) => Some(RejectionCode::GlaseRefused),
+                Self::Unauthorized(_) | Self::Transient { .. } => None,
+            }
+        }
+
         pub fn transient(message: impl Into<String>) -> Self {
             Self::Transient {
                 message: message.into(),
@@ -152,8 +171,10 @@ mod worker {
     /// The answer to a claim attempt.
     #[derive(Debug, Clone, PartialEq, Eq)]
     pub enum Claim {
-        /// We hold the lease: fetch and complete.
-        Acquired,
+        /// We hold the lease: fetch and complete. `rejectable_answers`: how many answers that
+        /// reject the invoice once the window is spent (404s, unacceptable bodies) Glase has
+        /// given for it so far — the window counts these, not SQS receives.
+        Acquired { rejectable_answers: u32 },
         /// The invoice is stored already: nothing to do.
         AlreadyStored,
         /// Another invocation holds a live lease until `until_ms`: try again after that.
@@ -205,6 +226,7 @@ mod worker {
     pub trait InvoiceStore: Send + Sync + 'static {
         /// Takes the lease on `id` unless the invoice is stored or someone holds a live lease.
         /// A recorded rejection can be claimed again: a later successful fetch replaces it.
+        /// A lease already held by `lease.owner` (a retried write that had applied) is ours.
         fn claim(
             &self,
             id: InvoiceId,
@@ -228,6 +250,15 @@ mod worker {
         /// Gives the lease up after a transient failure, noting the error (and when it
         /// happened) for operators.
         fn release(
+            &self,
+            id: InvoiceId,
+            lease: &Lease,
+            error: &str,
+            at: Timestamp,
+        ) -> impl Future<Output = Result<(), AdapterError>> + Send;
+        /// Like `release`, after an answer that rejects the invoice once the window is spent
+        /// (see [`Claim::Acquired`]), and counts that answer in the item.
+        fn release_rejectable(
             &self,
             id: InvoiceId,
             lease: &Lease,

@@ -31,9 +31,11 @@ pub struct Policy {
     /// `MAX_RECEIVE_COUNT` (default 30): the queue's redrive `maxReceiveCount`, so a failure on
     /// this receive is known to dead-letter the message.
     pub max_receive_count: u32,
-    /// `REJECT_AFTER_RECEIVES` (default 5, ~15 min with the back-off): a 404 or unacceptable
-    /// body is retried until this receive, then rejected. Glase may notify before its read side
-    /// knows the invoice; a proxy may answer once.
+    /// `REJECT_AFTER_RECEIVES` (default 5, ≥ 7.5 min with the back-off): a 404, unacceptable
+    /// body or undocumented 4xx is retried until Glase has answered so this many times, then
+    /// rejected. Counted in the item (`Claim::Acquired`), not in receives, so receives spent on
+    /// contention do not shorten the window. Glase may notify before its read side knows the
+    /// invoice; a proxy may answer once.
     pub reject_after_receives: u32,
     /// `REJECTED_COOLDOWN_SECONDS` (default 3600): a plain notification does not re-fetch an
     /// invoice rejected less than this long ago (operator and reconciliation re-queues are
@@ -327,8 +329,8 @@ where
         };
         let lease = self.lease(received, deadline_ms);
 
-        match self.store.claim(id, &lease).await {
-            Ok(Claim::Acquired) => {}
+        let rejectable_answers = match self.store.claim(id, &lease).await {
+            Ok(Claim::Acquired { rejectable_answers }) => rejectable_answers,
             Ok(Claim::AlreadyStored) => return Outcome::Duplicate,
             Ok(Claim::RecentlyRejected) => return Outcome::RecentlyRejected,
             Ok(Claim::InProgress { until_ms }) => {
@@ -342,7 +344,7 @@ where
                 };
             }
             Err(e) => return retry(error_chain(&e)),
-        }
+        };
 
         let fetch_started = Instant::now();
         let fetched = self.glase.fetch(id).await;
@@ -361,31 +363,45 @@ where
                     Err(e) => retry(error_chain(&e)),
                 };
             }
-            Err(e @ FetchError::NotFound) => Rejection {
-                code: RejectionCode::UnknownInvoice,
-                reason: e.to_string(),
-            },
             Err(FetchError::Invalid(e)) => Rejection {
                 code: e.code(),
                 reason: e.to_string(),
             },
-            Err(e) => {
-                if matches!(e, FetchError::Unauthorized(_)) {
-                    metrics::counter!(metric::GLASE_UNAUTHORIZED).increment(1);
-                    tracing::error!(invoice_id = id.get(), error = %e, "Glase refused our credentials; the invoice is kept and retried");
+            Err(e) => match e.rejection_code() {
+                Some(code) => Rejection {
+                    code,
+                    reason: e.to_string(),
+                },
+                None => {
+                    if matches!(e, FetchError::Unauthorized(_)) {
+                        metrics::counter!(metric::GLASE_UNAUTHORIZED).increment(1);
+                        tracing::error!(invoice_id = id.get(), error = %e, "Glase refused our credentials; the invoice is kept and retried");
+                    }
+                    return self.release(id, &lease, error_chain(&e), backoff).await;
                 }
-                return self.release(id, &lease, error_chain(&e), backoff).await;
-            }
+            },
         };
 
         // A 404 or a bad body may be passing (Glase's read side lagging its notification, a
-        // proxy's error page): retried for a bounded window before it is taken as final.
-        if received.receive_count < self.policy.reject_after_receives {
+        // proxy's error page): retried for a bounded window before it is taken as final. The
+        // window counts these answers in the item, so receives spent on contention or on
+        // transient failures do not shorten it.
+        if rejectable_answers.saturating_add(1) < self.policy.reject_after_receives {
             let reason = format!(
-                "{} (retried until receive {} before rejecting as {})",
-                rejection.reason, self.policy.reject_after_receives, rejection.code
+                "{} (answer {} of {} before rejecting as {})",
+                rejection.reason,
+                rejectable_answers + 1,
+                self.policy.reject_after_receives,
+                rejection.code
             );
-            return self.release(id, &lease, reason, backoff).await;
+            if let Err(e) = self
+                .store
+                .release_rejectable(id, &lease, &reason, self.clock.now())
+                .await
+            {
+                tracing::warn!(invoice_id = id.get(), error = %error_chain(&e), "could not release the lease; it lapses at the deadline");
+            }
+            return retry(reason);
         }
 
         match self

@@ -40,8 +40,17 @@ fn worker_with(glase: FakeGlase, queue: MemoryWorkQueue, policy: Policy) -> Arc<
     })
 }
 
-/// The receive at which a 404 or a bad body is final (`Policy::default`).
+/// The answer (404 or bad body) that is final (`Policy::default`).
 const FINAL: u32 = 5;
+
+/// A worker for which the first 404 or bad body is final, for tests of what follows it.
+fn worker_rejecting_at_once(glase: FakeGlase) -> Arc<TestWorker> {
+    let policy = Policy {
+        reject_after_receives: 1,
+        ..Policy::default()
+    };
+    worker_with(glase, MemoryWorkQueue::default(), policy)
+}
 
 /// A message re-queued by an operator or by reconciliation.
 fn requeued(message_id: &str, body: &str, receive_count: u32) -> SqsMessage {
@@ -284,10 +293,10 @@ async fn wrong_credentials_are_retried_never_rejected() {
 
 #[tokio::test]
 async fn unknown_invoice_is_recorded_as_rejected_and_acknowledged() {
-    let w = worker(FakeGlase::default(), MemoryWorkQueue::default());
+    let w = worker_rejecting_at_once(FakeGlase::default());
 
     let outcome = w
-        .process(&message("m1", r#"{"invoiceId":404}"#, FINAL), DEADLINE)
+        .process(&message("m1", r#"{"invoiceId":404}"#, 1), DEADLINE)
         .await;
 
     assert_eq!(
@@ -313,10 +322,10 @@ async fn a_response_for_another_invoice_is_rejected_with_id_mismatch() {
             },
         )),
     );
-    let w = worker(glase, MemoryWorkQueue::default());
+    let w = worker_rejecting_at_once(glase);
 
     let outcome = w
-        .process(&message("m1", r#"{"invoiceId":5}"#, FINAL), DEADLINE)
+        .process(&message("m1", r#"{"invoiceId":5}"#, 1), DEADLINE)
         .await;
 
     assert_eq!(
@@ -362,7 +371,12 @@ async fn a_dead_workers_lease_lapses_and_the_invoice_is_then_stored() {
         until_ms: T0 + 60_000,
         rejected_before_ms: None,
     };
-    assert_eq!(w.store.claim(id(3), &dead).await.unwrap(), Claim::Acquired);
+    assert_eq!(
+        w.store.claim(id(3), &dead).await.unwrap(),
+        Claim::Acquired {
+            rejectable_answers: 0
+        }
+    );
 
     let blocked = w
         .process(&message("m1", r#"{"invoiceId":3}"#, 1), DEADLINE)
@@ -495,6 +509,17 @@ async fn a_404_is_retried_with_back_off_until_the_final_receive_then_rejected() 
             .collect::<Vec<_>>(),
         vec![30, 60, 120, 240]
     );
+    // The window README and design.md state: 5 answers, 7.5 min from the first to the last.
+    assert_eq!(
+        w.queue
+            .postponed
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, d)| *d)
+            .sum::<i32>(),
+        450
+    );
     assert_eq!(
         last,
         Outcome::Rejected {
@@ -502,6 +527,44 @@ async fn a_404_is_retried_with_back_off_until_the_final_receive_then_rejected() 
         }
     );
     assert_eq!(w.glase.calls(), FINAL as usize);
+}
+
+#[tokio::test]
+async fn receives_spent_on_lease_contention_do_not_shorten_the_404_window() {
+    let w = worker(FakeGlase::default(), MemoryWorkQueue::default());
+    let other = Lease {
+        owner: "other".into(),
+        now_ms: T0,
+        until_ms: T0 + 1_000,
+        rejected_before_ms: None,
+    };
+    w.store.claim(id(404), &other).await.unwrap();
+    let contended = w
+        .process(&message("m1", r#"{"invoiceId":404}"#, 1), DEADLINE)
+        .await;
+    w.clock.advance_ms(2_000);
+
+    // Receives 2..=FINAL are the first FINAL − 1 404s: still inside the window.
+    let mut outcomes = Vec::new();
+    for n in 2..=FINAL {
+        outcomes.push(
+            w.process(&message("m1", r#"{"invoiceId":404}"#, n), DEADLINE)
+                .await,
+        );
+    }
+    let last = w
+        .process(&message("m1", r#"{"invoiceId":404}"#, FINAL + 1), DEADLINE)
+        .await;
+
+    assert!(contended.is_failure(), "{contended:?}");
+    assert!(outcomes.iter().all(Outcome::is_failure), "{outcomes:?}");
+    assert_eq!(
+        last,
+        Outcome::Rejected {
+            code: RejectionCode::UnknownInvoice
+        }
+    );
+    assert_eq!(w.glase.calls(), FINAL as usize, "one fetch per 404 counted");
 }
 
 #[tokio::test]
@@ -524,8 +587,8 @@ async fn an_invoice_glase_knows_only_later_is_stored_not_rejected() {
 
 #[tokio::test]
 async fn a_rejected_invoice_is_not_fetched_again_within_the_cool_down() {
-    let w = worker(FakeGlase::default(), MemoryWorkQueue::default());
-    w.process(&message("m1", r#"{"invoiceId":31}"#, FINAL), DEADLINE)
+    let w = worker_rejecting_at_once(FakeGlase::default());
+    w.process(&message("m1", r#"{"invoiceId":31}"#, 1), DEADLINE)
         .await;
 
     let flood: Vec<_> = (0..20)
@@ -543,8 +606,8 @@ async fn a_rejected_invoice_is_not_fetched_again_within_the_cool_down() {
 
 #[tokio::test]
 async fn after_the_cool_down_or_when_re_queued_a_rejected_invoice_is_fetched_again() {
-    let w = worker(FakeGlase::default(), MemoryWorkQueue::default());
-    w.process(&message("m1", r#"{"invoiceId":32}"#, FINAL), DEADLINE)
+    let w = worker_rejecting_at_once(FakeGlase::default());
+    w.process(&message("m1", r#"{"invoiceId":32}"#, 1), DEADLINE)
         .await;
 
     let forced = w
@@ -555,18 +618,23 @@ async fn after_the_cool_down_or_when_re_queued_a_rejected_invoice_is_fetched_aga
         .process(&message("m2", r#"{"invoiceId":32}"#, 1), T0 + 3_700_000)
         .await;
 
-    assert!(
-        forced.is_failure(),
-        "fetched again (and 404 again): {forced:?}"
-    );
-    assert!(later.is_failure(), "{later:?}");
+    // Fetched again, and rejected at the first 404: the window was spent before.
+    let rejected = Outcome::Rejected {
+        code: RejectionCode::UnknownInvoice,
+    };
+    assert_eq!(forced, rejected);
+    assert_eq!(later, rejected);
     assert_eq!(w.glase.calls(), 3);
 }
 
 #[tokio::test]
 async fn a_re_claimed_rejection_no_longer_shows_its_old_reason() {
-    let w = worker(FakeGlase::default(), MemoryWorkQueue::default());
-    w.process(&message("m1", r#"{"invoiceId":33}"#, FINAL), DEADLINE)
+    let w = worker_rejecting_at_once(
+        FakeGlase::default()
+            .then(id(33), Err(FetchError::NotFound))
+            .then(id(33), Err(FetchError::transient("HTTP 503"))),
+    );
+    w.process(&message("m1", r#"{"invoiceId":33}"#, 1), DEADLINE)
         .await;
 
     w.process(&requeued("r1", r#"{"invoiceId":33}"#, 1), DEADLINE)
@@ -631,7 +699,12 @@ async fn an_invoice_stored_by_another_worker_meanwhile_is_a_duplicate_not_a_retr
         until_ms: T0 + 1,
         rejected_before_ms: None,
     };
-    assert_eq!(w.store.claim(id(51), &ours).await.unwrap(), Claim::Acquired);
+    assert_eq!(
+        w.store.claim(id(51), &ours).await.unwrap(),
+        Claim::Acquired {
+            rejectable_answers: 0
+        }
+    );
     w.clock.advance_ms(10);
     assert_eq!(
         w.process(&message("m1", r#"{"invoiceId":51}"#, 1), DEADLINE + 10)

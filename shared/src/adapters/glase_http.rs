@@ -69,8 +69,8 @@ impl InvoiceSource for GlaseHttp {
             Err(BodyError::Read(e)) => return Err(transient(e)),
             // Only a 200's body is read; the status alone classifies any other answer.
             Err(BodyError::TooLarge(_)) if status != 200 => Vec::new(),
-            // Retried like any undocumented answer: a paid invoice is never dropped for it.
-            Err(e @ BodyError::TooLarge(_)) => return Err(FetchError::transient(e.to_string())),
+            // No retry makes it smaller: rejected (after the bounded window) as DETAILS_TOO_LARGE.
+            Err(BodyError::TooLarge(limit)) => return Err(FetchError::TooLarge { limit }),
         };
         classify(status, &body, id, &self.zone)
     }
@@ -146,8 +146,15 @@ pub fn classify(
         200 => Ok(Invoice::from_glase_json(body, id, zone)?),
         404 => Err(FetchError::NotFound),
         401 | 403 => Err(FetchError::Unauthorized(status)),
-        408 | 429 | 500..=599 => Err(FetchError::transient(format!("HTTP {status}"))),
-        // Undocumented answers are retried, never taken as a reason to drop a paid invoice.
+        // Timeout, throttling, and the 4xx that say "try again" (421 misdirected, 423 locked,
+        // 425 too early), like 5xx.
+        408 | 421 | 423 | 425 | 429 | 500..=599 => {
+            Err(FetchError::transient(format!("HTTP {status}")))
+        }
+        // Any other 4xx (400, 410, …) is a refusal a retry cannot change: retried only for the
+        // bounded window, then rejected as GLASE_REFUSED instead of looping through the DLQ.
+        400..=499 => Err(FetchError::Refused(status)),
+        // Other undocumented answers (3xx, a 2xx other than 200) are retried.
         other => Err(FetchError::transient(format!("unexpected HTTP {other}"))),
     }
 }
@@ -206,7 +213,13 @@ mod tests {
             classify(403, b"", id(), &z),
             Err(FetchError::Unauthorized(403))
         ));
-        for transient in [408, 429, 500, 502, 503, 504, 302, 400] {
+        for refused in [400, 405, 409, 410, 422, 451] {
+            assert!(
+                matches!(classify(refused, b"", id(), &z), Err(FetchError::Refused(s)) if s == refused),
+                "{refused}"
+            );
+        }
+        for transient in [408, 421, 425, 429, 500, 502, 503, 504, 302, 204] {
             assert!(
                 matches!(
                     classify(transient, b"", id(), &z),

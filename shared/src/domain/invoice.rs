@@ -64,14 +64,20 @@ pub enum RejectionCode {
     IdMismatch,
     /// The invoice's status is not PAID.
     NotPaid,
+    /// A 200 whose body is over the cap the worker reads (64 KiB): no retry makes it smaller.
+    DetailsTooLarge,
+    /// Glase answered a 4xx it does not document (400, 410, …): retrying cannot change it.
+    GlaseRefused,
 }
 
 impl RejectionCode {
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 6] = [
         Self::UnknownInvoice,
         Self::InvalidResponse,
         Self::IdMismatch,
         Self::NotPaid,
+        Self::DetailsTooLarge,
+        Self::GlaseRefused,
     ];
 
     /// The stable code kept in the table and used in metrics.
@@ -81,6 +87,8 @@ impl RejectionCode {
             Self::InvalidResponse => "INVALID_RESPONSE",
             Self::IdMismatch => "ID_MISMATCH",
             Self::NotPaid => "NOT_PAID",
+            Self::DetailsTooLarge => "DETAILS_TOO_LARGE",
+            Self::GlaseRefused => "GLASE_REFUSED",
         }
     }
 

@@ -29,7 +29,7 @@ fn announce(line: String) {
 impl<S: InvoiceStore> InvoiceStore for Announcing<S> {
     async fn claim(&self, id: InvoiceId, lease: &Lease) -> Result<Claim, AdapterError> {
         let claim = self.0.claim(id, lease).await;
-        if let Ok(Claim::Acquired) = claim {
+        if let Ok(Claim::Acquired { .. }) = claim {
             announce(format!("lease {id} {}", lease.until_ms));
         }
         claim
@@ -66,6 +66,16 @@ impl<S: InvoiceStore> InvoiceStore for Announcing<S> {
         at: Timestamp,
     ) -> Result<(), AdapterError> {
         self.0.release(id, lease, error, at).await
+    }
+
+    async fn release_rejectable(
+        &self,
+        id: InvoiceId,
+        lease: &Lease,
+        error: &str,
+        at: Timestamp,
+    ) -> Result<(), AdapterError> {
+        self.0.release_rejectable(id, lease, error, at).await
     }
 }
 

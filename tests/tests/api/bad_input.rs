@@ -450,6 +450,7 @@ struct GlaseCase {
 }
 
 const INVALID_RESPONSE: Expect = Expect::Rejected("INVALID_RESPONSE");
+const DETAILS_TOO_LARGE: Expect = Expect::Rejected("DETAILS_TOO_LARGE");
 
 /// Glase's documented example for `id`, with `from` replaced by `to` once.
 fn doc_with(id: u64, from: &str, to: &str) -> Reply {
@@ -750,12 +751,12 @@ fn glase_corpus(first_id: u64) -> Vec<(u64, GlaseCase)> {
                 INVALID_RESPONSE,
             )
         }),
-        // Over the body limit: never parsed, retried as an undocumented answer.
+        // Over the body limit: never parsed, and no retry makes it smaller.
         Box::new(|_| {
             case(
                 "100,000 [",
                 Reply::json("[".repeat(100_000)),
-                Expect::Retried("byte limit"),
+                DETAILS_TOO_LARGE,
             )
         }),
         // Under it: parsed, and refused without exhausting the stack.
@@ -781,7 +782,7 @@ fn glase_corpus(first_id: u64) -> Vec<(u64, GlaseCase)> {
                     fill: b'[',
                     content_length: true,
                 },
-                Expect::Retried("byte limit"),
+                DETAILS_TOO_LARGE,
             )
         }),
         Box::new(move |_| {
@@ -792,7 +793,7 @@ fn glase_corpus(first_id: u64) -> Vec<(u64, GlaseCase)> {
                     fill: b' ',
                     content_length: false,
                 },
-                Expect::Retried("byte limit"),
+                DETAILS_TOO_LARGE,
             )
         }),
         Box::new(|_| {
@@ -803,7 +804,28 @@ fn glase_corpus(first_id: u64) -> Vec<(u64, GlaseCase)> {
                     fill: b'[',
                     content_length: false,
                 },
-                Expect::Retried("byte limit"),
+                DETAILS_TOO_LARGE,
+            )
+        }),
+        Box::new(|_| {
+            case(
+                "503",
+                Reply::raw(503, "text/plain", "busy"),
+                Expect::Retried("HTTP 503"),
+            )
+        }),
+        Box::new(|_| {
+            case(
+                "an undocumented 400",
+                Reply::raw(400, "text/html", "<h1>Bad Request</h1>"),
+                Expect::Rejected("GLASE_REFUSED"),
+            )
+        }),
+        Box::new(|_| {
+            case(
+                "an undocumented 410",
+                Reply::raw(410, "text/plain", "Gone"),
+                Expect::Rejected("GLASE_REFUSED"),
             )
         }),
         Box::new(|_| {

@@ -392,7 +392,12 @@ async fn dynamodb_leases_exclude_each_other_until_they_lapse() {
         rejected_before_ms: None,
     };
 
-    assert_eq!(p.store.claim(id, &first).await.unwrap(), Claim::Acquired);
+    assert_eq!(
+        p.store.claim(id, &first).await.unwrap(),
+        Claim::Acquired {
+            rejectable_answers: 0
+        }
+    );
     assert_eq!(
         p.store.claim(id, &second).await.unwrap(),
         Claim::InProgress {
@@ -401,7 +406,9 @@ async fn dynamodb_leases_exclude_each_other_until_they_lapse() {
     );
     assert_eq!(
         p.store.claim(id, &later).await.unwrap(),
-        Claim::Acquired,
+        Claim::Acquired {
+            rejectable_answers: 0
+        },
         "lapsed lease is taken over"
     );
     // The first holder woke up late: it can no longer complete or release.
@@ -530,7 +537,12 @@ async fn dynamodb_refuses_to_re_claim_a_rejection_within_its_cool_down_unless_li
         rejected_before_ms: cooldown_ms.map(|c| at - c),
     };
     let first = lease("a", now, Some(3_600_000));
-    assert_eq!(p.store.claim(id, &first).await.unwrap(), Claim::Acquired);
+    assert_eq!(
+        p.store.claim(id, &first).await.unwrap(),
+        Claim::Acquired {
+            rejectable_answers: 0
+        }
+    );
     let rejection = glase_shared::Rejection {
         code: glase_shared::RejectionCode::UnknownInvoice,
         reason: "404".into(),
@@ -558,7 +570,12 @@ async fn dynamodb_refuses_to_re_claim_a_rejection_within_its_cool_down_unless_li
         .unwrap();
 
     assert_eq!(cooling, Claim::RecentlyRejected);
-    assert_eq!(lifted, Claim::Acquired);
+    assert_eq!(
+        lifted,
+        Claim::Acquired {
+            rejectable_answers: 1
+        }
+    );
     let item = raw_item(&p, 61).await;
     assert_eq!(item["state"], s("PROCESSING"));
     assert_eq!(item["openState"], s("PROCESSING"));
@@ -592,7 +609,12 @@ async fn dynamodb_takes_a_retried_store_that_already_applied_as_done() {
         &jiff::tz::TimeZone::UTC,
     )
     .unwrap();
-    assert_eq!(p.store.claim(id, &ours).await.unwrap(), Claim::Acquired);
+    assert_eq!(
+        p.store.claim(id, &ours).await.unwrap(),
+        Claim::Acquired {
+            rejectable_answers: 0
+        }
+    );
     let stored_at = jiff::Timestamp::now();
     assert_eq!(
         p.store.store(&invoice, &ours, stored_at).await.unwrap(),

@@ -1,9 +1,11 @@
 //! Item mapping: invoices and records to and from DynamoDB items.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use jiff::Timestamp;
+use sha2::{Digest, Sha256};
 
 use super::schema::*;
 use crate::domain::{Amount, Currency, Invoice, InvoiceId, Payer, PurchaseTime, RejectionCode};
@@ -20,6 +22,22 @@ pub(super) fn s(v: impl Into<String>) -> AttributeValue {
 
 pub(super) fn n(v: impl ToString) -> AttributeValue {
     AttributeValue::N(v.to_string())
+}
+
+/// The most bytes DynamoDB takes in a GSI partition key value (`byReference`'s `reference`).
+const INDEX_KEY_MAX_BYTES: usize = 2_048;
+
+/// The `reference` attribute's value, the `byReference` key: the reference itself when it fits
+/// the index key, else `sha256:` and its hex digest, so a reference of any length is stored
+/// (whole, in `longReference`) and still found by reference.
+pub(super) fn reference_key(reference: &str) -> Cow<'_, str> {
+    if reference.len() <= INDEX_KEY_MAX_BYTES {
+        return Cow::Borrowed(reference);
+    }
+    Cow::Owned(format!(
+        "sha256:{}",
+        hex::encode(Sha256::digest(reference.as_bytes()))
+    ))
 }
 
 /// The stored form of an invoice. Absent payer fields are omitted, never empty strings.
@@ -40,7 +58,11 @@ pub fn invoice_to_item(invoice: &Invoice, stored_at: Timestamp) -> Item {
     ]);
     // An index key cannot be an empty string; an empty reference is simply not indexed.
     if !invoice.reference.is_empty() {
-        item.insert(REFERENCE.into(), s(&invoice.reference));
+        let key = reference_key(&invoice.reference);
+        if let Cow::Owned(_) = key {
+            item.insert(LONG_REFERENCE.into(), s(&invoice.reference));
+        }
+        item.insert(REFERENCE.into(), s(key));
     }
     let p = &invoice.payer;
     let payer = [
@@ -127,7 +149,9 @@ pub fn item_to_record(item: &Item) -> Result<InvoiceRecord, AdapterError> {
                 currency: get_s(item, CURRENCY)?
                     .parse::<Currency>()
                     .map_err(|e| bad(CURRENCY)(&e))?,
-                reference: opt_s(item, REFERENCE).unwrap_or_default(),
+                reference: opt_s(item, LONG_REFERENCE)
+                    .or_else(|| opt_s(item, REFERENCE))
+                    .unwrap_or_default(),
                 ers_reference: get_s(item, ERS_REFERENCE)?.into(),
                 purchase_time: PurchaseTime::parse_iso(get_s(item, PURCHASE_TIME)?)
                     .map_err(|e| bad(PURCHASE_TIME)(&e))?,
@@ -224,6 +248,22 @@ mod tests {
     fn empty_reference_is_left_out_so_the_index_accepts_the_item() {
         let item = invoice_to_item(&invoice(Payer::default(), ""), Timestamp::UNIX_EPOCH);
         assert!(!item.contains_key(REFERENCE));
+    }
+
+    #[test]
+    fn a_reference_over_the_index_key_limit_is_kept_whole_and_indexed_by_its_digest() {
+        let long = "é".repeat(1_500); // 3,000 bytes
+        let item = invoice_to_item(&invoice(Payer::default(), &long), Timestamp::UNIX_EPOCH);
+
+        assert_eq!(item[LONG_REFERENCE], s(&long));
+        assert!(
+            matches!(&item[REFERENCE], AttributeValue::S(k) if k.starts_with("sha256:") && k.len() == 71)
+        );
+        assert!(
+            matches!(item_to_record(&item), Ok(InvoiceRecord::Stored { invoice, .. }) if invoice.reference == long)
+        );
+        let fits = "r".repeat(INDEX_KEY_MAX_BYTES);
+        assert_eq!(reference_key(&fits), fits.as_str());
     }
 
     #[test]

@@ -15,7 +15,7 @@ use futures::stream::{self, BoxStream, StreamExt, TryStreamExt};
 use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 
-use super::item::opt_s;
+use super::item::{opt_s, reference_key};
 use super::schema::*;
 use super::{item_to_record, Item};
 use crate::adapters::sdk_failure;
@@ -111,7 +111,8 @@ impl InvoiceQueries {
         out.item().map(to_invoice_row).transpose()
     }
 
-    /// Every payment of an issuer reference, in purchase order (`byReference`).
+    /// Every payment of an issuer reference, in purchase order (`byReference`). A reference
+    /// too long for the index key is looked up by its digest, as it was stored.
     pub fn by_reference(
         &self,
         reference: &str,
@@ -120,7 +121,10 @@ impl InvoiceQueries {
             .query(BY_REFERENCE_INDEX)
             .key_condition_expression("#ref = :ref")
             .expression_attribute_names("#ref", REFERENCE)
-            .expression_attribute_values(":ref", AttributeValue::S(reference.to_owned()));
+            .expression_attribute_values(
+                ":ref",
+                AttributeValue::S(reference_key(reference).into_owned()),
+            );
         self.items(query, BY_REFERENCE_INDEX)
     }
 

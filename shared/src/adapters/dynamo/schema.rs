@@ -6,6 +6,9 @@ pub const STATE: &str = "state";
 pub const LEASE_OWNER: &str = "leaseOwner";
 pub const LEASE_UNTIL: &str = "leaseUntil";
 pub const ATTEMPTS: &str = "attempts";
+/// Glase answers so far that reject the invoice once `REJECT_AFTER_RECEIVES` of them are
+/// counted (404s, unacceptable or oversized bodies, undocumented 4xx): the bounded window.
+pub const REJECTABLE_ANSWERS: &str = "rejectableAnswers";
 pub const LAST_ERROR: &str = "lastError";
 pub const LAST_ERROR_AT: &str = "lastErrorAt";
 pub const REJECTION_CODE: &str = "rejectionCode";
@@ -25,7 +28,11 @@ pub const AMOUNT: &str = "amount";
 pub const CURRENCY: &str = "currency";
 /// Glase's status of a stored invoice: always PAID (the only status Glase sends).
 pub const STATUS: &str = "status";
+/// The `byReference` index key: the issuer's reference, or when that is over the index key's
+/// limit, a digest of it (see `reference_key`); the full text is then in `longReference`.
 pub const REFERENCE: &str = "reference";
+/// The full reference, only when it is too long to be the index key itself.
+pub const LONG_REFERENCE: &str = "longReference";
 pub const ERS_REFERENCE: &str = "ersReference";
 pub const PURCHASE_TIME: &str = "purchaseTime";
 pub const PURCHASE_DATE: &str = "purchaseDate";

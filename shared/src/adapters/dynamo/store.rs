@@ -1,7 +1,7 @@
 //! The worker's conditional writes: claim, store, reject, release.
 
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 use jiff::Timestamp;
 
 use super::item::{get_n, get_s, invoice_to_item, item_to_record, n, s, Item};
@@ -55,6 +55,13 @@ fn completion(old: Option<Item>, ours: &str, done_state: &str) -> Completion {
         s if s == done_state && by_us => Completion::Done,
         STORED => Completion::Superseded,
         _ => Completion::LeaseLost,
+    }
+}
+
+/// Our claim on `item` as it stands after the claim's write.
+fn acquired(item: &Item) -> Claim {
+    Claim::Acquired {
+        rejectable_answers: get_n(item, REJECTABLE_ANSWERS).unwrap_or(0),
     }
 }
 
@@ -124,12 +131,17 @@ impl InvoiceStore for DynamoStore {
             )
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":one", n(1))
-            // A refused claim returns the current item, so no second read is needed.
+            // The claimed item carries the window's count; a refused claim returns the
+            // current item, so no second read is needed either way.
+            .return_values(ReturnValue::AllNew)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         if let Some(before) = lease.rejected_before_ms {
             update = update.expression_attribute_values(":rejBefore", n(before));
         }
-        let result = update.send().await.map(|_| ());
+        let (claimed, result) = match update.send().await {
+            Ok(out) => (out.attributes().cloned().unwrap_or_default(), Ok(())),
+            Err(e) => (Item::new(), Err(e)),
+        };
         let old = refused_item(result, "UpdateItem (claim)", |e| {
             match e {
             aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item().cloned(),
@@ -137,10 +149,15 @@ impl InvoiceStore for DynamoStore {
         }
         })?;
         let Some(old) = old else {
-            return Ok(Claim::Acquired);
+            return Ok(acquired(&claimed));
         };
         match get_s(&old, STATE)? {
             STORED => Ok(Claim::AlreadyStored),
+            // The SDK retried a claim whose answer was lost: the first attempt applied, and
+            // the lease it took is ours (the owner is unique per attempt).
+            PROCESSING if get_s(&old, LEASE_OWNER).is_ok_and(|o| o == lease.owner) => {
+                Ok(acquired(&old))
+            }
             PROCESSING => Ok(Claim::InProgress {
                 until_ms: get_n(&old, LEASE_UNTIL)?,
             }),
@@ -196,7 +213,8 @@ impl InvoiceStore for DynamoStore {
             .key(INVOICE_ID, n(id))
             .update_expression(
                 "SET #state = :rejected, #code = :code, #reason = :reason, #at = :at, \
-                 #atMs = :atMs, #by = :owner, #open = :rejected, #updated = :updated \
+                 #atMs = :atMs, #by = :owner, #open = :rejected, #updated = :updated, \
+                 #count = if_not_exists(#count, :zero) + :one \
                  REMOVE #owner, #until",
             )
             .condition_expression("#state = :processing AND #owner = :owner")
@@ -218,6 +236,9 @@ impl InvoiceStore for DynamoStore {
             .expression_attribute_values(":at", s(at.to_string()))
             .expression_attribute_values(":atMs", n(at.as_millisecond()))
             .expression_attribute_values(":updated", s(index_time(at)))
+            .expression_attribute_names("#count", REJECTABLE_ANSWERS)
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await
@@ -238,12 +259,43 @@ impl InvoiceStore for DynamoStore {
         error: &str,
         at: Timestamp,
     ) -> Result<(), AdapterError> {
-        let result = self
+        self.release_counting(id, lease, error, at, false).await
+    }
+
+    async fn release_rejectable(
+        &self,
+        id: InvoiceId,
+        lease: &Lease,
+        error: &str,
+        at: Timestamp,
+    ) -> Result<(), AdapterError> {
+        self.release_counting(id, lease, error, at, true).await
+    }
+}
+
+impl DynamoStore {
+    /// Frees our lease, noting the error; `rejectable` also counts the answer in the window.
+    async fn release_counting(
+        &self,
+        id: InvoiceId,
+        lease: &Lease,
+        error: &str,
+        at: Timestamp,
+        rejectable: bool,
+    ) -> Result<(), AdapterError> {
+        let count = if rejectable {
+            ", #count = if_not_exists(#count, :zero) + :one"
+        } else {
+            ""
+        };
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .key(INVOICE_ID, n(id))
-            .update_expression("SET #until = :zero, #err = :err, #errAt = :at REMOVE #owner")
+            .update_expression(format!(
+                "SET #until = :zero, #err = :err, #errAt = :at{count} REMOVE #owner"
+            ))
             // Only the holder may release: never free a lease someone else now holds.
             .condition_expression("#state = :processing AND #owner = :owner")
             .expression_attribute_names("#state", STATE)
@@ -255,10 +307,13 @@ impl InvoiceStore for DynamoStore {
             .expression_attribute_values(":owner", s(&lease.owner))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":err", s(error))
-            .expression_attribute_values(":at", s(at.to_string()))
-            .send()
-            .await
-            .map(|_| ());
+            .expression_attribute_values(":at", s(at.to_string()));
+        if rejectable {
+            update = update
+                .expression_attribute_names("#count", REJECTABLE_ANSWERS)
+                .expression_attribute_values(":one", n(1));
+        }
+        let result = update.send().await.map(|_| ());
         // A lapsed lease someone else took is left alone: a refusal is not an error here.
         refused_item(result, "UpdateItem (release)", |_| None).map(|_| ())
     }
