@@ -608,3 +608,76 @@ async fn dynamodb_takes_a_retried_store_that_already_applied_as_done() {
         "a stored invoice leaves the open-items index"
     );
 }
+
+/// A TCP endpoint that accepts connections and never answers: a stalled SSM, DynamoDB or SQS.
+async fn stalled_endpoint() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((conn, _)) = listener.accept().await {
+            open.push(conn);
+        }
+    });
+    (url, held)
+}
+
+#[tokio::test]
+async fn worker_init_against_a_stalled_ssm_gives_up_within_lambdas_init_limit_and_backs_records_off(
+) {
+    use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+    use glase_shared::config::Env;
+    use glase_worker::{Service, WorkerConfig};
+    use std::time::Instant;
+
+    let (url, held) = stalled_endpoint().await;
+    let config = WorkerConfig::from_env(&Env::from_pairs(&[
+        ("GLASE_BASE_URL", "http://127.0.0.1:9/"),
+        ("GLASE_ISSUER", ISSUER),
+        ("GLASE_SECRET_PARAMETER", "/glase/secret"),
+        ("TABLE_NAME", "invoices"),
+        ("QUEUE_URL", &format!("{url}/000000000000/glase")),
+    ]))
+    .unwrap();
+    // No SDK timeouts here: only the worker's own bound can end the wait.
+    let aws = glase_dev::aws::local_config(&url, &url);
+
+    let started = Instant::now();
+    let service = tokio::time::timeout(Duration::from_secs(30), Service::new(config, aws))
+        .await
+        .expect("init returned");
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "init took {:?}; Lambda allows 10 s",
+        started.elapsed()
+    );
+
+    let mut message = SqsMessage::default();
+    message.message_id = Some("m1".into());
+    message.receipt_handle = Some("receipt-m1".into());
+    message.body = Some(r#"{"invoiceId":1}"#.into());
+    let mut event = SqsEvent::default();
+    event.records = vec![message];
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let resp = tokio::time::timeout(
+        Duration::from_secs(60),
+        service.handle(event, now_ms + 20_000),
+    )
+    .await
+    .expect("the invocation answered");
+
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "answered after {:?}, past the deadline",
+        started.elapsed()
+    );
+    assert_eq!(resp.batch_item_failures.len(), 1);
+    held.abort();
+}
