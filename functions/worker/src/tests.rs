@@ -541,7 +541,7 @@ async fn a_rejected_invoice_is_not_fetched_again_within_the_cool_down() {
         .lock()
         .unwrap()
         .iter()
-        .all(|(_, delay)| *delay == 3_600));
+        .all(|(_, delay)| *delay == 3_601));
     assert_eq!(w.glase.calls(), 1, "only the first notification fetched");
     assert!(matches!(
         record(&w, 31).await,
@@ -699,15 +699,19 @@ async fn a_notification_within_the_cool_down_is_postponed_to_its_end_and_a_now_p
             T0 + 90_000,
         )
         .await;
-    assert_eq!(failed_ids(&resp), vec!["m2".to_string()], "not acknowledged");
+    assert_eq!(
+        failed_ids(&resp),
+        vec!["m2".to_string()],
+        "not acknowledged"
+    );
     assert_eq!(
         *w.queue.postponed.lock().unwrap(),
-        vec![("receipt-m2".to_string(), 540)],
+        vec![("receipt-m2".to_string(), 541)],
         "postponed to the end of the cool-down"
     );
     assert_eq!(w.glase.calls(), 1, "no fetch within the cool-down");
 
-    w.clock.advance_ms(540_000);
+    w.clock.advance_ms(541_000);
     let later = w
         .process(&message("m2", r#"{"invoiceId":35}"#, 2), T0 + 700_000)
         .await;

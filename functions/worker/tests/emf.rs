@@ -5,7 +5,9 @@
 use std::sync::{Arc, Mutex, OnceLock};
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use glase_shared::memory::{doc_invoice_numbered, FakeGlase, ManualClock, MemoryStore, MemoryWorkQueue};
+use glase_shared::memory::{
+    doc_invoice_numbered, FakeGlase, ManualClock, MemoryStore, MemoryWorkQueue,
+};
 use glase_shared::ports::FetchError;
 use glase_shared::telemetry::Metrics;
 use glase_shared::InvoiceId;
@@ -93,7 +95,11 @@ async fn an_invoice_failing_on_every_receive_shows_its_receive_count_rising_whil
 
         // What one invocation prints: the other invoice stored, the stuck one's receive count.
         let docs = flush(metrics);
-        assert_eq!(values(&docs, "InvoicesStored"), vec![1.0], "receive {receive}");
+        assert_eq!(
+            values(&docs, "InvoicesStored"),
+            vec![1.0],
+            "receive {receive}"
+        );
         let counts = values(&docs, "RetriedReceiveCount");
         highest.push(counts.iter().copied().fold(0.0, f64::max));
     }

@@ -557,7 +557,13 @@ async fn dynamodb_refuses_to_re_claim_a_rejection_within_its_cool_down_unless_li
         .await
         .unwrap();
 
-    assert_eq!(cooling, Claim::RecentlyRejected);
+    // When it was rejected, so the worker can postpone a notification to the cool-down's end.
+    assert_eq!(
+        cooling,
+        Claim::RecentlyRejected {
+            rejected_at_ms: now
+        }
+    );
     assert_eq!(lifted, Claim::Acquired);
     let item = raw_item(&p, 61).await;
     assert_eq!(item["state"], s("PROCESSING"));
