@@ -189,16 +189,9 @@ where
         event: SqsEvent,
         deadline_ms: i64,
     ) -> SqsBatchResponse {
-        // A bogus deadline (already past) is taken as a minute from now, as for the lease.
         let now_ms = self.clock.now().as_millisecond();
-        let deadline_ms = if deadline_ms > now_ms {
-            deadline_ms
-        } else {
-            now_ms + 60_000
-        };
-        let budget = Duration::from_millis(
-            u64::try_from(deadline_ms - DEADLINE_MARGIN_MS - now_ms).unwrap_or(0),
-        );
+        let deadline_ms = sane_deadline(deadline_ms, now_ms);
+        let budget = time_left(deadline_ms, now_ms);
         let cut_off_at = tokio::time::Instant::now() + budget;
 
         let mut tasks = JoinSet::new();
@@ -355,12 +348,8 @@ where
         Lease {
             owner: uuid::Uuid::new_v4().to_string(),
             now_ms,
-            // The lease lapses with the invocation; a deadline already past is taken as bogus.
-            until_ms: if deadline_ms > now_ms {
-                deadline_ms
-            } else {
-                now_ms + 60_000
-            },
+            // The lease lapses with the invocation.
+            until_ms: sane_deadline(deadline_ms, now_ms),
             // A message on its last receive is fetched whatever the cool-down: postponing it
             // once more would dead-letter it for no failure of its own.
             rejected_before_ms: (!received.requeued
@@ -499,18 +488,11 @@ pub async fn postpone_all<Q: WorkQueue>(
     policy: &Policy,
     event: &SqsEvent,
     reason: &str,
+    cut_off_at: tokio::time::Instant,
 ) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for message in &event.records {
         let receive_count = receive_count(message);
-        if let Some(receipt) = &message.receipt_handle {
-            if let Err(e) = queue
-                .postpone(receipt, policy.delay_secs(receive_count))
-                .await
-            {
-                tracing::warn!(error = %error_chain(&e), "could not postpone the retry; the queue's visibility timeout applies");
-            }
-        }
         count_retry(receive_count);
         if receive_count >= policy.max_receive_count {
             tracing::error!(
@@ -522,7 +504,37 @@ pub async fn postpone_all<Q: WorkQueue>(
         }
         response.add_failure(message.message_id.clone().unwrap_or_default());
     }
+    // The reply is ready; the postponements get what time is left (the queue may be as
+    // unreachable as what failed the start): the rest keep the queue's visibility timeout.
+    let postpone = async {
+        for message in &event.records {
+            if let Some(receipt) = &message.receipt_handle {
+                let delay = policy.delay_secs(receive_count(message));
+                if let Err(e) = queue.postpone(receipt, delay).await {
+                    tracing::warn!(error = %error_chain(&e), "could not postpone the retry; the queue's visibility timeout applies");
+                }
+            }
+        }
+    };
+    if tokio::time::timeout_at(cut_off_at, postpone).await.is_err() {
+        tracing::warn!("the deadline came before every retry was postponed; the queue's visibility timeout applies to the rest");
+    }
     response
+}
+
+/// The invocation's deadline (epoch ms); one already past is taken as bogus: a minute from now.
+fn sane_deadline(deadline_ms: i64, now_ms: i64) -> i64 {
+    if deadline_ms > now_ms {
+        deadline_ms
+    } else {
+        now_ms + 60_000
+    }
+}
+
+/// How long records may run: until the (sane) deadline less [`DEADLINE_MARGIN_MS`].
+pub(crate) fn time_left(deadline_ms: i64, now_ms: i64) -> Duration {
+    let until = sane_deadline(deadline_ms, now_ms) - DEADLINE_MARGIN_MS;
+    Duration::from_millis(u64::try_from(until - now_ms).unwrap_or(0))
 }
 
 /// A retried record: `InvoicesRetried`, and its receive count.

@@ -614,7 +614,14 @@ async fn without_a_worker_every_record_backs_off_by_its_receive_count() {
         message("c", "garbage", 2),
     ]);
 
-    let resp = postpone_all(&queue, &Policy::default(), &event, "secret unreadable").await;
+    let resp = postpone_all(
+        &queue,
+        &Policy::default(),
+        &event,
+        "secret unreadable",
+        tokio::time::Instant::now() + Duration::from_secs(28),
+    )
+    .await;
 
     assert_eq!(failed_ids(&resp), vec!["a", "b", "c"]);
     assert_eq!(

@@ -106,3 +106,53 @@ async fn an_invoice_failing_on_every_receive_shows_its_receive_count_rising_whil
 
     assert_eq!(highest, vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_postponed_notification_and_a_record_cut_off_by_the_deadline_are_counted() {
+    let (metrics, _one) = recorder();
+    let w = Arc::new(Worker {
+        store: MemoryStore::default(),
+        // Every fetch stalls for an hour (of paused time).
+        glase: FakeGlase {
+            latency: std::time::Duration::from_secs(3_600),
+            ..FakeGlase::default()
+        },
+        queue: MemoryWorkQueue::default(),
+        clock: ManualClock::at_ms(T0),
+        policy: Policy::default(),
+    });
+    let one = |m: SqsMessage| {
+        let mut event = SqsEvent::default();
+        event.records = vec![m];
+        event
+    };
+
+    let resp = Arc::clone(&w)
+        .handle_batch(one(message("slow", 7, 1)), T0 + 10_000)
+        .await;
+    assert_eq!(resp.batch_item_failures.len(), 1);
+    let docs = flush(metrics);
+    assert_eq!(values(&docs, "InvoicesDeadlineExceeded"), vec![1.0]);
+    assert_eq!(values(&docs, "RetriedReceiveCount"), vec![1.0]);
+
+    // Rejected (a 404 on its final receive), then notified again within the cool-down.
+    let fast = Arc::new(Worker {
+        store: MemoryStore::default(),
+        glase: FakeGlase::default(),
+        queue: MemoryWorkQueue::default(),
+        clock: ManualClock::at_ms(T0),
+        policy: Policy::default(),
+    });
+    Arc::clone(&fast)
+        .handle_batch(one(message("m1", 8, 5)), T0 + 30_000)
+        .await;
+    flush(metrics);
+    let resp = Arc::clone(&fast)
+        .handle_batch(one(message("m2", 8, 1)), T0 + 30_000)
+        .await;
+    assert_eq!(resp.batch_item_failures.len(), 1);
+    let docs = flush(metrics);
+    assert_eq!(values(&docs, "InvoicesPostponed"), vec![1.0]);
+    assert!(values(&docs, "InvoicesDuplicate").is_empty());
+    assert!(values(&docs, "InvoicesRetried").is_empty());
+}
