@@ -2,7 +2,7 @@
 //! A test binary of its own, because the recorder is process-wide: the handler tests running
 //! beside it would mix their values into these documents.
 
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use glase_shared::memory::{
@@ -13,14 +13,15 @@ use glase_shared::telemetry::Metrics;
 use glase_shared::InvoiceId;
 use glase_worker::{Policy, Worker};
 use serde_json::Value;
+use tokio::sync::{Mutex, MutexGuard};
 
 const T0: i64 = 1_700_000_000_000;
 
 /// The one recorder, and a lock so each test reads only its own values.
-fn recorder() -> (Metrics, std::sync::MutexGuard<'static, ()>) {
+async fn recorder() -> (Metrics, MutexGuard<'static, ()>) {
     static RECORDER: OnceLock<Metrics> = OnceLock::new();
-    static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
-    let guard = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
+    static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+    let guard = ONE_AT_A_TIME.lock().await;
     let metrics = *RECORDER.get_or_init(|| {
         glase_shared::telemetry::metrics().expect("nothing else installs a recorder here")
     });
@@ -67,7 +68,7 @@ fn id(n: u64) -> InvoiceId {
 #[tokio::test]
 async fn an_invoice_failing_on_every_receive_shows_its_receive_count_rising_while_others_are_stored(
 ) {
-    let (metrics, _one) = recorder();
+    let (metrics, _one) = recorder().await;
     let mut glase = FakeGlase::default();
     for n in 101..=106 {
         glase = glase.with_invoice(doc_invoice_numbered(n));
@@ -109,7 +110,7 @@ async fn an_invoice_failing_on_every_receive_shows_its_receive_count_rising_whil
 
 #[tokio::test(start_paused = true)]
 async fn a_postponed_notification_and_a_record_cut_off_by_the_deadline_are_counted() {
-    let (metrics, _one) = recorder();
+    let (metrics, _one) = recorder().await;
     let w = Arc::new(Worker {
         store: MemoryStore::default(),
         // Every fetch stalls for an hour (of paused time).
