@@ -687,3 +687,71 @@ async fn worker_init_against_a_stalled_ssm_gives_up_within_lambdas_init_limit_an
     assert_eq!(resp.batch_item_failures.len(), 1);
     held.abort();
 }
+
+#[tokio::test]
+async fn a_notification_within_the_rejection_cool_down_waits_for_its_end_and_a_now_paid_invoice_is_stored(
+) {
+    use glase_shared::config::Env;
+    use glase_worker::{LambdaWorker, WorkerConfig};
+
+    let (p, glase) = pipeline_with_stub().await;
+    let not_paid = invoice_json(89, "8.90", "later").replace("\"PAID\"", "\"NOT_PAID\"");
+    glase.sim().answer(89, Reply::json(not_paid));
+    // The harness's worker has no cool-down; this one has 3 s of it, on the same table and queue.
+    let svc = glase_tests::services::services();
+    let aws = glase_dev::aws::local_config(&svc.dynamodb_endpoint, &svc.sqs_endpoint);
+    let base_url = glase.base_url();
+    let config = WorkerConfig::from_env(&Env::from_pairs(&[
+        ("TABLE_NAME", &p.table),
+        ("QUEUE_URL", &p.queue_url),
+        ("GLASE_BASE_URL", &base_url),
+        ("GLASE_ISSUER", ISSUER),
+        ("GLASE_SECRET", SECRET),
+        ("PRIME_CONNECTIONS", "false"),
+        ("REJECT_AFTER_RECEIVES", "1"),
+        ("REJECTED_COOLDOWN_SECONDS", "3"),
+    ]))
+    .unwrap();
+    let worker = std::sync::Arc::new(LambdaWorker::from_config(&config, &aws).await.unwrap());
+    let poll = || glase_dev::poller::poll_once(&p.sqs, &p.poller, &worker);
+
+    p.notify(r#"{"invoiceId": 89}"#).await;
+    assert_eq!(poll().await.unwrap().failed, 0, "rejected and acknowledged");
+    assert!(matches!(
+        p.record(89).await,
+        Some(InvoiceRecord::Rejected { .. })
+    ));
+
+    // Glase says PAID now, and notifies again within the cool-down.
+    glase
+        .sim()
+        .answer(89, Reply::json(invoice_json(89, "8.90", "later")));
+    p.notify(r#"{"invoiceId": 89}"#).await;
+    let within = poll().await.unwrap();
+    assert_eq!(
+        (within.received, within.failed),
+        (1, 1),
+        "kept, not acknowledged"
+    );
+    assert_eq!(
+        glase.sim().detail_fetches(89).total,
+        1,
+        "no fetch in the cool-down"
+    );
+    assert_eq!(
+        poll().await.unwrap().received,
+        0,
+        "hidden until the cool-down ends"
+    );
+
+    glase_tests::wait::until("the invoice stored", Duration::from_secs(20), || async {
+        poll().await.map_err(|e| e.to_string())?;
+        match p.record(89).await {
+            Some(InvoiceRecord::Stored { .. }) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert_eq!(glase.sim().detail_fetches(89).total, 2);
+    assert_eq!(p.queue_depth(&p.dlq_url).await, 0);
+}
