@@ -288,7 +288,9 @@ impl InvoiceStore for MemoryStore {
                     .rejected_before_ms
                     .is_some_and(|before| rejected_at.as_millisecond() >= before);
                 if cooling {
-                    return Ok(Claim::RecentlyRejected);
+                    return Ok(Claim::RecentlyRejected {
+                        rejected_at_ms: rejected_at.as_millisecond(),
+                    });
                 }
                 attempts + 1
             }

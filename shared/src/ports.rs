@@ -179,8 +179,9 @@ mod worker {
         AlreadyStored,
         /// Another invocation holds a live lease until `until_ms`: try again after that.
         InProgress { until_ms: i64 },
-        /// Rejected within the cool-down: not fetched again for a plain notification.
-        RecentlyRejected,
+        /// Rejected at `rejected_at_ms` (epoch ms), within the cool-down: not fetched again for
+        /// a plain notification until the cool-down ends.
+        RecentlyRejected { rejected_at_ms: i64 },
     }
 
     /// Whether a completing write went through.

@@ -1,7 +1,7 @@
 use glase_reconcile::config::ReconcileConfig;
 use glase_reconcile::Scheduled;
 use glase_shared::adapters::ssm::auth_token;
-use glase_shared::adapters::{aws_config, DynamoStore, GlaseReport, SqsQueue};
+use glase_shared::adapters::{aws_config, DynamoStore, GlaseReport, SdkTimeouts, SqsQueue};
 use glase_shared::config::Env;
 use jiff::Timestamp;
 use lambda_runtime::{run, service_fn, Diagnostic, Error, LambdaEvent};
@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     glase_shared::telemetry::init();
     let config = ReconcileConfig::from_env(&Env::process())?;
     let metrics = glase_reconcile::metrics::init(&config.metrics_namespace)?;
-    let aws = aws_config().await;
+    let aws = aws_config(SdkTimeouts::DEFAULT).await;
     let token = auth_token(&config.glase, &aws).await?;
     let scheduled = Scheduled {
         source: GlaseReport::new(&config.glase, token)?

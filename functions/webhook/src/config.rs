@@ -1,8 +1,20 @@
 //! The webhook's configuration, read once at cold start from the shared helpers. Errors name
 //! the variable, never the token or a URL.
 
+use std::time::Duration;
+
+use glase_shared::adapters::SdkTimeouts;
 use glase_shared::config::{ConfigError, Env};
 use glase_shared::{WebhookToken, WebhookTokenError};
+
+/// The webhook's SDK budget. Its Lambda timeout is 5 s (API Gateway gives up at 7 s), so one
+/// stalled SendMessage (normally tens of ms) is abandoned after 1.5 s and tried again, and the
+/// whole call ends by 4 s: a 503 Glase retries, not a Lambda timeout.
+pub const SDK_TIMEOUTS: SdkTimeouts = SdkTimeouts {
+    connect: Duration::from_secs(1),
+    attempt: Duration::from_millis(1_500),
+    operation: Duration::from_secs(4),
+};
 
 #[derive(Debug, Clone)]
 pub struct WebhookConfig {
@@ -121,5 +133,35 @@ mod tests {
             }
         ));
         assert!(!err.to_string().contains("pw@q"));
+    }
+
+    /// The webhook function's `Timeout:` in template.yaml, in seconds.
+    fn lambda_timeout() -> Duration {
+        let template = include_str!("../../../template.yaml");
+        let function = &template[template
+            .find("\n  WebhookFunction:\n")
+            .expect("template.yaml has the WebhookFunction")..];
+        let secs = function
+            .lines()
+            .find_map(|l| l.strip_prefix("      Timeout: "))
+            .expect("the WebhookFunction has a Timeout")
+            .trim()
+            .parse()
+            .expect("a whole number of seconds");
+        Duration::from_secs(secs)
+    }
+
+    #[test]
+    fn a_stalled_sqs_attempt_is_retried_within_the_webhooks_lambda_timeout() {
+        let lambda = lambda_timeout();
+        assert!(
+            SDK_TIMEOUTS.operation < lambda,
+            "{SDK_TIMEOUTS:?} against a {lambda:?} Lambda timeout"
+        );
+        assert!(
+            SDK_TIMEOUTS.attempts_within_operation() >= 2,
+            "{SDK_TIMEOUTS:?} leaves no second attempt"
+        );
+        assert!(SDK_TIMEOUTS.connect < SDK_TIMEOUTS.attempt);
     }
 }

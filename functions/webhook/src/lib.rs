@@ -15,7 +15,7 @@ use lambda_http::{Body, Request, Response};
 use serde_json::json;
 
 mod config;
-pub use config::WebhookConfig;
+pub use config::{WebhookConfig, SDK_TIMEOUTS};
 
 /// Glase's notification is ~20 bytes; anything this large is not from Glase.
 pub const MAX_BODY_BYTES: usize = 4 * 1024;

@@ -9,7 +9,8 @@ async fn main() -> Result<(), Error> {
     glase_shared::telemetry::init();
     let metrics = glase_shared::telemetry::metrics();
     let config = WebhookConfig::from_env(&Env::process())?;
-    let webhook = Webhook::from_config(&config, &aws_config().await).await;
+    let webhook =
+        Webhook::from_config(&config, &aws_config(glase_webhook::SDK_TIMEOUTS).await).await;
     run(service_fn(|req: Request| {
         let webhook = &webhook;
         async move {

@@ -2,11 +2,13 @@
 //!
 //! Records of a batch run as separate tasks, each parsing its own body, so a poison message
 //! (or even a panic: the release profile unwinds) fails alone; the reply lists only the failed
-//! message ids (`ReportBatchItemFailures`), which SQS retries and finally dead-letters.
+//! message ids (`ReportBatchItemFailures`), which SQS retries and finally dead-letters. Each
+//! record is bounded by the invocation's deadline less [`DEADLINE_MARGIN_MS`]: one that is
+//! still running then becomes a retry, so the reply and the metrics always go out.
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use glase_shared::message::REQUEUED_ATTRIBUTE;
@@ -39,7 +41,9 @@ pub struct Policy {
     pub reject_after_receives: u32,
     /// `REJECTED_COOLDOWN_SECONDS` (default 3600): a plain notification does not re-fetch an
     /// invoice rejected less than this long ago (operator and reconciliation re-queues are
-    /// exempt), so a flood of forged ids cannot make us hammer Glase.
+    /// exempt), so a flood of forged ids cannot make us hammer Glase. It is postponed to the
+    /// end of the cool-down instead, never dropped: it may be the news that the invoice is
+    /// paid now.
     pub rejected_cooldown_secs: u32,
 }
 
@@ -74,6 +78,13 @@ pub struct Worker<S, G, Q, C> {
     pub policy: Policy,
 }
 
+/// What the margin before the invocation's deadline leaves time for: the reply, the EMF
+/// document and the log lines. Records still running then are cut off and retried.
+pub const DEADLINE_MARGIN_MS: i64 = 2_000;
+
+/// SQS's longest visibility timeout (12 h): no postponement can ask for more.
+const MAX_VISIBILITY_SECS: i64 = 43_200;
+
 /// What became of one message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
@@ -81,8 +92,9 @@ pub enum Outcome {
     Stored,
     /// Stored before: acknowledged without calling Glase.
     Duplicate,
-    /// Rejected within the cool-down: acknowledged without calling Glase.
-    RecentlyRejected,
+    /// Rejected within the cool-down: not fetched, hidden until the cool-down ends (reported
+    /// failed, so SQS keeps it).
+    Postponed { delay_secs: i32 },
     /// Permanently refused; recorded in the table with its code.
     Rejected { code: RejectionCode },
     /// Unparseable message moved to the dead-letter queue with its reason.
@@ -96,14 +108,14 @@ pub enum Outcome {
 
 impl Outcome {
     pub fn is_failure(&self) -> bool {
-        matches!(self, Outcome::Retry { .. })
+        matches!(self, Outcome::Retry { .. } | Outcome::Postponed { .. })
     }
 
     pub fn label(&self) -> &'static str {
         match self {
             Outcome::Stored => "stored",
             Outcome::Duplicate => "duplicate",
-            Outcome::RecentlyRejected => "recently_rejected",
+            Outcome::Postponed { .. } => "postponed",
             Outcome::Rejected { .. } => "rejected",
             Outcome::Quarantined => "quarantined",
             Outcome::Retry { .. } => "retry",
@@ -122,6 +134,13 @@ pub mod metric {
     pub const GLASE_UNAUTHORIZED: &str = "GlaseUnauthorized";
     pub const GLASE_FETCH_LATENCY: &str = "GlaseFetchLatency";
     pub const INIT_FAILED: &str = "WorkerInitFailed";
+    /// Per retried record, its `ApproximateReceiveCount` (a histogram: its Maximum shows one
+    /// invoice failing for long, whatever else flows).
+    pub const RETRIED_RECEIVE_COUNT: &str = "RetriedReceiveCount";
+    /// A notification for an id still in its rejection cool-down, postponed to its end.
+    pub const POSTPONED: &str = "InvoicesPostponed";
+    /// A record cut off by the invocation's deadline and retried.
+    pub const DEADLINE_EXCEEDED: &str = "InvoicesDeadlineExceeded";
 }
 
 /// One received message, as the worker reads it.
@@ -172,16 +191,32 @@ where
         event: SqsEvent,
         deadline_ms: i64,
     ) -> SqsBatchResponse {
+        let now_ms = self.clock.now().as_millisecond();
+        let deadline_ms = sane_deadline(deadline_ms, now_ms);
+        let budget = time_left(deadline_ms, now_ms);
+        let cut_off_at = tokio::time::Instant::now() + budget;
+
         let mut tasks = JoinSet::new();
         let mut ids_by_task = HashMap::new();
         for message in event.records {
             let message_id = message.message_id.clone().unwrap_or_default();
+            let receive_count = receive_count(&message);
             let worker = Arc::clone(&self);
             let handle = tasks.spawn(async move {
-                let outcome = worker.process(&message, deadline_ms).await;
+                // Dropping the unfinished record is safe: its lease lapses at the deadline,
+                // and a write that did land is found by the retry (stored: a duplicate).
+                let outcome = match tokio::time::timeout_at(
+                    cut_off_at,
+                    worker.process(&message, deadline_ms),
+                )
+                .await
+                {
+                    Ok(outcome) => outcome,
+                    Err(_) => worker.cut_off(&message, budget),
+                };
                 (outcome, message)
             });
-            ids_by_task.insert(handle.id(), message_id);
+            ids_by_task.insert(handle.id(), (message_id, receive_count));
         }
 
         let mut response = SqsBatchResponse::default();
@@ -193,9 +228,10 @@ where
                     }
                 }
                 Err(e) => {
-                    let message_id = ids_by_task.remove(&e.id()).unwrap_or_default();
+                    let (message_id, receive_count) =
+                        ids_by_task.remove(&e.id()).unwrap_or_default();
                     tracing::error!(message_id, error = %e, "record task panicked; the message will be retried");
-                    metrics::counter!(metric::RETRIED).increment(1);
+                    count_retry(receive_count);
                     response.add_failure(message_id);
                 }
             }
@@ -220,42 +256,50 @@ where
             }
         };
 
-        if let (
+        let delay = match &outcome {
             Outcome::Retry {
                 delay_secs: Some(delay),
                 ..
-            },
-            Some(receipt),
-        ) = (&outcome, &message.receipt_handle)
-        {
-            if let Err(e) = self.queue.postpone(receipt, *delay).await {
+            }
+            | Outcome::Postponed { delay_secs: delay } => Some(*delay),
+            _ => None,
+        };
+        if let (Some(delay), Some(receipt)) = (delay, &message.receipt_handle) {
+            if let Err(e) = self.queue.postpone(receipt, delay).await {
                 tracing::warn!(error = %error_chain(&e), "could not postpone the retry; the queue's visibility timeout applies");
             }
         }
 
         self.count(&outcome, received.receive_count, id);
-        let (reason, code) = match &outcome {
-            Outcome::Retry { reason, .. } => (Some(reason.as_str()), None),
-            Outcome::Rejected { code } => (None, Some(code.as_str())),
-            _ => (None, None),
+        log_record(message, &received, id, &outcome, started.elapsed());
+        outcome
+    }
+
+    /// The outcome of a record the deadline cut off: retried after the queue's visibility
+    /// timeout (no SQS call: the margin is for the reply), counted and logged like any other.
+    fn cut_off(&self, message: &SqsMessage, budget: Duration) -> Outcome {
+        let received = Received::new(message);
+        let id =
+            InvoiceId::from_notification(message.body.as_deref().unwrap_or("").as_bytes()).ok();
+        let outcome = Outcome::Retry {
+            reason: format!(
+                "not finished {} ms before the invocation's deadline (after {} ms)",
+                DEADLINE_MARGIN_MS,
+                budget.as_millis()
+            ),
+            delay_secs: None,
         };
-        tracing::info!(
-            message_id = message.message_id.as_deref(),
-            invoice_id = id.map(InvoiceId::get),
-            receive_count = received.receive_count,
-            outcome = outcome.label(),
-            rejection_code = code,
-            reason,
-            latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            "record"
-        );
+        metrics::counter!(metric::DEADLINE_EXCEEDED).increment(1);
+        self.count(&outcome, received.receive_count, id);
+        log_record(message, &received, id, &outcome, budget);
         outcome
     }
 
     fn count(&self, outcome: &Outcome, receive_count: u32, id: Option<InvoiceId>) {
         let name = match outcome {
             Outcome::Stored => metric::STORED,
-            Outcome::Duplicate | Outcome::RecentlyRejected => metric::DUPLICATE,
+            Outcome::Duplicate => metric::DUPLICATE,
+            Outcome::Postponed { .. } => metric::POSTPONED,
             Outcome::Rejected { code } => {
                 metrics::counter!(metric::REJECTED, "RejectionCode" => code.as_str()).increment(1);
                 metric::REJECTED
@@ -272,7 +316,7 @@ where
                     );
                     metrics::counter!(metric::DEAD_LETTERED).increment(1);
                 }
-                metric::RETRIED
+                return count_retry(receive_count);
             }
         };
         metrics::counter!(name).increment(1);
@@ -306,13 +350,13 @@ where
         Lease {
             owner: uuid::Uuid::new_v4().to_string(),
             now_ms,
-            // The lease lapses with the invocation; a deadline already past is taken as bogus.
-            until_ms: if deadline_ms > now_ms {
-                deadline_ms
-            } else {
-                now_ms + 60_000
-            },
-            rejected_before_ms: (!received.requeued).then_some(now_ms - cooldown_ms),
+            // The lease lapses with the invocation.
+            until_ms: sane_deadline(deadline_ms, now_ms),
+            // A message on its last receive is fetched whatever the cool-down: postponing it
+            // once more would dead-letter it for no failure of its own.
+            rejected_before_ms: (!received.requeued
+                && received.receive_count < self.policy.max_receive_count)
+                .then_some(now_ms - cooldown_ms),
         }
     }
 
@@ -332,7 +376,14 @@ where
         let rejectable_answers = match self.store.claim(id, &lease).await {
             Ok(Claim::Acquired { rejectable_answers }) => rejectable_answers,
             Ok(Claim::AlreadyStored) => return Outcome::Duplicate,
-            Ok(Claim::RecentlyRejected) => return Outcome::RecentlyRejected,
+            Ok(Claim::RecentlyRejected { rejected_at_ms }) => {
+                let ends_ms = rejected_at_ms + i64::from(self.policy.rejected_cooldown_secs) * 1000;
+                // Whole seconds, so the next receive falls after the end (which still cools).
+                let secs = ((ends_ms - lease.now_ms) / 1000 + 1).clamp(1, MAX_VISIBILITY_SECS);
+                return Outcome::Postponed {
+                    delay_secs: i32::try_from(secs).unwrap_or(i32::MAX),
+                };
+            }
             Ok(Claim::InProgress { until_ms }) => {
                 // Someone else is fetching it: look again after the usual back-off (the holder
                 // is normally done by then), and no later than when its lease could lapse.
@@ -453,19 +504,12 @@ pub async fn postpone_all<Q: WorkQueue>(
     policy: &Policy,
     event: &SqsEvent,
     reason: &str,
+    cut_off_at: tokio::time::Instant,
 ) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
     for message in &event.records {
         let receive_count = receive_count(message);
-        if let Some(receipt) = &message.receipt_handle {
-            if let Err(e) = queue
-                .postpone(receipt, policy.delay_secs(receive_count))
-                .await
-            {
-                tracing::warn!(error = %error_chain(&e), "could not postpone the retry; the queue's visibility timeout applies");
-            }
-        }
-        metrics::counter!(metric::RETRIED).increment(1);
+        count_retry(receive_count);
         if receive_count >= policy.max_receive_count {
             tracing::error!(
                 message_id = message.message_id.as_deref(),
@@ -476,7 +520,73 @@ pub async fn postpone_all<Q: WorkQueue>(
         }
         response.add_failure(message.message_id.clone().unwrap_or_default());
     }
+    // The reply is ready; the postponements get what time is left (the queue may be as
+    // unreachable as what failed the start): the rest keep the queue's visibility timeout.
+    let postpone = async {
+        for message in &event.records {
+            if let Some(receipt) = &message.receipt_handle {
+                let delay = policy.delay_secs(receive_count(message));
+                if let Err(e) = queue.postpone(receipt, delay).await {
+                    tracing::warn!(error = %error_chain(&e), "could not postpone the retry; the queue's visibility timeout applies");
+                }
+            }
+        }
+    };
+    if tokio::time::timeout_at(cut_off_at, postpone).await.is_err() {
+        tracing::warn!("the deadline came before every retry was postponed; the queue's visibility timeout applies to the rest");
+    }
     response
+}
+
+/// The invocation's deadline (epoch ms); one already past is taken as bogus: a minute from now.
+fn sane_deadline(deadline_ms: i64, now_ms: i64) -> i64 {
+    if deadline_ms > now_ms {
+        deadline_ms
+    } else {
+        now_ms + 60_000
+    }
+}
+
+/// How long records may run: until the (sane) deadline less [`DEADLINE_MARGIN_MS`].
+pub(crate) fn time_left(deadline_ms: i64, now_ms: i64) -> Duration {
+    let until = sane_deadline(deadline_ms, now_ms) - DEADLINE_MARGIN_MS;
+    Duration::from_millis(u64::try_from(until - now_ms).unwrap_or(0))
+}
+
+/// A retried record: `InvoicesRetried`, and its receive count.
+fn count_retry(receive_count: u32) {
+    metrics::counter!(metric::RETRIED).increment(1);
+    metrics::histogram!(metric::RETRIED_RECEIVE_COUNT).record(f64::from(receive_count));
+}
+
+/// One log line per record.
+fn log_record(
+    message: &SqsMessage,
+    received: &Received<'_>,
+    id: Option<InvoiceId>,
+    outcome: &Outcome,
+    took: Duration,
+) {
+    let (reason, code) = match outcome {
+        Outcome::Retry { reason, .. } => (Some(reason.as_str()), None),
+        Outcome::Rejected { code } => (None, Some(code.as_str())),
+        _ => (None, None),
+    };
+    let delay_secs = match outcome {
+        Outcome::Postponed { delay_secs } => Some(*delay_secs),
+        _ => None,
+    };
+    tracing::info!(
+        message_id = message.message_id.as_deref(),
+        invoice_id = id.map(InvoiceId::get),
+        receive_count = received.receive_count,
+        outcome = outcome.label(),
+        rejection_code = code,
+        reason,
+        delay_secs,
+        latency_ms = u64::try_from(took.as_millis()).unwrap_or(u64::MAX),
+        "record"
+    );
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 use aws_lambda_events::event::sqs::SqsEvent;
-use glase_shared::adapters::aws_config;
+use glase_shared::adapters::{aws_config, SdkTimeouts};
 use glase_shared::config::Env;
 use glase_worker::{Service, WorkerConfig};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
@@ -12,7 +12,7 @@ async fn main() -> Result<(), Error> {
     let metrics = glase_shared::telemetry::metrics();
     // A missing or malformed variable fails init, naming it: nothing could work without it.
     let config = WorkerConfig::from_env(&Env::process())?;
-    let service = Service::new(config, aws_config().await).await;
+    let service = Service::new(config, aws_config(SdkTimeouts::DEFAULT).await).await;
     run(service_fn(|event: LambdaEvent<SqsEvent>| {
         let service = &service;
         async move {

@@ -596,7 +596,15 @@ async fn a_rejected_invoice_is_not_fetched_again_within_the_cool_down() {
         .collect();
     let resp = Arc::clone(&w).handle_batch(batch(flood), DEADLINE).await;
 
-    assert!(resp.batch_item_failures.is_empty());
+    // Each one is postponed to the end of the cool-down, not dropped.
+    assert_eq!(resp.batch_item_failures.len(), 20);
+    assert!(w
+        .queue
+        .postponed
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|(_, delay)| *delay == 3_601));
     assert_eq!(w.glase.calls(), 1, "only the first notification fetched");
     assert!(matches!(
         record(&w, 31).await,
@@ -674,7 +682,14 @@ async fn without_a_worker_every_record_backs_off_by_its_receive_count() {
         message("c", "garbage", 2),
     ]);
 
-    let resp = postpone_all(&queue, &Policy::default(), &event, "secret unreadable").await;
+    let resp = postpone_all(
+        &queue,
+        &Policy::default(),
+        &event,
+        "secret unreadable",
+        tokio::time::Instant::now() + Duration::from_secs(28),
+    )
+    .await;
 
     assert_eq!(failed_ids(&resp), vec!["a", "b", "c"]);
     assert_eq!(
@@ -719,4 +734,142 @@ async fn an_invoice_stored_by_another_worker_meanwhile_is_a_duplicate_not_a_retr
         .unwrap();
 
     assert_eq!(late, Completion::Superseded);
+}
+
+/// Glase's details of invoice `n`, but not paid.
+fn not_paid(n: u64) -> FetchError {
+    let body = INVOICE_576
+        .replacen("576", &n.to_string(), 1)
+        .replace("\"PAID\"", "\"NOT_PAID\"");
+    match Invoice::from_glase_json(body.as_bytes(), id(n), &TimeZone::UTC) {
+        Err(e) => FetchError::Invalid(e),
+        Ok(_) => panic!("the fixture should read as not paid"),
+    }
+}
+
+#[tokio::test]
+async fn a_notification_within_the_cool_down_is_postponed_to_its_end_and_a_now_paid_invoice_is_then_stored(
+) {
+    let glase = FakeGlase::default()
+        .then(id(35), Err(not_paid(35)))
+        .with_invoice(invoice(35));
+    let w = worker_with(
+        glase,
+        MemoryWorkQueue::default(),
+        Policy {
+            rejected_cooldown_secs: 600,
+            ..Policy::default()
+        },
+    );
+    let first = w
+        .process(&message("m1", r#"{"invoiceId":35}"#, FINAL), DEADLINE)
+        .await;
+    assert_eq!(
+        first,
+        Outcome::Rejected {
+            code: RejectionCode::NotPaid
+        }
+    );
+
+    // A minute later Glase notifies again: the invoice is paid now.
+    w.clock.advance_ms(60_000);
+    let resp = Arc::clone(&w)
+        .handle_batch(
+            batch(vec![message("m2", r#"{"invoiceId":35}"#, 1)]),
+            T0 + 90_000,
+        )
+        .await;
+    assert_eq!(
+        failed_ids(&resp),
+        vec!["m2".to_string()],
+        "not acknowledged"
+    );
+    assert_eq!(
+        *w.queue.postponed.lock().unwrap(),
+        vec![("receipt-m2".to_string(), 541)],
+        "postponed to the end of the cool-down"
+    );
+    assert_eq!(w.glase.calls(), 1, "no fetch within the cool-down");
+
+    w.clock.advance_ms(541_000);
+    let later = w
+        .process(&message("m2", r#"{"invoiceId":35}"#, 2), T0 + 700_000)
+        .await;
+
+    assert_eq!(later, Outcome::Stored);
+    assert_eq!(w.glase.calls(), 2);
+}
+
+#[tokio::test]
+async fn a_postponement_never_spends_the_last_receive_a_message_has() {
+    let w = worker(FakeGlase::default(), MemoryWorkQueue::default());
+    w.process(&message("m1", r#"{"invoiceId":36}"#, FINAL), DEADLINE)
+        .await;
+    let max = Policy::default().max_receive_count;
+
+    let before_last = w
+        .process(&message("m2", r#"{"invoiceId":36}"#, max - 1), DEADLINE)
+        .await;
+    let last = w
+        .process(&message("m3", r#"{"invoiceId":36}"#, max), DEADLINE)
+        .await;
+
+    assert!(before_last.is_failure(), "{before_last:?}");
+    assert_eq!(w.glase.calls(), 2, "the last receive fetches: {last:?}");
+    assert!(
+        matches!(last, Outcome::Rejected { .. }),
+        "concluded, not dead-lettered: {last:?}"
+    );
+}
+
+/// Glase that never answers for one id (a stalled connection), and answers for the others.
+struct StallingGlase {
+    stalls: InvoiceId,
+    inner: FakeGlase,
+}
+
+impl InvoiceSource for StallingGlase {
+    async fn fetch(&self, id: InvoiceId) -> Result<Invoice, FetchError> {
+        if id == self.stalls {
+            tokio::time::sleep(Duration::from_secs(3_600)).await;
+        }
+        self.inner.fetch(id).await
+    }
+}
+
+// Paused time: the stalled fetch and the cut-off are both virtual, the test takes no time.
+#[tokio::test(start_paused = true)]
+async fn a_record_still_running_at_the_deadline_is_retried_and_the_batch_answers_before_it() {
+    let w = Arc::new(Worker {
+        store: MemoryStore::default(),
+        glase: StallingGlase {
+            stalls: id(61),
+            inner: FakeGlase::default().with_invoice(invoice(62)),
+        },
+        queue: MemoryWorkQueue::default(),
+        clock: ManualClock::at_ms(T0),
+        policy: Policy::default(),
+    });
+    let started = tokio::time::Instant::now();
+
+    let resp = Arc::clone(&w)
+        .handle_batch(
+            batch(vec![
+                message("slow", r#"{"invoiceId":61}"#, 1),
+                message("ok", r#"{"invoiceId":62}"#, 1),
+            ]),
+            T0 + 10_000,
+        )
+        .await;
+
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    assert_eq!(failed_ids(&resp), vec!["slow".to_string()]);
+    assert!(matches!(
+        w.store.get(id(62)),
+        Some(InvoiceRecord::Stored { .. })
+    ));
 }

@@ -2,6 +2,7 @@
 //! integration tests and the bench alike.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use glase_shared::adapters::dynamo::DynamoStore;
@@ -10,11 +11,17 @@ use glase_shared::adapters::sqs::SqsQueue;
 use glase_shared::adapters::ssm::auth_token;
 use glase_shared::adapters::SdkConfig;
 use glase_shared::config::ConfigError;
+use glase_shared::ports::Clock;
 use glase_shared::telemetry::error_chain;
 use glase_shared::SystemClock;
 use tokio::sync::OnceCell;
 
-use crate::{metric, postpone_all, Worker, WorkerConfig};
+use crate::{metric, postpone_all, time_left, Worker, WorkerConfig};
+
+/// The most the worker's start (SSM, priming) may take: well under Lambda's 10 s init limit,
+/// whatever the SDK's own timeouts, so a stalled endpoint fails init with a name instead of
+/// Lambda killing the process.
+pub const INIT_TIMEOUT: Duration = Duration::from_secs(6);
 
 /// The worker as deployed: DynamoDB, Glase over HTTPS, SQS, the system clock.
 pub type LambdaWorker = Worker<DynamoStore, GlaseHttp, SqsQueue, SystemClock>;
@@ -25,6 +32,8 @@ pub enum InitError {
     Config(#[from] ConfigError),
     #[error("could not build the Glase HTTP client")]
     Http(#[source] Box<dyn std::error::Error + Send + Sync>),
+    #[error("worker init did not finish within {0:?} (SSM or DynamoDB not answering)")]
+    TimedOut(Duration),
 }
 
 fn work_queue(config: &WorkerConfig, aws: &SdkConfig) -> SqsQueue {
@@ -73,30 +82,43 @@ impl Service {
             aws,
             worker: OnceCell::new(),
         };
-        if let Err(e) = service.ready().await {
+        if let Err(e) = service.ready(INIT_TIMEOUT).await {
             tracing::error!(error = %error_chain(&e), "worker init failed; records will back off until it succeeds");
         }
         service
     }
 
-    async fn ready(&self) -> Result<&Arc<LambdaWorker>, InitError> {
-        self.worker
-            .get_or_try_init(|| async {
-                LambdaWorker::from_config(&self.config, &self.aws)
-                    .await
-                    .map(Arc::new)
-            })
+    /// The worker, built now if need be, within `limit`. A build cut short leaves the cell
+    /// empty: the next invocation tries again.
+    async fn ready(&self, limit: Duration) -> Result<&Arc<LambdaWorker>, InitError> {
+        let build = self.worker.get_or_try_init(|| async {
+            LambdaWorker::from_config(&self.config, &self.aws)
+                .await
+                .map(Arc::new)
+        });
+        tokio::time::timeout(limit, build)
             .await
+            .map_err(|_| InitError::TimedOut(limit))?
     }
 
     pub async fn handle(&self, event: SqsEvent, deadline_ms: i64) -> SqsBatchResponse {
-        match self.ready().await {
+        // Building again, then backing off, both end before the deadline's margin.
+        let left = time_left(deadline_ms, SystemClock.now().as_millisecond());
+        let cut_off_at = tokio::time::Instant::now() + left;
+        match self.ready(INIT_TIMEOUT.min(left)).await {
             Ok(worker) => Arc::clone(worker).handle_batch(event, deadline_ms).await,
             Err(e) => {
                 let reason = format!("worker init failed: {}", error_chain(&e));
                 tracing::error!(error = %reason, records = event.records.len(), "records postponed with back-off");
                 metrics::counter!(metric::INIT_FAILED).increment(1);
-                postpone_all(&self.fallback, &self.config.policy, &event, &reason).await
+                postpone_all(
+                    &self.fallback,
+                    &self.config.policy,
+                    &event,
+                    &reason,
+                    cut_off_at,
+                )
+                .await
             }
         }
     }

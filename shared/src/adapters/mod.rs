@@ -17,7 +17,7 @@ pub mod ssm;
 mod tls;
 
 #[cfg(feature = "aws")]
-pub use aws::{aws_config, describe_sdk_error, sdk_failure, SdkConfig, SdkError};
+pub use aws::{aws_config, describe_sdk_error, sdk_failure, SdkConfig, SdkError, SdkTimeouts};
 #[cfg(feature = "dynamodb")]
 pub use dynamo::query::{self as dynamo_query, InvoiceQueries, InvoiceRow};
 #[cfg(feature = "dynamodb")]

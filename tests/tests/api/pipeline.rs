@@ -569,7 +569,13 @@ async fn dynamodb_refuses_to_re_claim_a_rejection_within_its_cool_down_unless_li
         .await
         .unwrap();
 
-    assert_eq!(cooling, Claim::RecentlyRejected);
+    // When it was rejected, so the worker can postpone a notification to the cool-down's end.
+    assert_eq!(
+        cooling,
+        Claim::RecentlyRejected {
+            rejected_at_ms: now
+        }
+    );
     assert_eq!(
         lifted,
         Claim::Acquired {
@@ -629,4 +635,145 @@ async fn dynamodb_takes_a_retried_store_that_already_applied_as_done() {
         !item.contains_key("openState"),
         "a stored invoice leaves the open-items index"
     );
+}
+
+/// A TCP endpoint that accepts connections and never answers: a stalled SSM, DynamoDB or SQS.
+async fn stalled_endpoint() -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let held = tokio::spawn(async move {
+        let mut open = Vec::new();
+        while let Ok((conn, _)) = listener.accept().await {
+            open.push(conn);
+        }
+    });
+    (url, held)
+}
+
+#[tokio::test]
+async fn worker_init_against_a_stalled_ssm_gives_up_within_lambdas_init_limit_and_backs_records_off(
+) {
+    use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+    use glase_shared::config::Env;
+    use glase_worker::{Service, WorkerConfig};
+    use std::time::Instant;
+
+    let (url, held) = stalled_endpoint().await;
+    let config = WorkerConfig::from_env(&Env::from_pairs(&[
+        ("GLASE_BASE_URL", "http://127.0.0.1:9/"),
+        ("GLASE_ISSUER", ISSUER),
+        ("GLASE_SECRET_PARAMETER", "/glase/secret"),
+        ("TABLE_NAME", "invoices"),
+        ("QUEUE_URL", &format!("{url}/000000000000/glase")),
+    ]))
+    .unwrap();
+    // No SDK timeouts here: only the worker's own bound can end the wait.
+    let aws = glase_dev::aws::local_config(&url, &url);
+
+    let started = Instant::now();
+    let service = tokio::time::timeout(Duration::from_secs(30), Service::new(config, aws))
+        .await
+        .expect("init returned");
+    assert!(
+        started.elapsed() < Duration::from_secs(9),
+        "init took {:?}; Lambda allows 10 s",
+        started.elapsed()
+    );
+
+    let mut message = SqsMessage::default();
+    message.message_id = Some("m1".into());
+    message.receipt_handle = Some("receipt-m1".into());
+    message.body = Some(r#"{"invoiceId":1}"#.into());
+    let mut event = SqsEvent::default();
+    event.records = vec![message];
+    let now_ms = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let resp = tokio::time::timeout(
+        Duration::from_secs(60),
+        service.handle(event, now_ms + 12_000),
+    )
+    .await
+    .expect("the invocation answered");
+
+    assert!(
+        started.elapsed() < Duration::from_secs(12),
+        "answered after {:?}, past the deadline",
+        started.elapsed()
+    );
+    assert_eq!(resp.batch_item_failures.len(), 1);
+    held.abort();
+}
+
+#[tokio::test]
+async fn a_notification_within_the_rejection_cool_down_waits_for_its_end_and_a_now_paid_invoice_is_stored(
+) {
+    use glase_shared::config::Env;
+    use glase_worker::{LambdaWorker, WorkerConfig};
+
+    let (p, glase) = pipeline_with_stub().await;
+    let not_paid = invoice_json(89, "8.90", "later").replace("\"PAID\"", "\"NOT_PAID\"");
+    glase.sim().answer(89, Reply::json(not_paid));
+    // The harness's worker has no cool-down; this one has 3 s of it, on the same table and queue.
+    let svc = glase_tests::services::services();
+    let aws = glase_dev::aws::local_config(&svc.dynamodb_endpoint, &svc.sqs_endpoint);
+    let base_url = glase.base_url();
+    let config = WorkerConfig::from_env(&Env::from_pairs(&[
+        ("TABLE_NAME", &p.table),
+        ("QUEUE_URL", &p.queue_url),
+        ("GLASE_BASE_URL", &base_url),
+        ("GLASE_ISSUER", ISSUER),
+        ("GLASE_SECRET", SECRET),
+        ("PRIME_CONNECTIONS", "false"),
+        ("REJECT_AFTER_RECEIVES", "1"),
+        ("REJECTED_COOLDOWN_SECONDS", "3"),
+    ]))
+    .unwrap();
+    let worker = std::sync::Arc::new(LambdaWorker::from_config(&config, &aws).await.unwrap());
+    let poll = || glase_dev::poller::poll_once(&p.sqs, &p.poller, &worker);
+
+    p.notify(r#"{"invoiceId": 89}"#).await;
+    assert_eq!(poll().await.unwrap().failed, 0, "rejected and acknowledged");
+    assert!(matches!(
+        p.record(89).await,
+        Some(InvoiceRecord::Rejected { .. })
+    ));
+
+    // Glase says PAID now, and notifies again within the cool-down.
+    glase
+        .sim()
+        .answer(89, Reply::json(invoice_json(89, "8.90", "later")));
+    p.notify(r#"{"invoiceId": 89}"#).await;
+    let within = poll().await.unwrap();
+    assert_eq!(
+        (within.received, within.failed),
+        (1, 1),
+        "kept, not acknowledged"
+    );
+    assert_eq!(
+        glase.sim().detail_fetches(89).total,
+        1,
+        "no fetch in the cool-down"
+    );
+    assert_eq!(
+        poll().await.unwrap().received,
+        0,
+        "hidden until the cool-down ends"
+    );
+
+    glase_tests::wait::until("the invoice stored", Duration::from_secs(20), || async {
+        poll().await.map_err(|e| e.to_string())?;
+        match p.record(89).await {
+            Some(InvoiceRecord::Stored { .. }) => Ok(()),
+            other => Err(format!("{other:?}")),
+        }
+    })
+    .await;
+    assert_eq!(glase.sim().detail_fetches(89).total, 2);
+    assert_eq!(p.queue_depth(&p.dlq_url).await, 0);
 }

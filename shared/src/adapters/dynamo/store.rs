@@ -161,7 +161,9 @@ impl InvoiceStore for DynamoStore {
             PROCESSING => Ok(Claim::InProgress {
                 until_ms: get_n(&old, LEASE_UNTIL)?,
             }),
-            REJECTED => Ok(Claim::RecentlyRejected),
+            REJECTED => Ok(Claim::RecentlyRejected {
+                rejected_at_ms: get_n(&old, REJECTED_AT_MS)?,
+            }),
             other => Err(AdapterError::msg(format!(
                 "claim refused on an item in state {other:?}"
             ))),

@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use aws_lambda_events::event::sqs::SqsEvent;
-use glase_shared::adapters::aws_config;
+use glase_shared::adapters::{aws_config, SdkTimeouts};
 use glase_shared::config::Env;
 use glase_shared::ports::{FetchError, InvoiceSource};
 use glase_shared::{Invoice, InvoiceId};
@@ -39,7 +39,7 @@ async fn main() -> Result<(), Error> {
         .map_err(|_| "PANIC_INVOICE_ID is required")?
         .parse()
         .map_err(|_| "PANIC_INVOICE_ID must be an invoice id")?;
-    let built = LambdaWorker::from_config(&config, &aws_config().await).await?;
+    let built = LambdaWorker::from_config(&config, &aws_config(SdkTimeouts::DEFAULT).await).await?;
     let worker = Arc::new(Worker {
         store: built.store,
         glase: PanicsOn {
