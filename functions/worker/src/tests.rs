@@ -758,6 +758,7 @@ async fn a_notification_within_the_cool_down_is_postponed_to_its_end_and_a_now_p
         MemoryWorkQueue::default(),
         Policy {
             rejected_cooldown_secs: 600,
+            reject_after_receives: 1,
             ..Policy::default()
         },
     );
@@ -802,7 +803,7 @@ async fn a_notification_within_the_cool_down_is_postponed_to_its_end_and_a_now_p
 
 #[tokio::test]
 async fn a_postponement_never_spends_the_last_receive_a_message_has() {
-    let w = worker(FakeGlase::default(), MemoryWorkQueue::default());
+    let w = worker_rejecting_at_once(FakeGlase::default());
     w.process(&message("m1", r#"{"invoiceId":36}"#, FINAL), DEADLINE)
         .await;
     let max = Policy::default().max_receive_count;

@@ -136,13 +136,16 @@ async fn a_postponed_notification_and_a_record_cut_off_by_the_deadline_are_count
     assert_eq!(values(&docs, "InvoicesDeadlineExceeded"), vec![1.0]);
     assert_eq!(values(&docs, "RetriedReceiveCount"), vec![1.0]);
 
-    // Rejected (a 404 on its final receive), then notified again within the cool-down.
+    // Rejected (a 404 that is final at once here), then notified again within the cool-down.
     let fast = Arc::new(Worker {
         store: MemoryStore::default(),
         glase: FakeGlase::default(),
         queue: MemoryWorkQueue::default(),
         clock: ManualClock::at_ms(T0),
-        policy: Policy::default(),
+        policy: Policy {
+            reject_after_receives: 1,
+            ..Policy::default()
+        },
     });
     Arc::clone(&fast)
         .handle_batch(one(message("m1", 8, 5)), T0 + 30_000)
