@@ -1,7 +1,8 @@
 //! The events the stack publishes about invoices (issue 19): `InvoicePaid` when an invoice
 //! becomes `STORED`, `InvoiceRejected` when it becomes `REJECTED`. Their `detail` uses the
 //! table's attribute names, so a consumer reads the same names in the table and in the event.
-//! The JSON Schema consumers validate against is `schemas/invoice-events.schema.json`.
+//! Their JSON Schemas are `schemas/InvoicePaid.schema.json` and `schemas/InvoiceRejected.schema.json`
+//! (a test keeps them, `events/eventbridge-invoice-paid.json` and this code in step).
 
 use jiff::Timestamp;
 use serde::Serialize;

@@ -222,3 +222,47 @@ async fn payer_data_is_published_only_when_configured() {
     let detail = q.bus.published()[0].detail_json().unwrap();
     assert!(!detail.contains("payer"), "{detail}");
 }
+
+/// The published example (events/) and the JSON Schemas (schemas/) say what this code sends.
+#[test]
+fn the_example_event_and_the_schemas_match_what_is_published() {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../..");
+    let read = |path: &str| -> Value {
+        let text = std::fs::read_to_string(format!("{root}/{path}")).expect(path);
+        serde_json::from_str(&text).expect(path)
+    };
+    let example = read("events/eventbridge-invoice-paid.json");
+    let stored_at = example["detail"]["storedAt"].as_str().unwrap().parse().unwrap();
+    let event = InvoiceEvent::paid(&glase_shared::memory::doc_invoice(), stored_at, PayerData::Omit);
+    let detail: Value = serde_json::from_str(&event.detail_json().unwrap()).unwrap();
+    assert_eq!(example["detail"], detail);
+    assert_eq!(example["detail-type"], event.detail_type());
+    assert_eq!(example["source"], glase_shared::events::EVENT_SOURCE);
+
+    let keys = |v: &Value| -> std::collections::BTreeSet<String> {
+        v.as_object().unwrap().keys().cloned().collect()
+    };
+    let strings = |v: &Value| -> std::collections::BTreeSet<String> {
+        v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_owned()).collect()
+    };
+    let paid = read("schemas/InvoicePaid.schema.json");
+    assert_eq!(strings(&paid["required"]), keys(&detail), "required = always sent");
+    let with_payer = InvoiceEvent::paid(&glase_shared::memory::doc_invoice(), stored_at, PayerData::Include);
+    let with_payer: Value = serde_json::from_str(&with_payer.detail_json().unwrap()).unwrap();
+    assert_eq!(keys(&paid["properties"]), keys(&with_payer), "every field described");
+
+    let rejection = glase_shared::ports::Rejection {
+        code: glase_shared::RejectionCode::NotPaid,
+        reason: "r".into(),
+    };
+    let rejected = InvoiceEvent::rejected(
+        glase_shared::InvoiceId::new(1).unwrap(),
+        &rejection,
+        stored_at,
+        1,
+    );
+    let rejected: Value = serde_json::from_str(&rejected.detail_json().unwrap()).unwrap();
+    let schema = read("schemas/InvoiceRejected.schema.json");
+    assert_eq!(strings(&schema["required"]), keys(&rejected));
+    assert_eq!(keys(&schema["properties"]), keys(&rejected));
+}
