@@ -5,7 +5,9 @@
 //! What holds (docs/events.md): every invoice that becomes STORED yields at least one event.
 //! A record is reported failed (`ReportBatchItemFailures`) unless its event was accepted by
 //! EventBridge, so Lambda re-delivers from the first such record; the records after it are
-//! published again — the only source of duplicates, each with the same `invoiceId`.
+//! published again — the only source of duplicates, each with the same `invoiceId`. Every
+//! readable record of a batch is published even after an unreadable one: a batch Lambda
+//! finally gives up on goes to the failure destination whole, and must not take them along.
 
 use std::time::Duration;
 

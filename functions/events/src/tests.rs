@@ -232,8 +232,16 @@ fn the_example_event_and_the_schemas_match_what_is_published() {
         serde_json::from_str(&text).expect(path)
     };
     let example = read("events/eventbridge-invoice-paid.json");
-    let stored_at = example["detail"]["storedAt"].as_str().unwrap().parse().unwrap();
-    let event = InvoiceEvent::paid(&glase_shared::memory::doc_invoice(), stored_at, PayerData::Omit);
+    let stored_at = example["detail"]["storedAt"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let event = InvoiceEvent::paid(
+        &glase_shared::memory::doc_invoice(),
+        stored_at,
+        PayerData::Omit,
+    );
     let detail: Value = serde_json::from_str(&event.detail_json().unwrap()).unwrap();
     assert_eq!(example["detail"], detail);
     assert_eq!(example["detail-type"], event.detail_type());
@@ -243,13 +251,29 @@ fn the_example_event_and_the_schemas_match_what_is_published() {
         v.as_object().unwrap().keys().cloned().collect()
     };
     let strings = |v: &Value| -> std::collections::BTreeSet<String> {
-        v.as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_owned()).collect()
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s.as_str().unwrap().to_owned())
+            .collect()
     };
     let paid = read("schemas/InvoicePaid.schema.json");
-    assert_eq!(strings(&paid["required"]), keys(&detail), "required = always sent");
-    let with_payer = InvoiceEvent::paid(&glase_shared::memory::doc_invoice(), stored_at, PayerData::Include);
+    assert_eq!(
+        strings(&paid["required"]),
+        keys(&detail),
+        "required = always sent"
+    );
+    let with_payer = InvoiceEvent::paid(
+        &glase_shared::memory::doc_invoice(),
+        stored_at,
+        PayerData::Include,
+    );
     let with_payer: Value = serde_json::from_str(&with_payer.detail_json().unwrap()).unwrap();
-    assert_eq!(keys(&paid["properties"]), keys(&with_payer), "every field described");
+    assert_eq!(
+        keys(&paid["properties"]),
+        keys(&with_payer),
+        "every field described"
+    );
 
     let rejection = glase_shared::ports::Rejection {
         code: glase_shared::RejectionCode::NotPaid,

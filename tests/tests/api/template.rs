@@ -1829,7 +1829,11 @@ fn events_mapping() -> &'static Value {
     let events = props("EventsFunction")["Events"]
         .as_mapping()
         .expect("EventsFunction has Events");
-    assert_eq!(events.len(), 1, "the events function has exactly one trigger");
+    assert_eq!(
+        events.len(),
+        1,
+        "the events function has exactly one trigger"
+    );
     let event = events.values().next().expect("one event");
     assert_eq!(event["Type"].as_str(), Some("DynamoDB"));
     &event["Properties"]
@@ -1842,7 +1846,10 @@ fn the_table_streams_new_and_old_images_to_the_events_function() {
         Some("NEW_AND_OLD_IMAGES"),
         "the function needs the old image to see a transition"
     );
-    assert_eq!(events_mapping()["Stream"], get_att("InvoicesTable", "StreamArn"));
+    assert_eq!(
+        events_mapping()["Stream"],
+        get_att("InvoicesTable", "StreamArn")
+    );
     let r = resource("EventsFunction");
     assert_eq!(
         r["Metadata"]["BuildProperties"]["Binary"].as_str(),
@@ -1902,20 +1909,24 @@ fn events_mapping_reports_item_failures_bisects_retries_boundedly_and_keeps_what
 /// must be present; a list holds allowed strings or `{"anything-but": [...]}`.
 fn pattern_matches(pattern: &serde_json::Value, event: &serde_json::Value) -> bool {
     use serde_json::Value as J;
-    pattern.as_object().expect("a pattern is an object").iter().all(|(k, p)| {
-        let Some(v) = event.get(k) else { return false };
-        match p {
-            J::Object(_) => pattern_matches(p, v),
-            J::Array(allowed) => allowed.iter().any(|a| match a {
-                J::Object(o) => match o.get("anything-but") {
-                    Some(J::Array(not)) => v.is_string() && !not.contains(v),
-                    _ => panic!("unsupported pattern {a}"),
-                },
-                _ => a == v,
-            }),
-            _ => panic!("unsupported pattern {p}"),
-        }
-    })
+    pattern
+        .as_object()
+        .expect("a pattern is an object")
+        .iter()
+        .all(|(k, p)| {
+            let Some(v) = event.get(k) else { return false };
+            match p {
+                J::Object(_) => pattern_matches(p, v),
+                J::Array(allowed) => allowed.iter().any(|a| match a {
+                    J::Object(o) => match o.get("anything-but") {
+                        Some(J::Array(not)) => v.is_string() && !not.contains(v),
+                        _ => panic!("unsupported pattern {a}"),
+                    },
+                    _ => a == v,
+                }),
+                _ => panic!("unsupported pattern {p}"),
+            }
+        })
 }
 
 #[test]
@@ -1927,7 +1938,10 @@ fn the_mappings_filter_lets_through_every_change_the_function_publishes() {
         .iter()
         .map(|f| serde_json::from_str(str_of(&f["Pattern"], "Pattern")).expect("JSON pattern"))
         .collect();
-    assert!(!filters.is_empty() && filters.len() <= 5, "Lambda allows 5 filters");
+    assert!(
+        !filters.is_empty() && filters.len() <= 5,
+        "Lambda allows 5 filters"
+    );
     let states = [
         None,
         Some(("PROCESSING", RecordState::Processing)),
@@ -1999,7 +2013,10 @@ fn the_bus_is_archived_for_the_retention_parameter_and_its_name_and_arn_are_outp
         Value::Sequence(vec![Value::from(glase_shared::events::EVENT_SOURCE)])
     );
     let outputs = &template()["Outputs"];
-    assert_eq!(outputs["EventBusName"]["Value"], reference("InvoiceEventBus"));
+    assert_eq!(
+        outputs["EventBusName"]["Value"],
+        reference("InvoiceEventBus")
+    );
     assert_eq!(
         outputs["EventBusArn"]["Value"],
         get_att("InvoiceEventBus", "Arn")
