@@ -108,14 +108,15 @@ pub struct InvoiceRejected {
 /// One event to publish.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum InvoiceEvent {
-    Paid(InvoicePaid),
+    // Boxed: a batch holds many, mostly paid (clippy::large_enum_variant).
+    Paid(Box<InvoicePaid>),
     Rejected(InvoiceRejected),
 }
 
 impl InvoiceEvent {
     pub fn paid(invoice: &Invoice, stored_at: Timestamp, payer: PayerData) -> Self {
         let p = &invoice.payer;
-        Self::Paid(InvoicePaid {
+        Self::Paid(Box::new(InvoicePaid {
             schema_version: SCHEMA_VERSION,
             invoice_id: invoice.id.get(),
             description: invoice.description.clone(),
@@ -136,7 +137,7 @@ impl InvoiceEvent {
                 payer_zip: p.zip.clone(),
                 payer_country: p.country.clone(),
             }),
-        })
+        }))
     }
 
     pub fn rejected(
@@ -174,7 +175,7 @@ impl InvoiceEvent {
     /// The event's `detail`, as JSON text.
     pub fn detail_json(&self) -> Result<String, serde_json::Error> {
         match self {
-            Self::Paid(e) => serde_json::to_string(e),
+            Self::Paid(e) => serde_json::to_string(e.as_ref()),
             Self::Rejected(e) => serde_json::to_string(e),
         }
     }

@@ -345,19 +345,22 @@ impl Stack {
 
         // InvoicePaid events (issue 19): a bus with a rule → a queue, read back by `make demo`.
         let eventbridge = aws_sdk_eventbridge::Client::new(&aws);
-        let events_queue_url = match crate::aws::create_event_bus_to_queue(&eventbridge, &sqs, DEV_EVENT_BUS).await {
-            Ok(url) => url,
-            // Already there: moto kept running from an earlier `make dev`.
-            Err(_) => sqs
-                .get_queue_url()
-                .queue_name(format!("{DEV_EVENT_BUS}-events"))
-                .send()
-                .await
-                .map_err(|e| StackError::Queue(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string()))?
-                .queue_url()
-                .unwrap_or_default()
-                .to_owned(),
-        };
+        let events_queue_url =
+            match crate::aws::create_event_bus_to_queue(&eventbridge, &sqs, DEV_EVENT_BUS).await {
+                Ok(url) => url,
+                // Already there: moto kept running from an earlier `make dev`.
+                Err(_) => sqs
+                    .get_queue_url()
+                    .queue_name(format!("{DEV_EVENT_BUS}-events"))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        StackError::Queue(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string())
+                    })?
+                    .queue_url()
+                    .unwrap_or_default()
+                    .to_owned(),
+            };
         let stream = crate::stream_poller::StreamPoller::for_table(
             &dynamodb,
             aws_sdk_dynamodbstreams::Client::new(&aws),
