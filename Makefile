@@ -58,7 +58,7 @@ sim: ## glase-sim alone on SIM_PORT, notifying SIM_NOTIFY_URL.
 # the modules of glase-tests' binary that only read files or parse configuration.
 UNIT_API_MODULES := build_config:: config_errors::
 # The packages that ship as Lambda functions.
-LAMBDA_PACKAGES := glase-webhook glase-worker glase-reconcile
+LAMBDA_PACKAGES := glase-webhook glase-worker glase-reconcile glase-events
 
 test: deps ## Every test: unit, integration and end-to-end on real local services (installs them if missing).
 	$(CARGO) test --workspace --all-targets --locked

@@ -13,7 +13,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 ARCH="${ARCH:-x86_64}"
-BINARIES=(glase-webhook glase-worker glase-reconcile)
+BINARIES=(glase-webhook glase-worker glase-reconcile glase-events)
 
 bash "$root/scripts/lambda-build.sh" "$ARCH" "${BINARIES[@]}" -- --output-format zip
 

@@ -6,6 +6,8 @@
 pub mod adapters;
 pub mod config;
 pub mod domain;
+#[cfg(feature = "invoice")]
+pub mod events;
 #[cfg(feature = "test-util")]
 pub mod memory;
 pub mod message;

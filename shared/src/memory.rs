@@ -549,3 +549,45 @@ mod report {
         }
     }
 }
+
+// ---------------------------------------------------------------- events (issue 19)
+
+/// An event bus that keeps what it accepts. `refuse_next(n)` makes it refuse the next `n`
+/// entries offered (a PutEvents per-entry failure), to test that they are retried.
+#[derive(Default)]
+pub struct MemoryBus {
+    pub published: Mutex<Vec<crate::events::InvoiceEvent>>,
+    refusals: AtomicUsize,
+}
+
+impl MemoryBus {
+    pub fn refuse_next(&self, entries: usize) {
+        self.refusals.store(entries, Ordering::SeqCst);
+    }
+
+    pub fn published(&self) -> Vec<crate::events::InvoiceEvent> {
+        self.published.lock().expect("bus lock").clone()
+    }
+}
+
+impl EventPublisher for MemoryBus {
+    async fn publish(&self, events: &[crate::events::InvoiceEvent]) -> Vec<Unpublished> {
+        let mut refused = Vec::new();
+        let mut published = self.published.lock().expect("bus lock");
+        for (index, event) in events.iter().enumerate() {
+            let refuse = self
+                .refusals
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if refuse {
+                refused.push(Unpublished {
+                    index,
+                    reason: "ThrottlingException: refused by the test".into(),
+                });
+            } else {
+                published.push(event.clone());
+            }
+        }
+        refused
+    }
+}

@@ -281,6 +281,25 @@ mod worker {
         ) -> impl Future<Output = Result<InvoiceRecords, AdapterError>> + Send;
     }
 
+    // ---------------------------------------------------------------- events (issue 19)
+
+    /// An event the bus did not accept: its index in the slice given, and why.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct Unpublished {
+        pub index: usize,
+        pub reason: String,
+    }
+
+    /// Publishes invoice events (EventBridge). Any number at once: the adapter batches them
+    /// within the bus's limits. Every event not accepted — a per-entry failure or a failed
+    /// call — is returned, so the caller can retry it; none is dropped silently.
+    pub trait EventPublisher: Send + Sync + 'static {
+        fn publish(
+            &self,
+            events: &[crate::events::InvoiceEvent],
+        ) -> impl Future<Output = Vec<Unpublished>> + Send;
+    }
+
     // ---------------------------------------------------------------- clock
 
     /// Wall-clock time, injectable so lease expiry can be tested.

@@ -23,6 +23,7 @@ const CAPPED_AT_DEBUG: &[&str] = &[
     "aws_sdk_ssm",
     "aws_sdk_sqs",
     "aws_sdk_dynamodb",
+    "aws_sdk_eventbridge",
     "aws_config",
     "aws_runtime",
     "aws_sigv4",

@@ -1,10 +1,12 @@
-//! Adapters: the ports implemented over SQS, DynamoDB, SSM and Glase's HTTP API, each behind
+//! Adapters: the ports implemented over SQS, DynamoDB, SSM, EventBridge and Glase's HTTP API, each behind
 //! its own cargo feature so a function links only the SDKs it calls.
 
 #[cfg(feature = "aws")]
 mod aws;
 #[cfg(feature = "dynamodb")]
 pub mod dynamo;
+#[cfg(feature = "eventbridge")]
+pub mod eventbridge;
 #[cfg(feature = "glase")]
 pub mod glase_http;
 #[cfg(feature = "glase")]

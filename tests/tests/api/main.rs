@@ -7,6 +7,7 @@ mod bad_input;
 mod build_config;
 mod config_errors;
 mod e2e;
+mod events;
 mod permanent;
 mod pipeline;
 mod reconcile;

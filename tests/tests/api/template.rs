@@ -1047,8 +1047,8 @@ fn every_log_group_has_a_retention() {
     let groups = resources_of_type("AWS::Logs::LogGroup");
     assert_eq!(
         groups.len(),
-        4,
-        "webhook, worker, reconcile and API access logs"
+        5,
+        "webhook, worker, reconcile, events and API access logs"
     );
     for (name, g) in groups {
         assert_eq!(
@@ -1078,6 +1078,7 @@ fn resolved_env(vars: &'static Value) -> BTreeMap<String, String> {
             "https://sqs.eu-north-1.amazonaws.com/123456789012/glase-DeadLetterQueue-x",
         ),
         ("InvoicesTable", "glase-InvoicesTable-x"),
+        ("InvoiceEventBus", "glase-invoices-invoices"),
     ]);
     let token_hash = sha256_hex(SAMPLE_TOKEN);
     let resolve = |v: &'static Value| -> Option<String> {
@@ -1354,7 +1355,7 @@ fn glase_base_url_is_a_bare_https_origin_so_no_fetch_goes_to_api_api() {
 #[test]
 fn every_function_emits_metrics_to_the_stacks_own_namespace() {
     let functions = resources_of_type("AWS::Serverless::Function");
-    assert_eq!(functions.len(), 3);
+    assert_eq!(functions.len(), 4, "webhook, worker, reconcile, events");
     for (name, f) in functions {
         assert_eq!(
             f["Properties"]["Environment"]["Variables"]["METRICS_NAMESPACE"],
@@ -1368,7 +1369,7 @@ fn every_function_emits_metrics_to_the_stacks_own_namespace() {
 fn every_alarm_notifies_the_topic_on_alarm_and_on_ok_and_says_what_it_means() {
     let alarms = alarms();
     assert!(
-        (16..=30).contains(&alarms.len()),
+        (16..=32).contains(&alarms.len()),
         "{} alarms: one per actionable condition, no more",
         alarms.len()
     );
@@ -2377,4 +2378,244 @@ fn dashboard_shows_intake_outcomes_reconciliation_queues_and_functions() {
         str_of(url, "DashboardUrl"),
         "https://${AWS::Region}.console.aws.amazon.com/cloudwatch/home?region=${AWS::Region}#dashboards:name=${Dashboard}"
     );
+}
+
+// ---------------------------------------------------------------- InvoicePaid events (issue 19)
+
+fn events_mapping() -> &'static Value {
+    let events = props("EventsFunction")["Events"]
+        .as_mapping()
+        .expect("EventsFunction has Events");
+    assert_eq!(
+        events.len(),
+        1,
+        "the events function has exactly one trigger"
+    );
+    let event = events.values().next().expect("one event");
+    assert_eq!(event["Type"].as_str(), Some("DynamoDB"));
+    &event["Properties"]
+}
+
+#[test]
+fn the_table_streams_new_and_old_images_to_the_events_function() {
+    assert_eq!(
+        props("InvoicesTable")["StreamSpecification"]["StreamViewType"].as_str(),
+        Some("NEW_AND_OLD_IMAGES"),
+        "the function needs the old image to see a transition"
+    );
+    assert_eq!(
+        events_mapping()["Stream"],
+        get_att("InvoicesTable", "StreamArn")
+    );
+    let r = resource("EventsFunction");
+    assert_eq!(
+        r["Metadata"]["BuildProperties"]["Binary"].as_str(),
+        Some("glase-events")
+    );
+    assert_eq!(r["Properties"]["CodeUri"].as_str(), Some("."));
+    assert_eq!(r["Properties"]["Runtime"].as_str(), Some("provided.al2023"));
+    assert_eq!(r["Properties"]["Tracing"].as_str(), Some("Active"));
+}
+
+#[test]
+fn events_mapping_reports_item_failures_bisects_retries_boundedly_and_keeps_what_fails() {
+    let m = events_mapping();
+    assert_eq!(
+        m["FunctionResponseTypes"],
+        Value::Sequence(vec![Value::from("ReportBatchItemFailures")])
+    );
+    assert_eq!(m["BisectBatchOnFunctionError"].as_bool(), Some(true));
+    let retries = int(&m["MaximumRetryAttempts"], "MaximumRetryAttempts");
+    assert!(
+        (1..=10_000).contains(&retries),
+        "bounded retries: a poison record must not block the shard for a day"
+    );
+    assert_eq!(
+        m["StartingPosition"].as_str(),
+        Some("TRIM_HORIZON"),
+        "LATEST would skip what was written before the mapping existed"
+    );
+    assert!(int(&m["BatchSize"], "BatchSize") >= 10);
+    let on_failure = &m["DestinationConfig"]["OnFailure"];
+    assert_eq!(on_failure["Type"].as_str(), Some("SQS"));
+    assert_eq!(
+        on_failure["Destination"],
+        get_att("EventsFailureQueue", "Arn")
+    );
+    let q = props("EventsFailureQueue");
+    assert_eq!(int(&q["MessageRetentionPeriod"], "retention"), 1_209_600);
+    assert_eq!(q["SqsManagedSseEnabled"].as_bool(), Some(true));
+    assert_eq!(
+        resource("EventsFailureQueue")["DeletionPolicy"].as_str(),
+        Some("Retain")
+    );
+    let policy = props("EventsFailureQueueTlsOnlyPolicy");
+    assert_eq!(
+        policy["Queues"],
+        Value::Sequence(vec![reference("EventsFailureQueue")])
+    );
+    let s = &policy["PolicyDocument"]["Statement"][0];
+    assert_eq!(s["Effect"].as_str(), Some("Deny"));
+    assert_eq!(
+        s["Condition"]["Bool"]["aws:SecureTransport"].as_str(),
+        Some("false")
+    );
+}
+
+/// EventBridge/Lambda filter matching, as much as the patterns use: every key of the pattern
+/// must be present; a list holds allowed strings or `{"anything-but": [...]}`.
+fn pattern_matches(pattern: &serde_json::Value, event: &serde_json::Value) -> bool {
+    use serde_json::Value as J;
+    pattern
+        .as_object()
+        .expect("a pattern is an object")
+        .iter()
+        .all(|(k, p)| {
+            let Some(v) = event.get(k) else { return false };
+            match p {
+                J::Object(_) => pattern_matches(p, v),
+                J::Array(allowed) => allowed.iter().any(|a| match a {
+                    J::Object(o) => match o.get("anything-but") {
+                        Some(J::Array(not)) => v.is_string() && !not.contains(v),
+                        _ => panic!("unsupported pattern {a}"),
+                    },
+                    _ => a == v,
+                }),
+                _ => panic!("unsupported pattern {p}"),
+            }
+        })
+}
+
+#[test]
+fn the_mappings_filter_lets_through_every_change_the_function_publishes() {
+    use glase_shared::events::{transition, RecordState};
+    let filters: Vec<serde_json::Value> = events_mapping()["FilterCriteria"]["Filters"]
+        .as_sequence()
+        .expect("FilterCriteria.Filters")
+        .iter()
+        .map(|f| serde_json::from_str(str_of(&f["Pattern"], "Pattern")).expect("JSON pattern"))
+        .collect();
+    assert!(
+        !filters.is_empty() && filters.len() <= 5,
+        "Lambda allows 5 filters"
+    );
+    let states = [
+        None,
+        Some(("PROCESSING", RecordState::Processing)),
+        Some(("STORED", RecordState::Stored)),
+        Some(("REJECTED", RecordState::Rejected)),
+    ];
+    let image = |s: Option<(&str, RecordState)>| {
+        s.map(|(name, _)| serde_json::json!({"invoiceId": {"N": "1"}, "state": {"S": name}}))
+    };
+    for old in states {
+        for new in states {
+            let name = match (old, new) {
+                (None, _) => "INSERT",
+                (_, None) => "REMOVE",
+                _ => "MODIFY",
+            };
+            let mut change = serde_json::json!({"Keys": {"invoiceId": {"N": "1"}}});
+            if let Some(i) = image(old) {
+                change["OldImage"] = i;
+            }
+            if let Some(i) = image(new) {
+                change["NewImage"] = i;
+            }
+            let record = serde_json::json!({"eventName": name, "dynamodb": change});
+            let passes = filters.iter().any(|f| pattern_matches(f, &record));
+            let publishes = transition(old.map(|s| s.1), new.map(|s| s.1)).is_some();
+            assert_eq!(
+                passes, publishes,
+                "{old:?} → {new:?}: the filter must pass exactly what the function publishes"
+            );
+        }
+    }
+}
+
+#[test]
+fn events_function_may_only_read_the_stream_publish_to_its_bus_and_send_to_its_failure_queue() {
+    let statements = role_statements("EventsFunction");
+    let stream = get_att("InvoicesTable", "StreamArn");
+    assert_eq!(
+        grants(&statements),
+        expect_grants(&[
+            ("dynamodb:DescribeStream", stream.clone()),
+            ("dynamodb:GetRecords", stream.clone()),
+            ("dynamodb:GetShardIterator", stream),
+            ("dynamodb:ListStreams", sub("${InvoicesTable.Arn}/stream/*")),
+            ("events:PutEvents", get_att("InvoiceEventBus", "Arn")),
+            ("sqs:SendMessage", get_att("EventsFailureQueue", "Arn")),
+            ("logs:CreateLogStream", get_att("EventsLogGroup", "Arn")),
+            ("logs:PutLogEvents", get_att("EventsLogGroup", "Arn")),
+            ("xray:PutTraceSegments", Value::from("*")),
+            ("xray:PutTelemetryRecords", Value::from("*")),
+        ])
+    );
+}
+
+#[test]
+fn the_bus_is_archived_for_the_retention_parameter_and_its_name_and_arn_are_outputs() {
+    assert_eq!(
+        resource("InvoiceEventBus")["Type"].as_str(),
+        Some("AWS::Events::EventBus")
+    );
+    let archive = resource("InvoiceEventArchive");
+    assert_eq!(archive["Type"].as_str(), Some("AWS::Events::Archive"));
+    let p = &archive["Properties"];
+    assert_eq!(p["SourceArn"], get_att("InvoiceEventBus", "Arn"));
+    assert_eq!(p["RetentionDays"], reference("EventArchiveRetentionDays"));
+    assert_eq!(
+        p["EventPattern"]["source"],
+        Value::Sequence(vec![Value::from(glase_shared::events::EVENT_SOURCE)])
+    );
+    let outputs = &template()["Outputs"];
+    assert_eq!(
+        outputs["EventBusName"]["Value"],
+        reference("InvoiceEventBus")
+    );
+    assert_eq!(
+        outputs["EventBusArn"]["Value"],
+        get_att("InvoiceEventBus", "Arn")
+    );
+    assert_eq!(
+        outputs["EventsFailureQueueUrl"]["Value"],
+        reference("EventsFailureQueue")
+    );
+    assert_eq!(
+        parameter("PublishPayerData")["Default"].as_str(),
+        Some("false"),
+        "payer personal data is opt-in"
+    );
+}
+
+#[test]
+fn events_function_environment_is_accepted_by_its_config_and_publishes_no_payer_data_by_default() {
+    let env = resolved_env(&props("EventsFunction")["Environment"]["Variables"]);
+    let cfg = glase_events::EventsConfig::from_env(&Env(|k: &str| env.get(k).cloned()))
+        .expect("events config from the template");
+    assert_eq!(cfg.bus_name, "glase-invoices-invoices");
+    assert_eq!(cfg.payer, glase_shared::events::PayerData::Omit);
+}
+
+#[test]
+fn events_given_up_on_or_late_raise_alarms() {
+    let failed = resource("EventsFailedAlarm");
+    let p = &failed["Properties"];
+    assert_eq!(p["Namespace"].as_str(), Some("AWS/SQS"));
+    assert_eq!(
+        p["MetricName"].as_str(),
+        Some("ApproximateNumberOfMessagesVisible")
+    );
+    assert_eq!(
+        p["Dimensions"][0]["Value"],
+        get_att("EventsFailureQueue", "QueueName")
+    );
+    assert_eq!(int(&p["Threshold"], "Threshold"), 0);
+    assert!(int(&p["Period"], "Period") <= 300);
+    let late = &resource("EventsIteratorAgeAlarm")["Properties"];
+    assert_eq!(late["Namespace"].as_str(), Some("AWS/Lambda"));
+    assert_eq!(late["MetricName"].as_str(), Some("IteratorAge"));
+    assert_eq!(late["Dimensions"][0]["Value"], reference("EventsFunction"));
+    assert!(int(&late["Threshold"], "Threshold") <= 15 * 60 * 1000);
 }

@@ -21,9 +21,9 @@ impl LoadServiceConfig for LocalEndpoints {
             return None;
         }
         match key.service_id() {
-            "DynamoDB" => Some(self.dynamodb.clone()),
-            // moto serves SSM (and more) on the same port as SQS.
-            "SQS" | "SSM" => Some(self.sqs.clone()),
+            "DynamoDB" | "DynamoDB Streams" => Some(self.dynamodb.clone()),
+            // moto serves SSM and EventBridge (and more) on the same port as SQS.
+            "SQS" | "SSM" | "EventBridge" => Some(self.sqs.clone()),
             _ => None,
         }
     }
@@ -86,4 +86,53 @@ pub async fn create_queues(
         .send()
         .await?;
     Ok((queue.queue_url().unwrap_or_default().to_owned(), dlq_url))
+}
+
+/// A local event bus (moto's EventBridge) with a rule sending the stack's events to an SQS
+/// queue, so they can be read back; returns the queue's URL. The bus and rule are named `name`.
+pub async fn create_event_bus_to_queue(
+    events: &aws_sdk_eventbridge::Client,
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    events.create_event_bus().name(name).send().await?;
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(format!("{name}-events"))
+        .send()
+        .await?
+        .queue_url()
+        .unwrap_or_default()
+        .to_owned();
+    let queue_arn = sqs
+        .get_queue_attributes()
+        .queue_url(&queue_url)
+        .attribute_names(A::QueueArn)
+        .send()
+        .await?
+        .attributes()
+        .and_then(|a| a.get(&A::QueueArn).cloned())
+        .unwrap_or_default();
+    let pattern = serde_json::json!({ "source": [glase_shared::events::EVENT_SOURCE] });
+    events
+        .put_rule()
+        .name(name)
+        .event_bus_name(name)
+        .event_pattern(pattern.to_string())
+        .send()
+        .await?;
+    events
+        .put_targets()
+        .rule(name)
+        .event_bus_name(name)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("queue")
+                .arn(queue_arn)
+                .build()?,
+        )
+        .send()
+        .await?;
+    Ok(queue_url)
 }

@@ -65,6 +65,18 @@ Query and operate with glase-invoices, or the AWS CLI, against the local service
     )
 }
 
+/// InvoicePaid events (issue 19): where `make dev` puts them and how to read them.
+pub fn events_hint(sqs_endpoint: &str, events_queue_url: &str) -> String {
+    format!(
+        r#"InvoicePaid / InvoiceRejected events (docs/events.md) go to the local EventBridge bus
+`{bus}` (moto); a rule copies them to a queue. Read them (they are consumed) with:
+  aws --endpoint-url {sqs_endpoint} --region us-east-1 sqs receive-message \
+      --queue-url {events_queue_url} --max-number-of-messages 10 --query 'Messages[].Body'
+"#,
+        bus = crate::stack::DEV_EVENT_BUS,
+    )
+}
+
 /// Colour in logs only for a person at a terminal, and never when `NO_COLOR` is set
 /// (https://no-color.org): redirected logs get no escape codes.
 pub fn colour(is_terminal: bool) -> bool {

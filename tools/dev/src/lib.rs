@@ -7,4 +7,5 @@ pub mod poller;
 pub mod runtime_api;
 pub mod services;
 pub mod stack;
+pub mod stream_poller;
 pub mod webhook_server;

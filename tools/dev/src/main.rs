@@ -181,6 +181,7 @@ glase-invoices is running locally — the same handler code as the Lambdas.
   dead letter {dlq}
 
 {try_next}
+{events}
 Ctrl-C stops everything."#,
         notify = services.notify_url,
         glase = stack.glase_base_url,
@@ -199,6 +200,7 @@ Ctrl-C stops everything."#,
             &stack.dlq_url
         },
         try_next = banner::try_next(&services),
+        events = banner::events_hint(&stack.sqs_endpoint, &stack.events_queue_url),
     );
     shutdown_signal().await;
     println!("\nstopping…");
@@ -325,6 +327,7 @@ async fn demo(
     }
     if pending.is_empty() {
         println!("all {count} invoices stored.");
+        show_events(&ports, count as usize).await;
         Ok(())
     } else {
         let ids: Vec<String> = pending.iter().map(|p| p.0.to_string()).collect();
@@ -335,5 +338,61 @@ async fn demo(
             ids.join(", ")
         )
         .into())
+    }
+}
+
+/// The demo's `InvoicePaid` events, read back from the queue the local bus's rule fills (they
+/// are consumed: read once).
+async fn show_events(ports: &Ports, count: usize) {
+    let sqs = glase_dev::aws::sqs(&format!("http://127.0.0.1:{}", ports.sqs_port));
+    let url = match sqs
+        .get_queue_url()
+        .queue_name(format!("{}-events", glase_dev::stack::DEV_EVENT_BUS))
+        .send()
+        .await
+    {
+        Ok(out) => out.queue_url().unwrap_or_default().to_owned(),
+        Err(_) => {
+            println!("(no local event bus: is this make dev's moto?)");
+            return;
+        }
+    };
+    println!("their InvoicePaid events on the local bus (docs/events.md):");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let mut seen = 0;
+    while seen < count && Instant::now() < deadline {
+        let Ok(out) = sqs
+            .receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+        else {
+            break;
+        };
+        for m in out.messages() {
+            let event: serde_json::Value =
+                serde_json::from_str(m.body().unwrap_or_default()).unwrap_or_default();
+            let d = &event["detail"];
+            println!(
+                "  {:<15} invoice {:>6}  {:>10} {}  {}",
+                event["detail-type"].as_str().unwrap_or("?"),
+                d["invoiceId"],
+                d["amount"].as_str().unwrap_or(""),
+                d["currency"].as_str().unwrap_or(""),
+                d["reference"].as_str().unwrap_or(""),
+            );
+            seen += usize::from(event["detail-type"] == "InvoicePaid");
+            let _ = sqs
+                .delete_message()
+                .queue_url(&url)
+                .receipt_handle(m.receipt_handle().unwrap_or_default())
+                .send()
+                .await;
+        }
+    }
+    if seen < count {
+        println!("  ({seen} of {count} seen within 15 s)");
     }
 }

@@ -23,6 +23,10 @@ use tokio::task::JoinSet;
 use crate::poller::{self, PollerConfig};
 use crate::services::{launch_dynamodb_local, launch_moto, ServiceError, ServiceProcess};
 
+/// The local event bus (moto's EventBridge) the events function publishes to under `make dev`;
+/// a rule copies every event to the queue `<bus>-events`, where they can be read back.
+pub const DEV_EVENT_BUS: &str = "glase-invoices";
+
 /// The webhook token `make dev` uses unless `WEBHOOK_TOKEN` says otherwise.
 pub const DEV_WEBHOOK_TOKEN: &str = "local-dev-webhook-token";
 
@@ -139,6 +143,8 @@ pub struct Stack {
     pub sqs_endpoint: String,
     pub queue_url: String,
     pub dlq_url: String,
+    /// Where the rule on the local bus puts the `InvoicePaid` / `InvoiceRejected` events.
+    pub events_queue_url: String,
     pub table_name: String,
     pub glase_base_url: String,
     pub sim: Option<RunningSim>,
@@ -337,6 +343,38 @@ impl Stack {
             })?,
         };
 
+        // InvoicePaid events (issue 19): a bus with a rule → a queue, read back by `make demo`.
+        let eventbridge = aws_sdk_eventbridge::Client::new(&aws);
+        let events_queue_url =
+            match crate::aws::create_event_bus_to_queue(&eventbridge, &sqs, DEV_EVENT_BUS).await {
+                Ok(url) => url,
+                // Already there: moto kept running from an earlier `make dev`.
+                Err(_) => sqs
+                    .get_queue_url()
+                    .queue_name(format!("{DEV_EVENT_BUS}-events"))
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        StackError::Queue(aws_sdk_sqs::error::DisplayErrorContext(&e).to_string())
+                    })?
+                    .queue_url()
+                    .unwrap_or_default()
+                    .to_owned(),
+            };
+        let stream = crate::stream_poller::StreamPoller::for_table(
+            &dynamodb,
+            aws_sdk_dynamodbstreams::Client::new(&aws),
+            &config.table_name,
+        )
+        .await
+        .map_err(|e| StackError::Table(e.to_string()))?;
+        let events_env = Env::from_pairs(&[("EVENT_BUS_NAME", DEV_EVENT_BUS)]);
+        let publisher = glase_events::LambdaPublisher::from_config(
+            &glase_events::EventsConfig::from_env(&events_env)
+                .map_err(|e| StackError::Config(e.to_string()))?,
+            &aws,
+        );
+
         // Bind the webhook first so the simulator can be told where to notify.
         let (listener, webhook_addr) = bind(config.webhook_addr, "the webhook").await?;
         let webhook_url = format!("http://{webhook_addr}/notifications");
@@ -377,6 +415,8 @@ impl Stack {
             });
         }
 
+        spawn_stream(&mut tasks, stream, publisher, stopped.clone());
+
         Ok(Stack {
             webhook_url,
             notify_url,
@@ -384,6 +424,7 @@ impl Stack {
             sqs_endpoint,
             queue_url,
             dlq_url,
+            events_queue_url,
             table_name: config.table_name,
             glase_base_url: glase.base_url,
             sim: glase.sim,
@@ -434,6 +475,26 @@ fn spawn_webhook(
             .await
         {
             tracing::error!(error = %e, "webhook server failed");
+        }
+    });
+}
+
+/// The table's stream → the events function, as the event source mapping drives it.
+fn spawn_stream(
+    tasks: &mut JoinSet<()>,
+    mut stream: crate::stream_poller::StreamPoller,
+    publisher: glase_events::LambdaPublisher,
+    mut stopped: watch::Receiver<bool>,
+) {
+    tasks.spawn(async move {
+        loop {
+            if let Err(e) = stream.poll_once(|event| publisher.handle(event)).await {
+                tracing::warn!(error = %e, "could not read the table's stream");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(300)) => {}
+                _ = stopped.wait_for(|s| *s) => return,
+            }
         }
     });
 }

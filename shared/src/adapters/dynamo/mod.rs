@@ -11,6 +11,8 @@ mod item;
 pub mod query;
 pub mod schema;
 mod store;
+#[cfg(feature = "stream")]
+pub mod stream;
 
 pub use item::{invoice_to_item, item_to_record, Item};
 #[cfg(feature = "test-util")]

@@ -67,7 +67,7 @@ pub async fn ensure_table(
 ) -> Result<(), crate::ports::AdapterError> {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-        Projection, ProjectionType, ScalarAttributeType as T,
+        Projection, ProjectionType, ScalarAttributeType as T, StreamSpecification, StreamViewType,
     };
 
     use crate::ports::AdapterError;
@@ -122,6 +122,14 @@ pub async fn ensure_table(
         .key_schema(pk)
         .set_attribute_definitions(Some(attrs))
         .set_global_secondary_indexes(Some(indexes))
+        // As template.yaml's: the events function reads it (make dev, the tests).
+        .stream_specification(
+            StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(StreamViewType::NewAndOldImages)
+                .build()
+                .map_err(|e| AdapterError::new("bad table definition", e))?,
+        )
         .send()
         .await;
     match result {
