@@ -266,7 +266,13 @@ mod tests {
         s.count(Some("PendingConfirmation"));
         s.count(Some("Deleted"));
         s.count(None);
-        assert_eq!(s, Subscriptions { confirmed: 0, pending: 1 });
+        assert_eq!(
+            s,
+            Subscriptions {
+                confirmed: 0,
+                pending: 1
+            }
+        );
         s.count(Some("arn:aws:sns:eu-west-1:123456789012:alarms:0b1c"));
         assert_eq!(s.confirmed, 1);
     }

@@ -805,7 +805,11 @@ fn dlq_list_outliving_the_visibility_timeout_shows_every_message_once() {
     let mut ids: Vec<u64> = r
         .stdout
         .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["invoiceId"].as_u64().unwrap())
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["invoiceId"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     let listed = ids.len();
     ids.sort_unstable();

@@ -278,7 +278,15 @@ fn tables_show_control_characters_in_payer_text_as_visible_escapes() {
     let table = hostile_invoice_table();
     for args in [
         &["get", "401", "--format", "table"][..],
-        &["list", "--from", "2026-03-01", "--to", "2026-03-01", "--format", "table"][..],
+        &[
+            "list",
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-03-01",
+            "--format",
+            "table",
+        ][..],
     ] {
         let r = run(&[("TABLE_NAME", &table)], args);
         assert_eq!(r.code, 0, "{}", r.transcript());

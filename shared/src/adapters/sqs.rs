@@ -340,7 +340,11 @@ impl SqsQueue {
     }
 
     /// Hides received messages for `seconds` from now (batches of ten).
-    async fn change_visibility(&self, receipts: &[String], seconds: i32) -> Result<(), AdapterError> {
+    async fn change_visibility(
+        &self,
+        receipts: &[String],
+        seconds: i32,
+    ) -> Result<(), AdapterError> {
         let url = &self.queue_url;
         for chunk in receipts.chunks(10) {
             let entries = chunk

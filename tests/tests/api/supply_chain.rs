@@ -97,9 +97,9 @@ fn every_requirement_is_an_exact_version_with_sha256_hashes() {
         for req in reqs {
             let mut words = req.split_whitespace();
             let spec = words.next().unwrap_or_default();
-            let (name, version) = spec.split_once("==").unwrap_or_else(|| {
-                panic!("{}: {spec}: not name==version", file.display())
-            });
+            let (name, version) = spec
+                .split_once("==")
+                .unwrap_or_else(|| panic!("{}: {spec}: not name==version", file.display()));
             let name_ok = !name.is_empty()
                 && name
                     .chars()
@@ -135,13 +135,14 @@ fn the_zig_that_links_the_shipped_binaries_is_pinned_beside_cargo_lambda() {
 /// with the given exit codes, no advisory database from before, and `db_url` as the
 /// database's address. (exit code, stderr).
 fn deny_advisories(fetch: i32, check: i32, db_url: &str) -> (i32, String) {
-    let dir = std::env::temp_dir().join(format!("glase-deny-{}", glase_tests::services::unique("d")));
+    let dir =
+        std::env::temp_dir().join(format!("glase-deny-{}", glase_tests::services::unique("d")));
     std::fs::create_dir_all(&dir).unwrap();
     let deny = dir.join("cargo-deny");
     std::fs::write(
         &deny,
         format!(
-            "#!/bin/sh\ncase \"$*\" in *fetch*) echo 'fetch: could not reach github.com' >&2; exit {fetch};; *check*) echo 'check: ran' >&2; exit {check};; esac\nexit 2\n"
+            "#!/bin/sh\ncase \"$*\" in *' check '*) echo 'check: ran' >&2; exit {check};; *' fetch '*) echo 'fetch: could not reach github.com' >&2; exit {fetch};; esac\nexit 2\n"
         ),
     )
     .unwrap();
