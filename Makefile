@@ -87,7 +87,9 @@ fmt: ## cargo fmt.
 	$(CARGO) fmt --all
 
 # Licenses, bans and sources are checked from Cargo.lock alone. Advisories need the RustSec
-# database from GitHub: checked when it can be fetched, else reported as skipped (not passed).
+# database from GitHub: checked when it can be fetched (advisories fail the target); a fetch
+# failing while GitHub is reachable fails too; only an unreachable GitHub passes, with a loud
+# ADVISORIES NOT CHECKED (scripts/deny-advisories.sh).
 deny: cargo-tools ## cargo deny: licenses, bans, sources; advisories when the RustSec database is reachable.
 	$(CARGO_TOOLS)/cargo-deny --locked check bans licenses sources
 	@bash scripts/deny-advisories.sh "$(CARGO_TOOLS)/cargo-deny"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `sam build`, `make package` and `make bench` need to build the functions:
 # cargo-lambda (with the zig linker it uses) from PyPI into its own venv, .local/cargo-lambda
-# (git-ignored), and the aarch64 Rust standard library (the stack deploys on arm64 by default).
+# (git-ignored), both pinned and hash-checked (scripts/cargo-lambda-requirements.txt: the zig
+# links every deployed binary, so it is pinned as exactly as cargo-lambda), and the aarch64 Rust standard library (the stack deploys on arm64 by default).
 # Installing the target here, before any build, is what lets a first `sam build` succeed:
 # otherwise cargo-lambda installs it mid-build, racing the other function's build.
 # Idempotent. Prints cargo-lambda's path; put its directory on PATH for `sam build`.
@@ -11,13 +12,14 @@ set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="$root/.local/cargo-lambda"
-CARGO_LAMBDA_VERSION="${CARGO_LAMBDA_VERSION:-1.9.2}"
-marker="$venv/.installed-cargo-lambda-$CARGO_LAMBDA_VERSION"
+requirements="$root/scripts/cargo-lambda-requirements.txt"
+# Named after the requirements' content: a changed pin reinstalls.
+marker="$venv/.installed-$(sha256sum "$requirements" | cut -c1-16)"
 
 if [[ ! -f "$marker" ]]; then
-  printf '[install] cargo-lambda==%s into %s\n' "$CARGO_LAMBDA_VERSION" "$venv" >&2
+  printf '[install] cargo-lambda and ziglang (scripts/cargo-lambda-requirements.txt) into %s\n' "$venv" >&2
   [[ -x "$venv/bin/python" ]] || python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$CARGO_LAMBDA_VERSION"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes -r "$requirements"
   touch "$marker"
 fi
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the local services and tools the tests and `make dev` use into .local/ (git-ignored).
 # Idempotent: each step is skipped when its marker already exists. Needs only what a fresh
-# machine has: node/npm, Java 17, python3. Versions are pinned for repeatable runs.
+# machine has: node/npm, Java 17, python3. Versions are pinned for repeatable runs; the Python
+# packages (and all they pull in) are hash-checked against scripts/local-deps-requirements.txt.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -9,8 +10,7 @@ local_dir="$root/.local"
 mkdir -p "$local_dir"
 
 DDB_SIM_VERSION="${DDB_SIM_VERSION:-2.9.30}"
-MOTO_VERSION="${MOTO_VERSION:-5.2.5}"
-CFN_LINT_VERSION="${CFN_LINT_VERSION:-1.58.0}"
+requirements="$root/scripts/local-deps-requirements.txt"
 
 log() { printf '[install] %s\n' "$*" >&2; }
 
@@ -27,12 +27,12 @@ install_dynamodb_local() {
 
 install_python_tools() {
   local venv="$local_dir/venv"
-  local marker="$venv/.installed-moto-$MOTO_VERSION-cfnlint-$CFN_LINT_VERSION"
+  # Named after the requirements' content: a changed pin reinstalls.
+  local marker="$venv/.installed-$(sha256sum "$requirements" | cut -c1-16)"
   if [[ -f "$marker" ]]; then return; fi
-  log "python venv: moto[server]==$MOTO_VERSION cfn-lint==$CFN_LINT_VERSION"
+  log "python venv: moto[server], cfn-lint (scripts/local-deps-requirements.txt)"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check \
-    "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check --require-hashes -r "$requirements"
   touch "$marker"
 }
 

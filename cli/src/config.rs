@@ -19,6 +19,8 @@ pub mod outputs {
     pub const QUEUE_URL: &str = "QueueUrl";
     pub const DEAD_LETTER_QUEUE_URL: &str = "DeadLetterQueueUrl";
     pub const GLASE_TIME_ZONE: &str = "GlaseTimeZone";
+    pub const ALARM_TOPIC_ARN: &str = "AlarmTopicArn";
+    pub const DASHBOARD_URL: &str = "DashboardUrl";
 }
 
 /// Everything a command needs, resolved on first use: a command that only reads the table
@@ -139,6 +141,19 @@ impl Context {
 
     pub fn cloudwatch(&self) -> aws_sdk_cloudwatch::Client {
         aws_sdk_cloudwatch::Client::new(&self.sdk)
+    }
+
+    pub fn sns(&self) -> aws_sdk_sns::Client {
+        aws_sdk_sns::Client::new(&self.sdk)
+    }
+
+    /// A `--stack` output that only some commands show (none without `--stack`, or when the
+    /// stack predates it).
+    pub async fn stack_output(&self, output: &str) -> Result<Option<String>, CliError> {
+        if self.stack().is_none() {
+            return Ok(None);
+        }
+        Ok(self.stack_outputs().await?.get(output).cloned())
     }
 
     async fn setting(

@@ -5,12 +5,11 @@
 //! sends to the queue, and only then deletes: an interruption can leave a message in both
 //! queues — a duplicate the worker stores once — but never in neither.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use aws_sdk_sqs::types::QueueAttributeName;
 use glase_shared::adapters::dynamo_query::InvoiceQueries;
-use glase_shared::adapters::sqs::{Received, Redrive};
+use glase_shared::adapters::sqs::{Received, Redrive, Scan};
 use glase_shared::adapters::SqsQueue;
 use glase_shared::message::REQUEUED_BY_CLI;
 use glase_shared::ports::InvoiceRecord;
@@ -32,26 +31,20 @@ pub async fn list(ctx: &Context, args: DlqListArgs) -> Result<(), CliError> {
     let url = ctx.dlq_url().await?;
     let dlq = SqsQueue::new(ctx.sqs(), &url);
     let mut messages: Vec<Received> = Vec::new();
-    let mut seen = HashSet::new();
+    let mut scan = Scan::start(&dlq, args.visibility_timeout).await?;
     let received = async {
         while messages.len() < args.max {
-            let batch = dlq.receive(args.visibility_timeout.max(1)).await?;
-            let before = messages.len();
-            messages.extend(
-                batch
-                    .into_iter()
-                    .filter(|m| seen.insert(m.message_id.clone())),
-            );
-            if messages.len() == before {
+            let fresh = scan.next().await?;
+            if fresh.is_empty() {
                 break;
             }
+            messages.extend(fresh);
         }
         Ok::<_, CliError>(())
     }
     .await;
     // Give back whatever was received, even after a failure: listing must not consume.
-    let receipts: Vec<String> = messages.iter().map(|m| m.receipt.clone()).collect();
-    let released = dlq.release(&receipts).await;
+    let released = scan.finish().await;
     received?;
     released?;
 

@@ -44,7 +44,19 @@ impl Value {
         }
     }
 
-    /// For a table: times in `tz`, and line breaks shown as `\n` so each record stays one line.
+    /// For a CSV cell. Text is payer- or Glase-controlled: text a spreadsheet would run as a
+    /// formula gets a leading `'` (OWASP's advice for CSV injection). Typed values are never
+    /// prefixed: amounts are never negative and ids, counts and times never start so, so they
+    /// keep their exact value.
+    fn for_csv(&self) -> String {
+        match self {
+            Self::Text(s) if s.starts_with(['=', '+', '-', '@', '\t', '\r']) => format!("'{s}"),
+            other => other.plain(),
+        }
+    }
+
+    /// For a table: times in `tz`, and every control character (C0, DEL, C1) shown as an
+    /// escape, so each record stays one line and payer text cannot drive the terminal.
     fn for_person(&self, tz: &TimeZone) -> String {
         match self {
             Self::Time(t) => times::display(*t, tz),
@@ -53,10 +65,7 @@ impl Value {
             Self::Millis(ms) => Timestamp::from_millisecond(*ms)
                 .map(|t| times::display(t, tz))
                 .unwrap_or_else(|_| ms.to_string()),
-            Self::Text(s) => s
-                .replace('\n', "\\n")
-                .replace('\r', "\\r")
-                .replace('\t', "\\t"),
+            Self::Text(s) => visible(s),
             other => other.plain(),
         }
     }
@@ -68,6 +77,21 @@ impl Value {
             other => json_string(&other.plain()),
         }
     }
+}
+
+/// `s` with `\n`, `\r`, `\t` as those escapes and any other control character as `\u{..}`.
+fn visible(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn json_string(s: &str) -> String {
@@ -140,7 +164,7 @@ impl<W: Write> Printer<W> {
                     .view
                     .columns
                     .iter()
-                    .map(|c| get(c).map(Value::plain).unwrap_or_default())
+                    .map(|c| get(c).map(Value::for_csv).unwrap_or_default())
                     .collect();
                 csv.write_record(&row)?;
             }
@@ -316,6 +340,31 @@ mod tests {
              ----------- -------- --------------\n         \
              7     0.10   Tea, \"green\"\n      \
              1234   120.00   Tea, \"green\"\n"
+        );
+    }
+
+    #[test]
+    fn csv_prefixes_formula_text_but_keeps_typed_values_exact() {
+        for (text, cell) in [
+            ("=1+1", "'=1+1"),
+            ("+44 20", "'+44 20"),
+            ("-1", "'-1"),
+            ("@x", "'@x"),
+            ("\tx", "'\tx"),
+            ("\rx", "'\rx"),
+            ("a=b", "a=b"),
+        ] {
+            assert_eq!(Value::text(text).for_csv(), cell);
+        }
+        assert_eq!(Value::Amount("0.10".into()).for_csv(), "0.10");
+        assert_eq!(Value::number(7).for_csv(), "7");
+    }
+
+    #[test]
+    fn tables_escape_every_control_character() {
+        assert_eq!(
+            Value::text("a\u{1b}[31mb\u{85}c\u{7f}\u{0}\nd\te").for_person(&TimeZone::UTC),
+            "a\\u{1b}[31mb\\u{85}c\\u{7f}\\u{0}\\nd\\te"
         );
     }
 

@@ -9,7 +9,7 @@ use glase_shared::adapters::dynamo_query::OpenState;
 use jiff::Timestamp;
 
 use crate::args::Format;
-use crate::config::Context;
+use crate::config::{outputs, Context};
 use crate::error::{self, CliError};
 use crate::output::{self, Printer, Record, Value, View};
 use crate::query::stdout;
@@ -76,6 +76,29 @@ pub async fn status(ctx: &Context) -> Result<(), CliError> {
             "alarmsInAlarm",
             Value::text(alarms(ctx, stack).await?.join(", ")),
         ));
+        if let Some(topic) = ctx.stack_output(outputs::ALARM_TOPIC_ARN).await? {
+            // Alarms that reach no one are no alarms: say so where a person looks. Not
+            // knowing is said as loudly, but does not hide the rest of the status.
+            match alarm_subscriptions(ctx, &topic).await {
+                Ok(subscriptions) => {
+                    if subscriptions.confirmed == 0 {
+                        eprintln!(
+                            "glase-invoices: WARNING: no one receives the alarms: the alarm topic {topic} has no confirmed subscription ({} pending confirmation). Subscribe an address and confirm it (docs/operate.md, \"status\").",
+                            subscriptions.pending
+                        );
+                    }
+                    r.push(("alarmTopic", Value::text(topic)));
+                    r.push(("alarmSubscriptions", Value::number(subscriptions.confirmed)));
+                }
+                Err(e) => {
+                    eprintln!("glase-invoices: WARNING: could not tell whether anyone receives the alarms: {e}");
+                    r.push(("alarmTopic", Value::text(topic)));
+                }
+            }
+        }
+        if let Some(url) = ctx.stack_output(outputs::DASHBOARD_URL).await? {
+            r.push(("dashboard", Value::text(url)));
+        }
     }
 
     let columns: Vec<&'static str> = r.iter().map(|(name, _)| *name).collect();
@@ -189,5 +212,68 @@ async fn alarms(ctx: &Context, stack: &str) -> Result<Vec<String>, CliError> {
             names.sort();
             return Ok(names);
         }
+    }
+}
+
+/// An SNS topic's subscriptions: confirmed, and waiting for their endpoint to confirm.
+#[derive(Debug, Default, PartialEq)]
+struct Subscriptions {
+    confirmed: u64,
+    pending: u64,
+}
+
+impl Subscriptions {
+    /// SNS lists a subscription not yet confirmed with the ARN `PendingConfirmation` (and one
+    /// being removed as `Deleted`); neither delivers anything.
+    fn count(&mut self, subscription_arn: Option<&str>) {
+        match subscription_arn {
+            Some(arn) if arn.starts_with("arn:") => self.confirmed += 1,
+            Some("PendingConfirmation") => self.pending += 1,
+            _ => {}
+        }
+    }
+}
+
+async fn alarm_subscriptions(ctx: &Context, topic: &str) -> Result<Subscriptions, CliError> {
+    let sns = ctx.sns();
+    let mut found = Subscriptions::default();
+    let mut next = None;
+    loop {
+        let out = sns
+            .list_subscriptions_by_topic()
+            .topic_arn(topic)
+            .set_next_token(next)
+            .send()
+            .await
+            .map_err(|e| error::aws(&format!("SNS ListSubscriptionsByTopic {topic}"), e))?;
+        for s in out.subscriptions() {
+            found.count(s.subscription_arn());
+        }
+        next = out.next_token().map(str::to_owned);
+        if next.is_none() {
+            return Ok(found);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Subscriptions;
+
+    #[test]
+    fn a_subscription_pending_confirmation_is_not_counted_as_receiving_alarms() {
+        let mut s = Subscriptions::default();
+        s.count(Some("PendingConfirmation"));
+        s.count(Some("Deleted"));
+        s.count(None);
+        assert_eq!(
+            s,
+            Subscriptions {
+                confirmed: 0,
+                pending: 1
+            }
+        );
+        s.count(Some("arn:aws:sns:eu-west-1:123456789012:alarms:0b1c"));
+        assert_eq!(s.confirmed, 1);
     }
 }

@@ -222,3 +222,83 @@ fn stuck_lists_processing_invoices_with_attempts_and_last_error() {
 fn nothing_stuck_for_longer_than_the_seeds_age_exits_1() {
     check("stuck-none", &["stuck", "--older-than", "100000d"], 1);
 }
+
+/// A stored invoice whose payer-controlled text is a spreadsheet formula and terminal control
+/// sequences, in a table of its own (the golden files' table stays as it is).
+fn hostile_invoice_table() -> String {
+    use crate::common::{block_on, dynamodb, invoice, store, unique};
+    let table = unique("cli-hostile");
+    block_on(async {
+        let s = glase_shared::adapters::DynamoStore::new(dynamodb(), &table);
+        glase_shared::adapters::dynamo::ensure_table(&dynamodb(), &table)
+            .await
+            .expect("table");
+        let mut paid = invoice(
+            401,
+            "2026-03-01T08:15:00Z",
+            "3.00",
+            "GBP",
+            "@SUM(A1:A9)",
+            "Tea\u{1b}[31m red\u{85}end\u{7f}",
+        );
+        paid.payer.first_name = Some("=HYPERLINK(\"http://evil.example/\",\"x\")".into());
+        paid.payer.last_name = Some("-2+3".into());
+        paid.payer.city = Some("\tLondon".into());
+        store(&s, &paid).await;
+    });
+    table
+}
+
+#[test]
+fn csv_neutralises_payer_text_that_a_spreadsheet_would_run_as_a_formula() {
+    let table = hostile_invoice_table();
+    let r = run(
+        &[("TABLE_NAME", &table)],
+        &["get", "401", "--format", "csv"],
+    );
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    let mut rows = csv::Reader::from_reader(r.stdout.as_bytes());
+    let header = rows.headers().unwrap().clone();
+    let row = rows.records().next().unwrap().unwrap();
+    let field = |name: &str| &row[header.iter().position(|h| h == name).unwrap()];
+    assert_eq!(
+        field("payerFirstName"),
+        "'=HYPERLINK(\"http://evil.example/\",\"x\")"
+    );
+    assert_eq!(field("payerLastName"), "'-2+3");
+    assert_eq!(field("payerCity"), "'\tLondon");
+    assert_eq!(field("reference"), "'@SUM(A1:A9)");
+    // Typed cells are never payer text and keep their exact value.
+    assert_eq!(field("amount"), "3.00");
+    assert_eq!(field("invoiceId"), "401");
+}
+
+#[test]
+fn tables_show_control_characters_in_payer_text_as_visible_escapes() {
+    let table = hostile_invoice_table();
+    for args in [
+        &["get", "401", "--format", "table"][..],
+        &[
+            "list",
+            "--from",
+            "2026-03-01",
+            "--to",
+            "2026-03-01",
+            "--format",
+            "table",
+        ][..],
+    ] {
+        let r = run(&[("TABLE_NAME", &table)], args);
+        assert_eq!(r.code, 0, "{}", r.transcript());
+        assert!(
+            !r.stdout.chars().any(|c| c.is_control() && c != '\n'),
+            "{args:?} printed a control character: {:?}",
+            r.stdout
+        );
+        assert!(
+            r.stdout.contains(r"Tea\u{1b}[31m red\u{85}end\u{7f}"),
+            "{args:?}: {}",
+            r.stdout
+        );
+    }
+}

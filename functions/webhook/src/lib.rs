@@ -11,7 +11,7 @@ use glase_shared::ports::NotificationQueue;
 use glase_shared::telemetry::error_chain;
 use glase_shared::{InvoiceId, WebhookToken};
 use http::{header, Method, StatusCode};
-use lambda_http::{Body, Request, Response};
+use lambda_http::{Body, Request, RequestExt, Response};
 use serde_json::json;
 
 mod config;
@@ -84,17 +84,12 @@ impl<Q: NotificationQueue> Webhook<Q> {
     }
 
     async fn route(&self, req: &Request) -> (Reply, Option<InvoiceId>) {
-        // Exactly `/notifications/{token}` (or `/notifications`, refused below): API Gateway
-        // does not route a trailing slash or deeper paths, and neither do we.
-        let path = req.uri().path();
-        let mut segments = path.strip_prefix('/').unwrap_or(path).split('/');
-        let (first, presented, rest) = (segments.next(), segments.next(), segments.next());
-        if first != Some(PATH) || rest.is_some() || presented == Some("") {
+        let Some(presented) = presented_token(req) else {
             return (
                 Reply::error(StatusCode::NOT_FOUND, "not_found", "no such resource"),
                 None,
             );
-        }
+        };
         if !self.token_ok(presented) {
             return (
                 Reply::error(
@@ -153,6 +148,28 @@ impl<Q: NotificationQueue> Webhook<Q> {
     fn token_ok(&self, presented: Option<&str>) -> bool {
         presented.is_some_and(|given| self.token.matches(given))
     }
+}
+
+/// The token the request presents: `Some(None)` for `/notifications` without one, `None` for a
+/// path that is not ours (404).
+///
+/// API Gateway's route `POST /notifications/{token}` hands the token over as a path parameter;
+/// that comes first, because the raw path also carries a custom domain's API mapping key
+/// (`/prod/notifications/<token>`), which would otherwise turn every notification into a 404.
+/// Without the parameter (`make dev`'s server, a test) the raw path must be exactly
+/// `/notifications/{token}` (or `/notifications`, refused as 401): API Gateway does not route a
+/// trailing slash or deeper paths, and neither do we.
+fn presented_token(req: &Request) -> Option<Option<&str>> {
+    if let Some(token) = req.path_parameters_ref().and_then(|p| p.first("token")) {
+        return (!token.is_empty()).then_some(Some(token));
+    }
+    let path = req.uri().path();
+    let mut segments = path.strip_prefix('/').unwrap_or(path).split('/');
+    let (first, presented, rest) = (segments.next(), segments.next(), segments.next());
+    if first != Some(PATH) || rest.is_some() || presented == Some("") {
+        return None;
+    }
+    Some(presented)
 }
 
 fn count(status: StatusCode) {

@@ -16,12 +16,26 @@ const NOTIFY: &str = "/notifications/example-token-0123456789";
 const FIXTURE: &str = include_str!("../../../events/apigw-notification.json");
 const FIXTURE_BASE64: &str = include_str!("../../../events/apigw-notification-base64.json");
 
-/// The HTTP API v2 fixture with its method, path and body replaced.
+/// The HTTP API v2 fixture with its method, path and body replaced, and no path parameters
+/// (as `make dev`'s server and a route without `{token}` send it): the raw path is all there is.
 fn request(method: &str, path: &str, body: &str) -> Request {
     let mut event: Value = serde_json::from_str(FIXTURE).unwrap();
     event["rawPath"] = path.into();
     event["requestContext"]["http"]["path"] = path.into();
     event["requestContext"]["http"]["method"] = method.into();
+    event["body"] = body.into();
+    event.as_object_mut().unwrap().remove("pathParameters");
+    lambda_http::request::from_str(&event.to_string()).unwrap()
+}
+
+/// As API Gateway invokes the route `POST /notifications/{token}` through a custom domain whose
+/// API mapping has a key: the raw path keeps the mapping key, the route's `{token}` is a path
+/// parameter.
+fn routed(raw_path: &str, token: &str, body: &str) -> Request {
+    let mut event: Value = serde_json::from_str(FIXTURE).unwrap();
+    event["rawPath"] = raw_path.into();
+    event["requestContext"]["http"]["path"] = raw_path.into();
+    event["pathParameters"] = serde_json::json!({ "token": token });
     event["body"] = body.into();
     lambda_http::request::from_str(&event.to_string()).unwrap()
 }
@@ -244,4 +258,21 @@ async fn webhook_accepts_a_token_given_only_as_its_sha256() {
     assert_eq!(refused.status(), 401);
     assert_eq!(ids(&right), vec![9]);
     assert!(ids(&wrong).is_empty());
+}
+
+#[tokio::test]
+async fn webhook_reads_the_token_from_the_route_parameter_behind_a_mapped_custom_domain() {
+    let app = webhook(None);
+    let body = r#"{"invoiceId": 9}"#;
+
+    let mapped = app
+        .handle(routed(&format!("/prod{NOTIFY}"), TOKEN, body))
+        .await;
+    let wrong = app
+        .handle(routed("/prod/notifications/guess", "guess", body))
+        .await;
+
+    assert_eq!(mapped.status(), 200, "{:?}", json_body(&mapped));
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(ids(&app), vec![9]);
 }

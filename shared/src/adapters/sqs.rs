@@ -336,6 +336,15 @@ impl SqsQueue {
 
     /// Makes received messages visible again at once (batches of ten).
     pub async fn release(&self, receipts: &[String]) -> Result<(), AdapterError> {
+        self.change_visibility(receipts, 0).await
+    }
+
+    /// Hides received messages for `seconds` from now (batches of ten).
+    async fn change_visibility(
+        &self,
+        receipts: &[String],
+        seconds: i32,
+    ) -> Result<(), AdapterError> {
         let url = &self.queue_url;
         for chunk in receipts.chunks(10) {
             let entries = chunk
@@ -345,7 +354,7 @@ impl SqsQueue {
                     ChangeMessageVisibilityBatchRequestEntry::builder()
                         .id(i.to_string())
                         .receipt_handle(receipt)
-                        .visibility_timeout(0)
+                        .visibility_timeout(seconds)
                         .build()
                 })
                 .collect::<Result<Vec<_>, _>>()
@@ -361,6 +370,24 @@ impl SqsQueue {
                 .map_err(|e| sdk_failure(&format!("ChangeMessageVisibilityBatch on {url}"), e))?;
         }
         Ok(())
+    }
+
+    /// ApproximateNumberOfMessages: the visible messages.
+    async fn visible_messages(&self) -> Result<usize, AdapterError> {
+        let url = &self.queue_url;
+        let out = self
+            .client
+            .get_queue_attributes()
+            .queue_url(url)
+            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
+            .send()
+            .await
+            .map_err(|e| sdk_failure(&format!("GetQueueAttributes {url}"), e))?;
+        Ok(out
+            .attributes()
+            .and_then(|a| a.get(&QueueAttributeName::ApproximateNumberOfMessages))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0))
     }
 
     /// Deletes received messages (batches of ten).
@@ -419,24 +446,16 @@ impl SqsQueue {
             // Unparseable bodies would only be quarantined again.
             (None, _) => false,
         };
-        let mut seen = HashSet::new();
-        let mut left: Vec<String> = Vec::new();
+        let mut scan = Scan::start(dead_letters, plan.visibility_timeout).await?;
         let mut done = Redriven::default();
         let mut batches = 0usize;
         let result = async {
             loop {
-                let fresh: Vec<Received> = dead_letters
-                    .receive(plan.visibility_timeout.max(1))
-                    .await?
-                    .into_iter()
-                    .filter(|m| seen.insert(m.message_id.clone()))
-                    .collect();
+                let fresh = scan.next().await?;
                 if fresh.is_empty() {
                     return Ok::<_, AdapterError>(());
                 }
-                let (take, keep): (Vec<Received>, Vec<Received>) =
-                    fresh.into_iter().partition(wanted);
-                left.extend(keep.into_iter().map(|m| m.receipt));
+                let take: Vec<Received> = fresh.into_iter().filter(wanted).collect();
                 if take.is_empty() {
                     continue;
                 }
@@ -451,19 +470,107 @@ impl SqsQueue {
                         Ok(()) => delete.push(m),
                         Err(reason) => {
                             done.failed.push(format!("{}: {reason}", m.message_id));
-                            left.push(m.receipt.clone());
                         }
                     }
                 }
                 dead_letters.delete(&delete).await?;
+                for m in &delete {
+                    scan.deleted(&m.message_id);
+                }
                 done.moved.extend(delete.iter().filter_map(|m| m.invoice));
             }
         }
         .await;
-        let released = dead_letters.release(&left).await;
+        done.left = scan.held();
+        let released = scan.finish().await;
         result?;
         released?;
-        done.left = left.len();
         Ok(done)
+    }
+}
+
+/// Receives each message of a queue once, even when the scan outlives the visibility timeout:
+/// the messages received first become visible again and come back, SQS answering with them
+/// before the ones never received. Each message that comes back is hidden again for as long as
+/// the scan has run so far (the time it is likely still to need), so the scan moves on; the
+/// scan ends when it has seen the queue's count at its start (ApproximateNumberOfMessages), or
+/// the queue answers empty, or nothing new came for a while (messages deleted meanwhile).
+/// `finish` makes every message it still holds visible again.
+pub struct Scan<'q> {
+    queue: &'q SqsQueue,
+    visibility: i32,
+    target: usize,
+    started: std::time::Instant,
+    seen: HashSet<String>,
+    /// The latest receipt of each message received and not deleted.
+    held: HashMap<String, String>,
+    stalls: u32,
+}
+
+impl<'q> Scan<'q> {
+    /// Receives in a row with nothing new before the scan gives up on the count.
+    const MAX_STALLS: u32 = 20;
+
+    pub async fn start(queue: &'q SqsQueue, visibility: i32) -> Result<Self, AdapterError> {
+        Ok(Self {
+            queue,
+            visibility: visibility.max(1),
+            target: queue.visible_messages().await?,
+            started: std::time::Instant::now(),
+            seen: HashSet::new(),
+            held: HashMap::new(),
+            stalls: 0,
+        })
+    }
+
+    /// The next messages not received before by this scan; empty once the scan is over.
+    pub async fn next(&mut self) -> Result<Vec<Received>, AdapterError> {
+        while self.target == 0 || self.seen.len() < self.target {
+            let batch = self.queue.receive(self.visibility).await?;
+            if batch.is_empty() {
+                break;
+            }
+            let mut fresh = Vec::new();
+            let mut again = Vec::new();
+            for m in batch {
+                self.held.insert(m.message_id.clone(), m.receipt.clone());
+                if self.seen.insert(m.message_id.clone()) {
+                    fresh.push(m);
+                } else {
+                    again.push(m.receipt);
+                }
+            }
+            if !again.is_empty() {
+                let ran = i32::try_from(self.started.elapsed().as_secs()).unwrap_or(i32::MAX);
+                // SQS's longest visibility timeout is 12 hours.
+                let hide = ran.saturating_add(self.visibility).min(43_200);
+                self.queue.change_visibility(&again, hide).await?;
+            }
+            if !fresh.is_empty() {
+                self.stalls = 0;
+                return Ok(fresh);
+            }
+            self.stalls += 1;
+            if self.stalls >= Self::MAX_STALLS {
+                break;
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    /// A received message was deleted: nothing to give back.
+    pub fn deleted(&mut self, message_id: &str) {
+        self.held.remove(message_id);
+    }
+
+    /// How many received messages are still in the queue.
+    pub fn held(&self) -> usize {
+        self.held.len()
+    }
+
+    /// Makes every message received and not deleted visible again.
+    pub async fn finish(self) -> Result<(), AdapterError> {
+        let receipts: Vec<String> = self.held.into_values().collect();
+        self.queue.release(&receipts).await
     }
 }

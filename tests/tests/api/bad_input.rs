@@ -307,6 +307,12 @@ fn event(n: &Notification) -> lambda_http::Request {
     let with_token = n.path.replace("{T}", TOKEN);
     let (path, query) = with_token.split_once('?').unwrap_or((&with_token, ""));
     let mut event: Value = serde_json::from_str(FIXTURE).expect("fixture");
+    // The raw path is what each entry varies: without the fixture's route parameter the
+    // webhook reads the token from it, as it does behind `make dev`.
+    event
+        .as_object_mut()
+        .expect("object")
+        .remove("pathParameters");
     event["rawPath"] = path.into();
     event["rawQueryString"] = query.into();
     event["requestContext"]["http"]["path"] = path.into();

@@ -13,4 +13,5 @@ mod pipeline;
 mod reconcile;
 mod secrets;
 mod shipped;
+mod supply_chain;
 mod template;
