@@ -195,6 +195,11 @@ pub fn apigw_event(path: &str, body: &str) -> String {
     let mut event: Value = serde_json::from_str(APIGW_FIXTURE).unwrap();
     event["rawPath"] = path.into();
     event["requestContext"]["http"]["path"] = path.into();
+    // The route's parameter, as API Gateway fills it: the webhook reads the token there first.
+    event["pathParameters"] = match path.strip_prefix("/notifications/") {
+        Some(token) => json!({ "token": token }),
+        None => json!({}),
+    };
     event["body"] = body.into();
     event.to_string()
 }
