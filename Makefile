@@ -54,7 +54,8 @@ sim: ## glase-sim alone on SIM_PORT, notifying SIM_NOTIFY_URL.
 
 # ---- Tests and checks (docs/testing.md).
 
-# The integration tests that need no local service: glase-sim's own (it runs in-process), and
+# The integration tests that need no local service: glase-sim's own (it runs in-process), the
+# worker's and reconcile's EMF documents (own binaries: the metrics recorder is process-wide), and
 # the modules of glase-tests' binary that only read files or parse configuration.
 UNIT_API_MODULES := build_config:: config_errors::
 # The packages that ship as Lambda functions.
@@ -65,7 +66,7 @@ test: deps ## Every test: unit, integration and end-to-end on real local service
 
 # The same feature set as `make test` (test targets of the whole workspace), so the two share builds.
 unit: ## Only the tests that need no local service (libraries, binaries, glase-sim): seconds once built.
-	$(CARGO) test --workspace --lib --bins --test sim --locked
+	$(CARGO) test --workspace --lib --bins --test sim --test emf --test metrics --locked
 	$(CARGO) test --workspace --test api --locked -- $(UNIT_API_MODULES)
 
 lint: cargo-tools ## rustfmt check, clippy -D warnings (workspace, then each function alone), unused dependencies (cargo-machete), cargo deny.
