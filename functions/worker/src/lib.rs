@@ -3,7 +3,7 @@
 //! Records of a batch run as separate tasks, each parsing its own body, so a poison message
 //! (or even a panic: the release profile unwinds) fails alone; the reply lists only the failed
 //! message ids (`ReportBatchItemFailures`), which SQS retries and finally dead-letters. Each
-//! record is bounded by the invocation's deadline less [`DEADLINE_MARGIN_MS`]: one that is
+//! record is bounded by the invocation's deadline less a margin ([`DEADLINE_MARGIN_MS`]): one that is
 //! still running then becomes a retry, so the reply and the metrics always go out.
 
 use std::collections::HashMap;
@@ -547,10 +547,13 @@ fn sane_deadline(deadline_ms: i64, now_ms: i64) -> i64 {
     }
 }
 
-/// How long records may run: until the (sane) deadline less [`DEADLINE_MARGIN_MS`].
+/// How long records may run: until the (sane) deadline less [`DEADLINE_MARGIN_MS`], or less a
+/// quarter of the time left when that is shorter (the reply needs milliseconds, and a short
+/// timeout — a local stack's few seconds — must still leave a whole Glase call).
 pub(crate) fn time_left(deadline_ms: i64, now_ms: i64) -> Duration {
-    let until = sane_deadline(deadline_ms, now_ms) - DEADLINE_MARGIN_MS;
-    Duration::from_millis(u64::try_from(until - now_ms).unwrap_or(0))
+    let left = sane_deadline(deadline_ms, now_ms) - now_ms;
+    let margin = DEADLINE_MARGIN_MS.min(left / 4);
+    Duration::from_millis(u64::try_from(left - margin).unwrap_or(0))
 }
 
 /// A retried record: `InvoicesRetried`, and its receive count.

@@ -874,3 +874,17 @@ async fn a_record_still_running_at_the_deadline_is_retried_and_the_batch_answers
         Some(InvoiceRecord::Stored { .. })
     ));
 }
+
+#[test]
+fn records_may_run_until_two_seconds_before_the_deadline_or_three_quarters_of_a_short_one() {
+    let now = T0;
+    assert_eq!(
+        crate::time_left(now + 30_000, now),
+        Duration::from_millis(28_000)
+    );
+    // A local stack's 3 s timeout still leaves a whole 1.5 s Glase call.
+    assert_eq!(
+        crate::time_left(now + 3_000, now),
+        Duration::from_millis(2_250)
+    );
+}
