@@ -941,14 +941,16 @@ async fn matrix(records: Arc<Records>) {
     }
 
     // Glase served each invoice at most once, plus once per failure that cost a served
-    // answer: a store that failed after the fetch, a timeout (the answer may have been sent
-    // after it), and each lease the killed worker held.
+    // answer: a store that failed after the fetch, a timeout or a deadline cut-off (the answer
+    // may have been sent after it), and each lease the killed worker held.
     let mut allowance: HashMap<u64, usize> = HashMap::new();
     for r in &all_records {
         let costs_an_answer = r.is_retry_because("PutItem (store)")
             || r.is_retry_because("lease lapsed before the invoice was stored")
             || r.is_retry_because("Glase fetch failed transiently: timed out")
-            || r.is_retry_because("Glase fetch failed transiently: request failed");
+            || r.is_retry_because("Glase fetch failed transiently: request failed")
+            // Cut off at the invocation's deadline: the answer may have been on its way.
+            || r.is_retry_because("not finished");
         if let (true, Some(id)) = (costs_an_answer, r.invoice_id) {
             *allowance.entry(id).or_default() += 1;
         }

@@ -283,8 +283,7 @@ where
             InvoiceId::from_notification(message.body.as_deref().unwrap_or("").as_bytes()).ok();
         let outcome = Outcome::Retry {
             reason: format!(
-                "not finished {} ms before the invocation's deadline (after {} ms)",
-                DEADLINE_MARGIN_MS,
+                "not finished within the invocation's time less its margin (after {} ms)",
                 budget.as_millis()
             ),
             delay_secs: None,
