@@ -117,9 +117,8 @@ async fn list(
             }
         }
     }
-    events.sort_by(|(a, _), (b, _)| {
-        (a.sent_at_ms, &a.message_id).cmp(&(b.sent_at_ms, &b.message_id))
-    });
+    // Arrival order; the invoice within one millisecond, so the order is stable.
+    events.sort_by_key(|(m, e)| (m.sent_at_ms, e.invoice_id(), m.message_id.clone()));
 
     let view = View {
         columns: vec![

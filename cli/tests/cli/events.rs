@@ -59,6 +59,15 @@ fn queue_with_events(prefix: &str) -> String {
     })
 }
 
+/// An event as a rule delivers it: the EventBridge envelope around the domain's detail.
+fn envelope(event: &InvoiceEvent) -> String {
+    format!(
+        r#"{{"version":"0","id":"1","detail-type":"{}","source":"glase-invoices","account":"123456789012","time":"2026-03-01T09:00:03Z","region":"us-east-1","resources":[],"detail":{}}}"#,
+        event.detail_type(),
+        event.detail_json().unwrap()
+    )
+}
+
 fn send(queue: &str, body: &str) {
     block_on(
         sqs()
@@ -170,7 +179,7 @@ fn events_are_printed_once_each_with_exact_amounts_and_stay_on_the_queue() {
     );
     let table = run(&env, &["events", "--format", "table"]);
     assert_eq!(table.code, 0, "{}", table.transcript());
-    assert!(table.stdout.contains("0.10"), "{}", table.transcript());
+    golden("events.table", &table.stdout);
     assert_eq!(depth(&queue), (4, 0), "nothing consumed, nothing hidden");
 }
 
@@ -213,8 +222,18 @@ fn events_max_prints_at_most_that_many_and_deletes_only_those() {
 
 #[test]
 fn events_without_a_queue_is_a_configuration_error_naming_the_flag() {
-    let r = run(&[], &["events"]);
+    // AWS endpoints not local: no default queue, no AWS call.
+    let out = command(&[], &["events"])
+        .env_remove("AWS_ENDPOINT_URL_SQS")
+        .output()
+        .expect("run glase-invoices");
+    let r = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
     assert_eq!(r.code, 3, "{}", r.transcript());
+    assert_eq!(r.stdout, "");
     assert!(
         r.stderr.contains("--events-queue-url"),
         "{}",
@@ -227,5 +246,72 @@ fn events_queue_default_is_the_one_make_dev_creates() {
     assert_eq!(
         glase_invoices::config::DEV_EVENTS_QUEUE,
         format!("{}-events", glase_dev::stack::DEV_EVENT_BUS)
+    );
+}
+
+#[test]
+fn events_reads_make_devs_queue_by_default_against_local_endpoints() {
+    let queue = block_on(
+        sqs()
+            .create_queue()
+            .queue_name(glase_invoices::config::DEV_EVENTS_QUEUE)
+            .send(),
+    )
+    .expect("queue")
+    .queue_url()
+    .unwrap()
+    .to_owned();
+    let n = 900_000 + u64::from(std::process::id() % 100_000);
+    let paid = InvoiceEvent::paid(
+        &invoice(n, "2026-03-01T09:00:00Z", "59.99", "GBP", "R-dev", "Dev"),
+        ts("2026-03-01T09:00:02Z"),
+        PayerData::Omit,
+    );
+    send(&queue, &envelope(&paid));
+
+    // No EVENTS_QUEUE_URL; the harness's AWS_ENDPOINT_URL_SQS points at moto.
+    let r = run(&[], &["events", "--delete", "--format", "json"]);
+    assert_eq!(r.code, 0, "{}", r.transcript());
+    assert!(
+        r.stdout
+            .contains(&format!(r#""invoiceId":{n},"amount":"59.99""#)),
+        "{}",
+        r.transcript()
+    );
+}
+
+#[test]
+fn events_wait_returns_the_events_that_arrive_while_it_waits() {
+    let queue = block_on(
+        sqs()
+            .create_queue()
+            .queue_name(unique("cli-events-wait"))
+            .send(),
+    )
+    .expect("queue")
+    .queue_url()
+    .unwrap()
+    .to_owned();
+    let child = command(
+        &[("EVENTS_QUEUE_URL", queue.as_str())],
+        &["events", "--wait", "120", "--format", "json"],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("start glase-invoices");
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let paid = InvoiceEvent::paid(
+        &invoice(4242, "2026-03-01T09:00:00Z", "0.10", "GBP", "R-w", "Wait"),
+        ts("2026-03-01T09:00:02Z"),
+        PayerData::Omit,
+    );
+    send(&queue, &envelope(&paid));
+    let out = child.wait_with_output().expect("wait");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains(r#""invoiceId":4242,"amount":"0.10""#),
+        "{stdout}"
     );
 }
