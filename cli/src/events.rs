@@ -173,3 +173,45 @@ fn report(url: &str, events: usize, others: &[String]) -> Result<(), CliError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn why(body: &str) -> String {
+        match parse(body) {
+            Body::Other(why) => why,
+            Body::Event(e) => panic!("{body} read as {e:?}"),
+        }
+    }
+
+    #[test]
+    fn the_published_example_reads_as_an_invoice_paid_with_its_exact_amount() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../events/eventbridge-invoice-paid.json"
+        );
+        let body = std::fs::read_to_string(path).unwrap();
+        let Body::Event(InvoiceEvent::Paid(paid)) = parse(&body) else {
+            panic!("not read as InvoicePaid")
+        };
+        assert_eq!((paid.invoice_id, paid.amount.as_str()), (576, "59.99"));
+    }
+
+    #[test]
+    fn bodies_that_are_not_the_stacks_events_say_why() {
+        assert!(why("not json").starts_with("not JSON"));
+        assert!(why(r#"{"invoiceId":1}"#).starts_with("no detail-type"));
+        assert!(
+            why(r#"{"source":"other","detail-type":"InvoicePaid","detail":{}}"#).contains("source")
+        );
+        assert_eq!(
+            why(r#"{"source":"glase-invoices","detail-type":"Other","detail":{}}"#),
+            "detail-type \"Other\""
+        );
+        assert!(
+            why(r#"{"detail-type":"InvoicePaid","detail":{"invoiceId":1}}"#)
+                .starts_with("InvoicePaid detail unreadable")
+        );
+    }
+}
