@@ -166,6 +166,25 @@ Examples:
   glase-invoices retry 25153 25154 25160"
     )]
     Retry(RetryArgs),
+    /// The InvoicePaid / InvoiceRejected events a rule on the stack's bus delivers to a queue.
+    #[command(
+        after_help = "The stack has no such queue: add a rule on its bus (output EventBusName, see
+docs/events.md) that targets a queue of yours, and name it with --events-queue-url or
+EVENTS_QUEUE_URL. Against local endpoints (AWS_ENDPOINT_URL[_SQS], --endpoint-url) the default
+is make dev's queue glase-invoices-events.
+
+Each message is received once and, without --delete, made visible again at once. With --delete
+the events printed are deleted after they are printed; bodies that are not invoice events are
+counted on stderr with their message ids and always left on the queue.
+
+Examples:
+  glase-invoices events                                  # after make dev / make demo
+  glase-invoices events --events-queue-url https://sqs.eu-west-1.amazonaws.com/123456789012/my-invoice-events
+  glase-invoices events --wait 20 --max 10 --delete --format json
+
+Exit status 1 when the queue holds no invoice event."
+    )]
+    Events(EventsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -227,6 +246,26 @@ pub struct RetryArgs {
     /// Glase invoice ids.
     #[arg(required = true, num_args = 1..)]
     pub invoice_ids: Vec<InvoiceId>,
+}
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// The queue a rule on the bus targets [default: make dev's glase-invoices-events when
+    /// the AWS endpoints are local].
+    #[arg(long, env = "EVENTS_QUEUE_URL", value_name = "URL")]
+    pub events_queue_url: Option<String>,
+    /// Stop after this many events.
+    #[arg(long, default_value_t = 1000)]
+    pub max: usize,
+    /// While the queue is empty, wait up to this many seconds for events to arrive.
+    #[arg(long, default_value_t = 0, value_name = "SECS")]
+    pub wait: u64,
+    /// Delete the events printed (other bodies are left on the queue).
+    #[arg(long)]
+    pub delete: bool,
+    /// Seconds a received message stays hidden before it is made visible again.
+    #[arg(long, default_value_t = 30, hide = true)]
+    pub visibility_timeout: i32,
 }
 
 #[derive(Subcommand, Debug)]

@@ -23,6 +23,10 @@ pub mod outputs {
     pub const DASHBOARD_URL: &str = "DashboardUrl";
 }
 
+/// The queue `make dev`'s rule copies the events to (`<bus>-events` in tools/dev): the
+/// `events` command's default when the AWS calls go to local endpoints.
+pub const DEV_EVENTS_QUEUE: &str = "glase-invoices-events";
+
 /// Everything a command needs, resolved on first use: a command that only reads the table
 /// never asks CloudFormation for a queue URL.
 pub struct Context {
@@ -98,6 +102,53 @@ impl Context {
             "dead-letter queue: pass --dlq-url, set DEAD_LETTER_QUEUE_URL, or name the stack with --stack",
         )
         .await
+    }
+
+    /// The queue a rule on the bus delivers the events to: `--events-queue-url` /
+    /// `EVENTS_QUEUE_URL`, else, against local endpoints, `make dev`'s. A deployed stack has
+    /// no such queue (the issuer's own rule targets theirs), so there is no stack output.
+    pub async fn events_queue_url(&self, given: &Option<String>) -> Result<String, CliError> {
+        if let Some(url) = non_empty(given) {
+            return Ok(url.to_owned());
+        }
+        let missing = |why: &str| {
+            CliError::config(format!(
+                "no events queue{why}: pass --events-queue-url or set EVENTS_QUEUE_URL to the queue your rule on the stack's bus targets (docs/events.md)"
+            ))
+        };
+        if !self.local_sqs() {
+            return Err(missing(""));
+        }
+        let out = self
+            .sqs()
+            .get_queue_url()
+            .queue_name(DEV_EVENTS_QUEUE)
+            .send()
+            .await;
+        match out {
+            Ok(out) => out.queue_url().map(str::to_owned).ok_or_else(|| {
+                missing(&format!(
+                    " (GetQueueUrl {DEV_EVENTS_QUEUE} answered no URL)"
+                ))
+            }),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|s| s.is_queue_does_not_exist()) =>
+            {
+                Err(missing(&format!(
+                    " (no local queue {DEV_EVENTS_QUEUE}: is make dev running?)"
+                )))
+            }
+            Err(e) => Err(error::aws(&format!("GetQueueUrl {DEV_EVENTS_QUEUE}"), e)),
+        }
+    }
+
+    /// Whether SQS calls go to a local endpoint (make dev, the tests), as aws-config reads them.
+    fn local_sqs(&self) -> bool {
+        let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+        non_empty(&self.global.endpoint_url).is_some()
+            || set("AWS_ENDPOINT_URL_SQS")
+            || set("AWS_ENDPOINT_URL")
     }
 
     /// The zone for dates on the command line and times in tables: `--tz`/`GLASE_TIME_ZONE`,

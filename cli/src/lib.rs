@@ -7,6 +7,7 @@ pub mod args;
 pub mod config;
 mod dlq;
 pub mod error;
+mod events;
 mod ops;
 mod output;
 mod query;
@@ -34,5 +35,6 @@ pub async fn run(cli: Cli) -> Result<(), CliError> {
         Command::Dlq(DlqCommand::Redrive(args)) => dlq::redrive(&ctx, args).await,
         Command::Status => status::status(&ctx).await,
         Command::Reconcile(args) => reconcile::reconcile(&ctx, args).await,
+        Command::Events(args) => events::events(&ctx, args).await,
     }
 }

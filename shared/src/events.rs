@@ -5,13 +5,16 @@
 //! (a test keeps them, `events/eventbridge-invoice-paid.json` and this code in step).
 
 use jiff::Timestamp;
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::domain::{Invoice, InvoiceId};
+use crate::domain::{Invoice, InvoiceId, RejectionCode};
 use crate::ports::Rejection;
 
 /// The events' `source`.
 pub const EVENT_SOURCE: &str = "glase-invoices";
+/// The events' `detail-type`s.
+pub const INVOICE_PAID: &str = "InvoicePaid";
+pub const INVOICE_REJECTED: &str = "InvoiceRejected";
 /// `detail.schemaVersion`: raised only for a change a consumer must know about (a field
 /// removed or its meaning changed); added optional fields keep it.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -51,8 +54,9 @@ pub enum PayerData {
     Include,
 }
 
-/// `detail` of `InvoicePaid`: the invoice as stored.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// `detail` of `InvoicePaid`: the invoice as stored. Readable back (the CLI's `events`);
+/// unknown fields are ignored, as a newer schema's optional fields must be.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InvoicePaid {
     pub schema_version: u32,
@@ -62,7 +66,8 @@ pub struct InvoicePaid {
     /// a JSON number would be read as a float by most consumers.
     pub amount: String,
     pub currency: String,
-    pub status: &'static str,
+    #[serde(deserialize_with = "paid_status")]
+    pub status: StaticStr,
     /// Empty when Glase sent none.
     pub reference: String,
     pub ers_reference: String,
@@ -74,7 +79,7 @@ pub struct InvoicePaid {
 }
 
 /// The payer's personal data, under the table's attribute names; absent fields are omitted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PayerFields {
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -94,15 +99,38 @@ pub struct PayerFields {
 }
 
 /// `detail` of `InvoiceRejected`: what operations tools need to react to a refusal.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct InvoiceRejected {
     pub schema_version: u32,
     pub invoice_id: u64,
-    pub rejection_code: &'static str,
+    #[serde(deserialize_with = "rejection_code")]
+    pub rejection_code: StaticStr,
     pub rejection_reason: String,
     pub rejected_at: String,
     pub attempts: u32,
+}
+
+/// `&'static str` under another name: serde's derive would make a field spelled `&str` borrow
+/// from the input, and these are read as one of a closed set instead.
+pub type StaticStr = &'static str;
+
+/// `status` read back: `PAID` is the only value an `InvoicePaid` carries.
+fn paid_status<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    match String::deserialize(d)?.as_str() {
+        "PAID" => Ok("PAID"),
+        other => Err(serde::de::Error::custom(format!(
+            "status {other:?} in an InvoicePaid event, expected \"PAID\""
+        ))),
+    }
+}
+
+/// `rejectionCode` read back: one of the domain's codes.
+fn rejection_code<'de, D: Deserializer<'de>>(d: D) -> Result<&'static str, D::Error> {
+    let code = String::deserialize(d)?;
+    RejectionCode::parse(&code)
+        .map(RejectionCode::as_str)
+        .ok_or_else(|| serde::de::Error::custom(format!("unknown rejectionCode {code:?}")))
 }
 
 /// One event to publish.
@@ -159,9 +187,22 @@ impl InvoiceEvent {
     /// The event's `detail-type`.
     pub fn detail_type(&self) -> &'static str {
         match self {
-            Self::Paid(_) => "InvoicePaid",
-            Self::Rejected(_) => "InvoiceRejected",
+            Self::Paid(_) => INVOICE_PAID,
+            Self::Rejected(_) => INVOICE_REJECTED,
         }
+    }
+
+    /// An event as a consumer receives it, from its `detail-type` and `detail` (the inverse
+    /// of [`Self::detail_type`] and [`Self::detail_json`]); `None` for another detail-type.
+    pub fn from_detail(
+        detail_type: &str,
+        detail: serde_json::Value,
+    ) -> Result<Option<Self>, serde_json::Error> {
+        Ok(Some(match detail_type {
+            INVOICE_PAID => Self::Paid(Box::new(serde_json::from_value(detail)?)),
+            INVOICE_REJECTED => Self::Rejected(serde_json::from_value(detail)?),
+            _ => return Ok(None),
+        }))
     }
 
     /// The id consumers de-duplicate on.
@@ -275,6 +316,49 @@ mod tests {
             included.get("payerMsisdn").is_none(),
             "absent fields omitted"
         );
+    }
+
+    #[test]
+    fn published_details_read_back_as_the_same_events() {
+        let at: Timestamp = "2026-01-01T00:00:00Z".parse().unwrap();
+        let InvoiceEvent::Paid(paid) = InvoiceEvent::paid(&invoice("0.1"), at, PayerData::Omit)
+        else {
+            unreachable!()
+        };
+        let detail = serde_json::to_value(paid.as_ref()).unwrap();
+        let Some(InvoiceEvent::Paid(read)) =
+            InvoiceEvent::from_detail("InvoicePaid", detail).unwrap()
+        else {
+            panic!("not read as InvoicePaid")
+        };
+        assert_eq!(read.amount, "0.10");
+        // Flattened optional fields read back as present-but-empty.
+        assert_eq!(
+            InvoicePaid {
+                payer: None,
+                ..*read
+            },
+            *paid
+        );
+        assert!(InvoiceEvent::from_detail("Other", serde_json::json!({}))
+            .unwrap()
+            .is_none());
+
+        let rejection = Rejection {
+            code: RejectionCode::InvalidResponse,
+            reason: "no".into(),
+        };
+        let event = InvoiceEvent::rejected(InvoiceId::new(7).unwrap(), &rejection, at, 2);
+        let InvoiceEvent::Rejected(rejected) = &event else {
+            unreachable!()
+        };
+        let read: InvoiceRejected = serde_json::from_str(&event.detail_json().unwrap()).unwrap();
+        assert_eq!(&read, rejected);
+        let unknown = event
+            .detail_json()
+            .unwrap()
+            .replace(rejection.code.as_str(), "NEW_CODE");
+        assert!(serde_json::from_str::<InvoiceRejected>(&unknown).is_err());
     }
 
     #[test]

@@ -391,7 +391,7 @@ impl SqsQueue {
     }
 
     /// Deletes received messages (batches of ten).
-    async fn delete(&self, messages: &[&Received]) -> Result<(), AdapterError> {
+    pub async fn delete(&self, messages: &[&Received]) -> Result<(), AdapterError> {
         let url = &self.queue_url;
         for chunk in messages.chunks(10) {
             let entries = chunk
@@ -414,9 +414,10 @@ impl SqsQueue {
                 .await
                 .map_err(|e| sdk_failure(&format!("DeleteMessageBatch on {url}"), e))?;
             if let Some(f) = out.failed().first() {
-                // Already sent: left in the DLQ it is a duplicate the worker stores once.
+                // In a redrive it is already sent: left in the DLQ it is a duplicate the worker
+                // stores once.
                 return Err(AdapterError::msg(format!(
-                    "DeleteMessageBatch on {url} refused a message already re-queued ({}: {}); run the redrive again",
+                    "DeleteMessageBatch on {url} refused a message ({}: {}); it stays on the queue: run the command again",
                     f.code(),
                     f.message().unwrap_or("refused")
                 )));
