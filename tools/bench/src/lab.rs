@@ -2,8 +2,8 @@
 //! function binaries, plus starting a function against its own Runtime API and invoking it.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -609,7 +609,12 @@ mod tests {
                 .as_array()
                 .unwrap()
                 .iter()
-                .map(|r| r["dynamodb"]["Keys"]["invoiceId"]["N"].as_str().unwrap().to_owned())
+                .map(|r| {
+                    r["dynamodb"]["Keys"]["invoiceId"]["N"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned()
+                })
                 .collect()
         };
         let fresh = FreshIds::default();

@@ -336,10 +336,7 @@ pub fn render(r: &Value) -> String {
     };
     // Over the shipped functions measured in this run.
     let max_of = |path: &dyn Fn(&str) -> Option<f64>| -> Option<f64> {
-        SHIPPED
-            .iter()
-            .filter_map(|f| path(f))
-            .reduce(f64::max)
+        SHIPPED.iter().filter_map(|f| path(f)).reduce(f64::max)
     };
     let rss = max_of(&|f| num(&r["warm"][f]["peak_rss_bytes"]).map(|b| b / MB));
     let size = max_of(&|f| num(&r["size"][f]["stripped_bytes"]).map(|b| b / MB));
@@ -480,7 +477,13 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("CPU 2 ms (0.200 ms per event)"), "{text}");
-        assert!(text.contains("RSS ≤ 12 MB per function: met (largest 9 MB)"), "{text}");
-        assert!(text.contains("stripped bootstrap ≤ 8 MB: met (largest 7 MB)"), "{text}");
+        assert!(
+            text.contains("RSS ≤ 12 MB per function: met (largest 9 MB)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("stripped bootstrap ≤ 8 MB: met (largest 7 MB)"),
+            "{text}"
+        );
     }
 }
