@@ -206,44 +206,47 @@ pub fn render(r: &Value) -> String {
 
     let c = &r["worker_concurrency"];
     let w = &r["warm"]["worker"];
-    let _ = writeln!(
-        out,
-        "\n**Worker concurrency** (glase-sim adds {} ms to every invoice fetch):\n",
-        cell(num(&c["glase_latency_ms"]))
-    );
-    let _ = writeln!(out, "| | figure | target |");
-    let _ = writeln!(out, "|---|---:|---|");
-    let _ = writeln!(
-        out,
-        "| one batch of 10, wall ms (median of 5) | {} | ≤ 100 ms (2 × 50 ms) |",
-        cell(num(&c["batch_wall_ms_median"]))
-    );
-    let _ = writeln!(
-        out,
-        "| the same without added latency, wall ms (median of 5) | {} | |",
-        cell(num(&c["batch_wall_ms_median_without_latency"]))
-    );
-    let _ = writeln!(
-        out,
-        "| added by 50 ms per fetch (sequential would add 500) | {} | ≈ 50 ms |",
-        cell(num(&c["added_wall_ms_median"]))
-    );
-    let _ = writeln!(
-        out,
-        "| steady state, invoices/s ({} batches back to back, one instance) | {} | |",
-        c["steady_batches"],
-        cell(num(&c["steady_invoices_per_sec"]))
-    );
-    let _ = writeln!(
-        out,
-        "| steady state without added latency, invoices/s (warm run) | {} | |",
-        cell(num(&w["invoices_per_sec"]))
-    );
-    let _ = writeln!(
-        out,
-        "| CPU per invoice, ms (warm run) | {} | |",
-        cell(num(&w["cpu_ms_per_invoice"]))
-    );
+    // Only when the worker ran (not in a `--functions` run without it).
+    if !c.is_null() {
+        let _ = writeln!(
+            out,
+            "\n**Worker concurrency** (glase-sim adds {} ms to every invoice fetch):\n",
+            cell(num(&c["glase_latency_ms"]))
+        );
+        let _ = writeln!(out, "| | figure | target |");
+        let _ = writeln!(out, "|---|---:|---|");
+        let _ = writeln!(
+            out,
+            "| one batch of 10, wall ms (median of 5) | {} | ≤ 100 ms (2 × 50 ms) |",
+            cell(num(&c["batch_wall_ms_median"]))
+        );
+        let _ = writeln!(
+            out,
+            "| the same without added latency, wall ms (median of 5) | {} | |",
+            cell(num(&c["batch_wall_ms_median_without_latency"]))
+        );
+        let _ = writeln!(
+            out,
+            "| added by 50 ms per fetch (sequential would add 500) | {} | ≈ 50 ms |",
+            cell(num(&c["added_wall_ms_median"]))
+        );
+        let _ = writeln!(
+            out,
+            "| steady state, invoices/s ({} batches back to back, one instance) | {} | |",
+            c["steady_batches"],
+            cell(num(&c["steady_invoices_per_sec"]))
+        );
+        let _ = writeln!(
+            out,
+            "| steady state without added latency, invoices/s (warm run) | {} | |",
+            cell(num(&w["invoices_per_sec"]))
+        );
+        let _ = writeln!(
+            out,
+            "| CPU per invoice, ms (warm run) | {} | |",
+            cell(num(&w["cpu_ms_per_invoice"]))
+        );
+    }
 
     let (rng, jitter) = (&r["cold"]["rng"], &r["cold"]["rng-jitter"]);
     if !rng.is_null() && !jitter.is_null() {
@@ -485,5 +488,6 @@ mod tests {
             text.contains("stripped bootstrap ≤ 8 MB: met (largest 7 MB)"),
             "{text}"
         );
+        assert!(!text.contains("Worker concurrency"), "{text}");
     }
 }
