@@ -37,11 +37,14 @@ dev: deps ## The whole pipeline locally: DynamoDB Local, SQS, glase-sim, webhook
 	$(CARGO) build -p glase-dev
 	exec "$${CARGO_TARGET_DIR:-target}/debug/glase-dev" up
 
-demo: ## Pay invoices in glase-sim beside a running make dev, then list them with glase-invoices.
-	$(CARGO) run -p glase-dev -- demo
+# The list comes before the events, so the demo ends with what issue 19 added.
+demo: ## Pay invoices in glase-sim beside a running make dev, list them with glase-invoices, then show their InvoicePaid events.
+	$(CARGO) run -p glase-dev -- demo --no-events
 	@echo
 	@echo '$$ glase-invoices list'
 	@$(DEV_AWS_ENV) $(CARGO) run -p glase-invoices -- list --format table
+	@echo
+	@$(CARGO) run -p glase-dev -- events
 
 # glase-sim alone, notifying SIM_NOTIFY_URL as issuer demo. Extra flags go in SIM_ARGS, e.g.
 # make sim SIM_ARGS="--time-scale 0.001 --error-rate 0.2".
@@ -154,7 +157,7 @@ cfn-lint: deps ## Lint template.yaml with the cfn-lint `make deps` installs (the
 # What is measured is what ships: the functions as check-shipped builds them, beside the probes
 # (tools/probes) built without the worker's crates (--no-default-features), so the floor is the
 # bare runtime.
-BENCH_FUNCTIONS := glase-webhook glase-worker
+BENCH_FUNCTIONS := glase-webhook glase-worker glase-events
 BENCH_PROBES := bench-echo bench-rng
 # The RNG probe once more with aws-lc's jitter entropy on (aws-lc-sys's default), in its own
 # target dir so the shipped builds' aws-lc is never rebuilt back and forth.

@@ -91,3 +91,30 @@ fn make_help_lists_every_target() {
         "targets without `## help`: {undocumented:#?}"
     );
 }
+
+/// The recipe lines of a Makefile target (tab-indented, comments left out).
+fn recipe(makefile: &str, target: &str) -> Vec<String> {
+    makefile
+        .lines()
+        .skip_while(|l| !l.starts_with(&format!("{target}:")))
+        .skip(1)
+        .take_while(|l| l.starts_with('\t'))
+        .map(|l| l.trim().trim_start_matches('@').to_owned())
+        .filter(|l| !l.starts_with('#'))
+        .collect()
+}
+
+#[test]
+fn make_demo_lists_the_invoices_and_ends_with_their_invoice_paid_events() {
+    let makefile = read("Makefile");
+
+    let lines = recipe(&makefile, "demo");
+    let position = |what: &str| lines.iter().position(|l| l.contains(what));
+
+    let pay = position("glase-dev -- demo").expect("demo pays");
+    let list = position("glase-invoices -- list").expect("demo lists");
+    let events = position("glase-dev -- events").expect("demo shows the events");
+    assert!(lines[pay].contains("--no-events"), "{lines:#?}");
+    assert!(pay < list && list < events, "{lines:#?}");
+    assert_eq!(events, lines.len() - 1, "{lines:#?}");
+}

@@ -1,8 +1,9 @@
-//! The bench's surroundings: DynamoDB Local, moto (SQS), glase-sim, and the function binaries,
-//! plus starting a function against its own Runtime API and invoking it.
+//! The bench's surroundings: DynamoDB Local, moto (SQS, EventBridge), glase-sim, and the
+//! function binaries, plus starting a function against its own Runtime API and invoking it.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::body::Bytes;
@@ -23,12 +24,18 @@ pub const SECRET: &str = "bench-secret";
 /// Per-invocation limit; a healthy invocation here takes milliseconds.
 pub const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
 const APIGW_FIXTURE: &str = include_str!("../../../events/apigw-notification.json");
+/// Records per batch for the worker (SQS) and the events function (the table's stream).
+pub const BATCH: usize = 10;
+/// The events function's bus, created in moto's EventBridge.
+const EVENT_BUS: &str = "bench-events";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Function {
     Echo,
     Webhook,
     Worker,
+    /// The events function: DynamoDB stream batches in, PutEvents to moto's EventBridge.
+    Events,
     /// The peer: the same webhook in Python 3 + boto3 under awslambdaric.
     Python,
     /// The bare function plus one aws-lc random draw per call, as shipped (no jitter entropy).
@@ -38,10 +45,11 @@ pub enum Function {
 }
 
 impl Function {
-    pub const ALL: [Function; 6] = [
+    pub const ALL: [Function; 7] = [
         Function::Echo,
         Function::Webhook,
         Function::Worker,
+        Function::Events,
         Function::Python,
         Function::Rng,
         Function::RngJitter,
@@ -53,6 +61,7 @@ impl Function {
             Function::Echo => Some("bench-echo"),
             Function::Webhook => Some("glase-webhook"),
             Function::Worker => Some("glase-worker"),
+            Function::Events => Some("glase-events"),
             Function::Rng | Function::RngJitter => Some("bench-rng"),
             Function::Python => None,
         }
@@ -63,9 +72,19 @@ impl Function {
             Function::Echo => "bare",
             Function::Webhook => "webhook",
             Function::Worker => "worker",
+            Function::Events => "events",
             Function::Python => "python",
             Function::Rng => "rng",
             Function::RngJitter => "rng-jitter",
+        }
+    }
+
+    /// Records per invocation: the worker and the events function take batches of
+    /// [`BATCH`], the others one event.
+    pub fn batch_size(self) -> usize {
+        match self.kind() {
+            Function::Worker | Function::Events => BATCH,
+            _ => 1,
         }
     }
 
@@ -125,6 +144,7 @@ pub struct Lab {
     pub dlq_url: String,
     pub sim: Sim,
     pub glase_url: String,
+    stream_ids: FreshIds,
     /// A command the functions run under (e.g. valgrind), if any.
     pub wrap: Option<Vec<String>>,
     /// Added to every function's environment.
@@ -133,6 +153,24 @@ pub struct Lab {
     // Dropped (killed) last.
     _ddb: ServiceProcess,
     _moto: ServiceProcess,
+}
+
+/// Invoice ids for stream batches, each handed out once: every batch is about invoices never
+/// seen before, as the worker's stores are.
+#[derive(Debug)]
+pub struct FreshIds(AtomicU64);
+
+impl Default for FreshIds {
+    fn default() -> Self {
+        Self(AtomicU64::new(10_000_000))
+    }
+}
+
+impl FreshIds {
+    pub fn take(&self, n: usize) -> Vec<u64> {
+        let first = self.0.fetch_add(n as u64, Ordering::Relaxed);
+        (first..first + n as u64).collect()
+    }
 }
 
 /// A started function: its process and its Runtime API.
@@ -170,7 +208,7 @@ impl Lab {
             // A fresh log per run.
             let _ = std::fs::remove_file(logs.join(format!("{}.log", f.key())));
         }
-        eprintln!("[bench] starting DynamoDB Local and moto (SQS)…");
+        eprintln!("[bench] starting DynamoDB Local and moto (SQS, EventBridge)…");
         let ddb_proc = start_dynamodb_local(free_port()?, true)?;
         let moto = start_moto(free_port()?, true)?;
         let (ddb_endpoint, sqs_endpoint) = (ddb_proc.endpoint(), moto.endpoint());
@@ -180,6 +218,12 @@ impl Lab {
         glase_shared::adapters::dynamo::ensure_table(&ddb, &table).await?;
         let (queue_url, dlq_url) =
             glase_dev::aws::create_queues(&sqs, "bench-notifications", 30, 5).await?;
+        let aws = glase_dev::aws::local_config(&ddb_endpoint, &sqs_endpoint);
+        aws_sdk_eventbridge::Client::new(&aws)
+            .create_event_bus()
+            .name(EVENT_BUS)
+            .send()
+            .await?;
 
         let config = SimConfig {
             issuers: vec![IssuerConfig::new(ISSUER, SECRET)],
@@ -203,6 +247,7 @@ impl Lab {
             dlq_url,
             sim,
             glase_url,
+            stream_ids: FreshIds::default(),
             wrap: None,
             extra_env: Vec::new(),
             _running_sim: running,
@@ -292,6 +337,12 @@ impl Lab {
                 ("AWS_ENDPOINT_URL_SQS", self.sqs_endpoint.clone()),
                 ("AWS_ENDPOINT_URL_DYNAMODB", self.ddb_endpoint.clone()),
             ],
+            // As template.yaml's EventsFunction (payer data off, its default).
+            Function::Events => vec![
+                ("EVENT_BUS_NAME", EVENT_BUS.into()),
+                ("METRICS_NAMESPACE", "GlaseInvoices/bench".into()),
+                ("AWS_ENDPOINT_URL_EVENTBRIDGE", self.sqs_endpoint.clone()),
+            ],
         };
         let extra = self.extra_env.iter().map(|(k, v)| (k.as_str(), v.clone()));
         for (k, v) in specific
@@ -373,6 +424,11 @@ impl Lab {
         Ok(ids)
     }
 
+    /// A stream batch of `n` invoices becoming STORED, ids never used before.
+    pub fn fresh_stream_batch(&self, n: usize) -> Bytes {
+        stream_event(&self.stream_ids.take(n))
+    }
+
     pub async fn purge_queue(&self) {
         let _ = self
             .sqs
@@ -426,6 +482,50 @@ pub fn sqs_event(invoice_ids: &[u64]) -> Bytes {
     Bytes::from(json!({ "Records": records }).to_string())
 }
 
+/// The table stream's event source mapping's event (`aws_lambda_events::dynamodb::Event`, as
+/// Lambda sends it): each invoice's lease (PROCESSING) becoming STORED, as the worker writes
+/// it, so each record is one `InvoicePaid`.
+pub fn stream_event(invoice_ids: &[u64]) -> Bytes {
+    let now = jiff::Timestamp::now();
+    let records: Vec<Value> = invoice_ids
+        .iter()
+        .map(|&id| {
+            let n = json!({ "N": id.to_string() });
+            let old = json!({
+                "invoiceId": n, "state": {"S": "PROCESSING"}, "leaseOwner": {"S": "bench-worker"},
+                "leaseUntil": {"N": (now.as_millisecond() + 30_000).to_string()}, "attempts": {"N": "1"},
+            });
+            // DynamoDB normalises numbers: the stream carries `12.3`, not `12.30`.
+            let amount = format!("{}.{}", 10 + id % 90, id % 10);
+            let new = json!({
+                "invoiceId": n, "state": {"S": "STORED"}, "description": {"S": "Bench invoice"},
+                "amount": {"N": amount}, "currency": {"S": "EUR"}, "status": {"S": "PAID"},
+                "reference": {"S": format!("BENCH-{id}")}, "ersReference": {"S": format!("ERS-{id}")},
+                "purchaseTime": {"S": "2026-12-01T10:00:00Z"}, "purchaseDate": {"S": "2026-12-01"},
+                "storedAt": {"S": now.to_string()}, "completedBy": {"S": "bench-worker"},
+            });
+            json!({
+                "eventID": uuid::Uuid::new_v4().simple().to_string(),
+                "eventName": "MODIFY",
+                "eventVersion": "1.1",
+                "eventSource": "aws:dynamodb",
+                "awsRegion": glase_dev::aws::REGION,
+                "dynamodb": {
+                    "ApproximateCreationDateTime": now.as_second() as f64,
+                    "Keys": { "invoiceId": n },
+                    "OldImage": old,
+                    "NewImage": new,
+                    "SequenceNumber": format!("{id:021}"),
+                    "SizeBytes": 420,
+                    "StreamViewType": "NEW_AND_OLD_IMAGES",
+                },
+                "eventSourceARN": "arn:aws:dynamodb:us-east-1:000000000000:table/bench-invoices/stream/2026-12-01T00:00:00.000",
+            })
+        })
+        .collect();
+    Bytes::from(json!({ "Records": records }).to_string())
+}
+
 pub fn echo_event(i: u64) -> Bytes {
     Bytes::from(format!("{{\"invoiceId\":{i}}}"))
 }
@@ -450,9 +550,10 @@ pub fn check_answer(f: Function, event: &[u8], answer: &Answer) -> Result<(), St
         Function::Webhook => (value["statusCode"] == 200)
             .then_some(())
             .ok_or_else(|| format!("webhook answered {value}")),
-        Function::Worker => match value["batchItemFailures"].as_array() {
+        // Partial-batch answers: every record done.
+        Function::Worker | Function::Events => match value["batchItemFailures"].as_array() {
             Some(failures) if failures.is_empty() => Ok(()),
-            _ => Err(format!("worker answered {value}")),
+            _ => Err(format!("{} answered {value}", f.key())),
         },
         other => Err(format!("no check for {other:?}")),
     }
@@ -474,6 +575,65 @@ mod tests {
         assert_eq!(request.body().as_ref(), b"{\"invoiceId\": 5}");
     }
 
+    #[tokio::test]
+    async fn a_stream_batch_is_one_invoice_paid_per_record_for_the_events_function() {
+        let event = stream_event(&[41, 42]);
+        let typed: aws_lambda_events::event::dynamodb::Event =
+            serde_json::from_slice(&event).unwrap();
+        assert_eq!(typed.records.len(), 2);
+        let publisher = glase_events::Publisher {
+            bus: glase_shared::memory::MemoryBus::default(),
+            payer: glase_shared::events::PayerData::Omit,
+            retry: glase_events::Retry::default(),
+        };
+
+        let answer = publisher
+            .handle(serde_json::from_slice(&event).unwrap())
+            .await;
+
+        assert!(answer.batch_item_failures.is_empty(), "{answer:?}");
+        let published: Vec<_> = publisher
+            .bus
+            .published()
+            .iter()
+            .map(|e| (e.detail_type(), e.invoice_id()))
+            .collect();
+        assert_eq!(published, [("InvoicePaid", 41), ("InvoicePaid", 42)]);
+    }
+
+    #[test]
+    fn each_stream_batch_is_about_invoices_never_seen_before() {
+        let ids = |event: Bytes| -> Vec<String> {
+            let v: Value = serde_json::from_slice(&event).unwrap();
+            v["Records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    r["dynamodb"]["Keys"]["invoiceId"]["N"]
+                        .as_str()
+                        .unwrap()
+                        .to_owned()
+                })
+                .collect()
+        };
+        let fresh = FreshIds::default();
+        let (a, b) = (
+            ids(stream_event(&fresh.take(BATCH))),
+            ids(stream_event(&fresh.take(BATCH))),
+        );
+        assert_eq!(a.len(), BATCH);
+        assert!(a.iter().all(|id| !b.contains(id)), "{a:?} {b:?}");
+    }
+
+    #[test]
+    fn the_events_function_has_its_binary_key_and_batch() {
+        assert_eq!(Function::Events.binary_name(), Some("glase-events"));
+        assert_eq!(Function::Events.key(), "events");
+        assert_eq!(Function::Events.batch_size(), BATCH);
+        assert!(Function::ALL.contains(&Function::Events));
+    }
+
     #[test]
     fn checks_answers() {
         let ok = Answer::Response(Bytes::from_static(br#"{"batchItemFailures":[]}"#));
@@ -482,6 +642,8 @@ mod tests {
             br#"{"batchItemFailures":[{"itemIdentifier":"x"}]}"#,
         ));
         assert!(check_answer(Function::Worker, b"", &failed).is_err());
+        assert!(check_answer(Function::Events, b"", &ok).is_ok());
+        assert!(check_answer(Function::Events, b"", &failed).is_err());
         let web = Answer::Response(Bytes::from_static(br#"{"statusCode":200,"body":"{}"}"#));
         assert!(check_answer(Function::Webhook, b"", &web).is_ok());
         assert!(check_answer(

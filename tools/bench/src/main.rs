@@ -1,8 +1,8 @@
-//! `make bench`: what Lambda measures, on this machine, for the webhook, the worker and a bare
-//! `lambda_runtime` echo function side by side. See docs/performance.md.
+//! `make bench`: what Lambda measures, on this machine, for the webhook, the worker, the events
+//! function and a bare `lambda_runtime` echo function side by side. See docs/performance.md.
 //!
 //! Each function binary (release profile) runs against a Lambda Runtime API served by this
-//! program on loopback, with DynamoDB Local, moto (SQS) and glase-sim behind it.
+//! program on loopback, with DynamoDB Local, moto (SQS, EventBridge) and glase-sim behind it.
 
 mod e2e;
 mod lab;
@@ -21,17 +21,24 @@ use glase_sim::{EndpointFaults, Faults};
 use serde_json::{json, Value};
 
 use crate::lab::{
-    check_answer, echo_event, sqs_event, webhook_event, BoxError, Function, Lab, INVOKE_TIMEOUT,
+    check_answer, echo_event, sqs_event, webhook_event, BoxError, Function, Lab, BATCH,
+    INVOKE_TIMEOUT,
 };
 use crate::proxy::CountingProxy;
 use crate::stats::{median, ms, percentile};
 
 /// The functions whose binaries are sized, and those run warm (the RNG probes only matter cold).
-const SIZED: [Function; 3] = [Function::Echo, Function::Webhook, Function::Worker];
-const WARMED: [Function; 4] = [
+const SIZED: [Function; 4] = [
     Function::Echo,
     Function::Webhook,
     Function::Worker,
+    Function::Events,
+];
+const WARMED: [Function; 5] = [
+    Function::Echo,
+    Function::Webhook,
+    Function::Worker,
+    Function::Events,
     Function::Python,
 ];
 
@@ -64,6 +71,9 @@ struct Args {
     /// Warm invocations of the worker, each a batch of 10.
     #[arg(long, default_value_t = 1000)]
     worker_batches: usize,
+    /// Warm invocations of the events function, each a stream batch of 10.
+    #[arg(long, default_value_t = 1000)]
+    events_batches: usize,
     /// Cold starts per variant in the connection-priming comparison.
     #[arg(long, default_value_t = 7)]
     prime_runs: usize,
@@ -86,7 +96,7 @@ struct Args {
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Only these functions in size, cold and warm (comma-separated): bare, webhook, worker,
-    /// python, rng, rng-jitter.
+    /// events, python, rng, rng-jitter.
     #[arg(long, value_delimiter = ',')]
     functions: Vec<String>,
     /// Run each function under this command, e.g. "valgrind --tool=callgrind" (for profiling:
@@ -133,6 +143,7 @@ async fn main() {
         args.cold_starts = args.cold_starts.min(3);
         args.warm_calls = args.warm_calls.min(200);
         args.worker_batches = args.worker_batches.min(30);
+        args.events_batches = args.events_batches.min(30);
         args.prime_runs = args.prime_runs.min(2);
         args.steady_batches = args.steady_batches.min(5);
         args.e2e_invoices = args.e2e_invoices.min(50);
@@ -183,7 +194,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
         "glase": "glase-sim (in the bench process)",
         "settings": {
             "cold_starts": args.cold_starts, "warm_calls": args.warm_calls, "worker_batches": args.worker_batches,
-            "worker_batch_size": 10, "prime_runs": args.prime_runs, "steady_batches": args.steady_batches,
+            "events_batches": args.events_batches, "worker_batch_size": BATCH, "events_batch_size": BATCH, "prime_runs": args.prime_runs, "steady_batches": args.steady_batches,
             "e2e_invoices": args.e2e_invoices, "e2e_rate_per_sec": args.e2e_rate, "quick": args.quick,
             "wrap": args.wrap, "function_env": args.function_env,
         },
@@ -216,10 +227,10 @@ async fn run(args: Args) -> Result<(), BoxError> {
         eprintln!("[bench] warm invocations…");
         let mut warm_results = serde_json::Map::new();
         for &f in functions.iter().filter(|f| WARMED.contains(f)) {
-            let n = if f == Function::Worker {
-                args.worker_batches
-            } else {
-                args.warm_calls
+            let n = match f {
+                Function::Worker => args.worker_batches,
+                Function::Events => args.events_batches,
+                _ => args.warm_calls,
             };
             let (figures, concurrency) = warm(&lab, f, n, args.steady_batches).await?;
             warm_results.insert(f.key().into(), figures);
@@ -307,6 +318,7 @@ async fn first_event(
     Ok(match f.kind() {
         Function::Webhook => webhook_event(1_000_000 + seq),
         Function::Worker => sqs_event(&lab.fresh_invoices(batch).await?),
+        Function::Events => lab.fresh_stream_batch(batch),
         _ => echo_event(seq),
     })
 }
@@ -323,7 +335,7 @@ async fn cold_starts(lab: &Lab, functions: &[Function], runs: usize) -> Result<V
     for run in 0..runs {
         for &f in functions {
             let started = lab.start_function(f, &[]).await?;
-            let event = first_event(lab, f, run as u64, 10).await?;
+            let event = first_event(lab, f, run as u64, BATCH).await?;
             let (answer, first) = started.api.invoke(event.clone(), INVOKE_TIMEOUT).await?;
             check_answer(f, &event, &answer).map_err(|e| format!("{} cold start: {e}", f.key()))?;
             let s = samples.entry(f).or_default();
@@ -342,7 +354,7 @@ async fn cold_starts(lab: &Lab, functions: &[Function], runs: usize) -> Result<V
             f.key().into(),
             json!({
                 "runs": s.init.len(),
-                "first_event_records": if f == Function::Worker { 10 } else { 1 },
+                "first_event_records": f.batch_size(),
                 "init_ms_median": median(&s.init),
                 "init_ms_min": percentile(&s.init, 0.0),
                 "init_ms_max": percentile(&s.init, 100.0),
@@ -368,7 +380,7 @@ async fn warm(
 ) -> Result<(Value, Option<Value>), BoxError> {
     let started = lab.start_function(f, &[]).await?;
     let api = &started.api;
-    let event = first_event(lab, f, 0, 10).await?;
+    let event = first_event(lab, f, 0, BATCH).await?;
     let (answer, _) = api.invoke(event.clone(), INVOKE_TIMEOUT).await?;
     check_answer(f, &event, &answer).map_err(|e| format!("{} warm-up: {e}", f.key()))?;
 
@@ -383,7 +395,8 @@ async fn warm(
         }
         let event = match f.kind() {
             Function::Webhook => webhook_event(2_000_000 + i as u64),
-            Function::Worker => sqs_event(&lab.fresh_invoices(10).await?),
+            Function::Worker => sqs_event(&lab.fresh_invoices(BATCH).await?),
+            Function::Events => lab.fresh_stream_batch(BATCH),
             _ => echo_event(i as u64),
         };
         let (answer, took) = api.invoke(event.clone(), INVOKE_TIMEOUT).await?;
@@ -402,7 +415,7 @@ async fn warm(
     let per = |total: Option<f64>| total.map(|t| t / n.max(1) as f64);
     let mut figures = json!({
         "invocations": n,
-        "records_per_invocation": if f == Function::Worker { 10 } else { 1 },
+        "records_per_invocation": f.batch_size(),
         "errors": errors,
         "p50_ms": percentile(&latencies, 50.0),
         "p99_ms": percentile(&latencies, 99.0),
@@ -417,9 +430,10 @@ async fn warm(
         "rss_end_bytes": started.process.rss(),
         "get_next_calls": api.next_calls(),
     });
-    if f == Function::Worker {
-        figures["invoices_per_sec"] = json!((n * 10) as f64 / wall.as_secs_f64());
-        figures["cpu_ms_per_invoice"] = json!(per(cpu_ms).map(|c| c / 10.0));
+    if f.batch_size() > 1 {
+        let records = f.batch_size();
+        figures["invoices_per_sec"] = json!((n * records) as f64 / wall.as_secs_f64());
+        figures["cpu_ms_per_invoice"] = json!(per(cpu_ms).map(|c| c / records as f64));
     }
 
     let concurrency = if f == Function::Worker {

@@ -1,5 +1,6 @@
 //! The results as one Markdown report: the main table (with each figure's ratio to the bare
-//! function), the worker's concurrency, connection priming, end to end, and the targets.
+//! function), what the events function adds, the worker's concurrency, connection priming,
+//! end to end, and the targets.
 
 use std::fmt::Write;
 
@@ -43,6 +44,11 @@ fn verdict(ok: Option<bool>) -> &'static str {
     }
 }
 
+/// The main table's columns after the bare function's, in order.
+const COLUMNS: [&str; 4] = ["webhook", "worker", "events", "python"];
+/// The functions that ship, whose RSS and size the targets bound.
+const SHIPPED: [&str; 3] = ["webhook", "worker", "events"];
+
 /// A row of the main table: `get` pulls one function's figure from the results.
 fn row(
     out: &mut String,
@@ -60,13 +66,12 @@ fn row(
             cell(get(results, k))
         }
     };
+    let figures: Vec<String> = COLUMNS.iter().map(|k| fig(k)).collect();
     let _ = writeln!(
         out,
-        "| {label} | {} | {} | {} | {} | {target} |",
+        "| {label} | {} | {} | {target} |",
         cell(bare),
-        fig("webhook"),
-        fig("worker"),
-        fig("python")
+        figures.join(" | ")
     );
 }
 
@@ -86,9 +91,9 @@ pub fn render(r: &Value) -> String {
     let _ = writeln!(out);
     let _ = writeln!(
         out,
-        "| | bare `lambda_runtime` | webhook (× bare) | worker (× bare) | Python 3 + boto3 webhook (× bare) | target |"
+        "| | bare `lambda_runtime` | webhook (× bare) | worker (× bare) | events (× bare) | Python 3 + boto3 webhook (× bare) | target |"
     );
-    let _ = writeln!(out, "|---|---:|---:|---:|---:|---|");
+    let _ = writeln!(out, "|---|---:|---:|---:|---:|---:|---|");
     let cold = |k: &'static str| move |r: &Value, f: &str| num(&r["cold"][f][k]);
     let warm = |k: &'static str| move |r: &Value, f: &str| num(&r["warm"][f][k]);
     let mb = |v: Option<f64>| v.map(|b| b / MB);
@@ -111,8 +116,8 @@ pub fn render(r: &Value) -> String {
     row(
         &mut out,
         &format!(
-            "warm latency p50, ms ({} calls; worker {} batches of 10)",
-            s["warm_calls"], s["worker_batches"]
+            "warm latency p50, ms ({} calls; worker {} and events {} batches of 10)",
+            s["warm_calls"], s["worker_batches"], s["events_batches"]
         ),
         r,
         warm("p50_ms"),
@@ -129,7 +134,7 @@ pub fn render(r: &Value) -> String {
     );
     row(
         &mut out,
-        "CPU per invocation, ms (worker: per batch of 10)",
+        "CPU per invocation, ms (worker, events: per batch of 10)",
         r,
         warm("cpu_ms_per_invocation"),
         true,
@@ -180,10 +185,12 @@ pub fn render(r: &Value) -> String {
         out,
         "MB = 10⁶ bytes. Latency is from handing the event over on `GET /next` to its `POST …/response`; the webhook's includes \
          a real SendMessage to moto (Python) and the worker's two conditional writes per record on DynamoDB Local (Java) \
-         and a fetch from glase-sim, so they mostly measure those servers; CPU is the function process's own."
+         and a fetch from glase-sim, the events function's one PutEvents of 10 entries to moto (Python), so they mostly \
+         measure those servers; CPU is the function process's own."
     );
-    if let Some(errors) = ["bare", "webhook", "worker", "python"]
+    if let Some(errors) = ["bare"]
         .iter()
+        .chain(COLUMNS.iter())
         .map(|f| r["warm"][f]["errors"].as_u64().unwrap_or(0))
         .reduce(|a, b| a + b)
     {
@@ -195,46 +202,51 @@ pub fn render(r: &Value) -> String {
         }
     }
 
+    events_cost(&mut out, r);
+
     let c = &r["worker_concurrency"];
     let w = &r["warm"]["worker"];
-    let _ = writeln!(
-        out,
-        "\n**Worker concurrency** (glase-sim adds {} ms to every invoice fetch):\n",
-        cell(num(&c["glase_latency_ms"]))
-    );
-    let _ = writeln!(out, "| | figure | target |");
-    let _ = writeln!(out, "|---|---:|---|");
-    let _ = writeln!(
-        out,
-        "| one batch of 10, wall ms (median of 5) | {} | ≤ 100 ms (2 × 50 ms) |",
-        cell(num(&c["batch_wall_ms_median"]))
-    );
-    let _ = writeln!(
-        out,
-        "| the same without added latency, wall ms (median of 5) | {} | |",
-        cell(num(&c["batch_wall_ms_median_without_latency"]))
-    );
-    let _ = writeln!(
-        out,
-        "| added by 50 ms per fetch (sequential would add 500) | {} | ≈ 50 ms |",
-        cell(num(&c["added_wall_ms_median"]))
-    );
-    let _ = writeln!(
-        out,
-        "| steady state, invoices/s ({} batches back to back, one instance) | {} | |",
-        c["steady_batches"],
-        cell(num(&c["steady_invoices_per_sec"]))
-    );
-    let _ = writeln!(
-        out,
-        "| steady state without added latency, invoices/s (warm run) | {} | |",
-        cell(num(&w["invoices_per_sec"]))
-    );
-    let _ = writeln!(
-        out,
-        "| CPU per invoice, ms (warm run) | {} | |",
-        cell(num(&w["cpu_ms_per_invoice"]))
-    );
+    // Only when the worker ran (not in a `--functions` run without it).
+    if !c.is_null() {
+        let _ = writeln!(
+            out,
+            "\n**Worker concurrency** (glase-sim adds {} ms to every invoice fetch):\n",
+            cell(num(&c["glase_latency_ms"]))
+        );
+        let _ = writeln!(out, "| | figure | target |");
+        let _ = writeln!(out, "|---|---:|---|");
+        let _ = writeln!(
+            out,
+            "| one batch of 10, wall ms (median of 5) | {} | ≤ 100 ms (2 × 50 ms) |",
+            cell(num(&c["batch_wall_ms_median"]))
+        );
+        let _ = writeln!(
+            out,
+            "| the same without added latency, wall ms (median of 5) | {} | |",
+            cell(num(&c["batch_wall_ms_median_without_latency"]))
+        );
+        let _ = writeln!(
+            out,
+            "| added by 50 ms per fetch (sequential would add 500) | {} | ≈ 50 ms |",
+            cell(num(&c["added_wall_ms_median"]))
+        );
+        let _ = writeln!(
+            out,
+            "| steady state, invoices/s ({} batches back to back, one instance) | {} | |",
+            c["steady_batches"],
+            cell(num(&c["steady_invoices_per_sec"]))
+        );
+        let _ = writeln!(
+            out,
+            "| steady state without added latency, invoices/s (warm run) | {} | |",
+            cell(num(&w["invoices_per_sec"]))
+        );
+        let _ = writeln!(
+            out,
+            "| CPU per invoice, ms (warm run) | {} | |",
+            cell(num(&w["cpu_ms_per_invoice"]))
+        );
+    }
 
     let (rng, jitter) = (&r["cold"]["rng"], &r["cold"]["rng-jitter"]);
     if !rng.is_null() && !jitter.is_null() {
@@ -325,12 +337,9 @@ pub fn render(r: &Value) -> String {
         (Some(w), Some(b)) if b > 0.0 => Some(w / b),
         _ => None,
     };
+    // Over the shipped functions measured in this run.
     let max_of = |path: &dyn Fn(&str) -> Option<f64>| -> Option<f64> {
-        ["webhook", "worker"]
-            .iter()
-            .map(|f| path(f))
-            .collect::<Option<Vec<_>>>()
-            .map(|v| v.into_iter().fold(0.0, f64::max))
+        SHIPPED.iter().filter_map(|f| path(f)).reduce(f64::max)
     };
     let rss = max_of(&|f| num(&r["warm"][f]["peak_rss_bytes"]).map(|b| b / MB));
     let size = max_of(&|f| num(&r["size"][f]["stripped_bytes"]).map(|b| b / MB));
@@ -400,6 +409,34 @@ pub fn render(r: &Value) -> String {
     out
 }
 
+/// What the events function (issue 19) adds over the bare function: cold start, and per
+/// stream batch of 10 its wall time and CPU.
+fn events_cost(out: &mut String, r: &Value) {
+    let (ev, bare) = (&r["cold"]["events"], &r["cold"]["bare"]);
+    let w = &r["warm"]["events"];
+    if ev.is_null() && w.is_null() {
+        return;
+    }
+    let cold = num(&ev["cold_ms_median"]);
+    let added = cold.zip(num(&bare["cold_ms_median"])).map(|(e, b)| e - b);
+    let _ = writeln!(
+        out,
+        "\n**Events function** (stream batches of 10 invoices becoming STORED → one PutEvents to moto's EventBridge): \
+         cold start {} ms (init {} ms + first batch {} ms), {} ms more than the bare function; \
+         per warm batch of 10: wall p50 {} ms, p99 {} ms, CPU {} ms ({} ms per event); peak RSS {} MB; stripped {} MB.",
+        cell(cold),
+        cell(num(&ev["init_ms_median"])),
+        cell(num(&ev["first_invocation_ms_median"])),
+        cell(added),
+        cell(num(&w["p50_ms"])),
+        cell(num(&w["p99_ms"])),
+        cell(num(&w["cpu_ms_per_invocation"])),
+        cell(num(&w["cpu_ms_per_invoice"])),
+        cell(num(&w["peak_rss_bytes"]).map(|b| b / MB)),
+        cell(num(&r["size"]["events"]["stripped_bytes"]).map(|b| b / MB)),
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -421,5 +458,36 @@ mod tests {
         );
         assert!(text.contains("| init, ms"));
         assert!(text.contains("not measured"));
+    }
+
+    #[test]
+    fn the_events_function_has_its_column_and_its_added_cost() {
+        let results = serde_json::json!({
+            "settings": {"cold_starts": 3}, "machine": {},
+            "cold": {"bare": {"cold_ms_median": 4.0}, "events": {"cold_ms_median": 30.0, "init_ms_median": 20.0, "first_invocation_ms_median": 10.0}},
+            "warm": {"bare": {"cpu_ms_per_invocation": 0.5},
+                     "events": {"p50_ms": 12.0, "p99_ms": 40.0, "cpu_ms_per_invocation": 2.0, "cpu_ms_per_invoice": 0.2, "peak_rss_bytes": 9_000_000}},
+            "size": {"events": {"stripped_bytes": 7_000_000}},
+        });
+
+        let text = render(&results);
+
+        assert!(text.contains("| events (× bare) |"), "{text}");
+        assert!(text.contains("| 30 (7.5×) |"), "{text}");
+        assert!(text.contains("| 2 (4.0×) |"), "{text}");
+        assert!(
+            text.contains("cold start 30 ms (init 20 ms + first batch 10 ms), 26 ms more than the bare function"),
+            "{text}"
+        );
+        assert!(text.contains("CPU 2 ms (0.200 ms per event)"), "{text}");
+        assert!(
+            text.contains("RSS ≤ 12 MB per function: met (largest 9 MB)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("stripped bootstrap ≤ 8 MB: met (largest 7 MB)"),
+            "{text}"
+        );
+        assert!(!text.contains("Worker concurrency"), "{text}");
     }
 }

@@ -66,14 +66,27 @@ struct Ports {
 enum Command {
     /// Start everything and run until Ctrl-C (the default).
     Up(UpArgs),
-    /// Pay invoices in the simulator and watch them arrive in the table.
+    /// Pay invoices in the simulator and watch them arrive in the table, then show their
+    /// InvoicePaid events.
     Demo {
-        #[arg(long, default_value_t = 20)]
+        #[arg(long, default_value_t = DEMO_COUNT)]
         count: u32,
         #[arg(long, default_value_t = 60)]
         timeout_secs: u64,
+        /// Stop once they are stored; `events` shows their events later (`make demo` lists
+        /// the invoices in between, so that it ends with the events).
+        #[arg(long)]
+        no_events: bool,
+    },
+    /// Show the InvoicePaid events on the local bus (read once), waiting up to 15 s for `count`.
+    Events {
+        #[arg(long, default_value_t = DEMO_COUNT)]
+        count: u32,
     },
 }
+
+/// Invoices `make demo` pays, and events it then waits for.
+const DEMO_COUNT: u32 = 20;
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -110,7 +123,18 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         Command::Demo {
             count,
             timeout_secs,
-        } => demo(ports, count, Duration::from_secs(timeout_secs)).await,
+            no_events,
+        } => {
+            demo(ports.clone(), count, Duration::from_secs(timeout_secs)).await?;
+            if !no_events {
+                show_events(&ports, count as usize).await;
+            }
+            Ok(())
+        }
+        Command::Events { count } => {
+            show_events(&ports, count as usize).await;
+            Ok(())
+        }
     }
 }
 
@@ -327,7 +351,6 @@ async fn demo(
     }
     if pending.is_empty() {
         println!("all {count} invoices stored.");
-        show_events(&ports, count as usize).await;
         Ok(())
     } else {
         let ids: Vec<String> = pending.iter().map(|p| p.0.to_string()).collect();

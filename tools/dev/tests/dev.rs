@@ -89,8 +89,15 @@ fn dev_runs_the_pipeline_serves_the_demo_and_stops_everything_on_ctrl_c() {
     let get = post(&ports[0], "GET", &format!("/notifications/{token}"));
     let exact = post(&ports[0], "POST", &format!("/notifications/{token}"));
 
+    // As `make demo` runs it: pay and wait, (list,) then the events last. (Invoice 1000,
+    // notified above, has its event among them.)
     let demo = Command::new(env!("CARGO_BIN_EXE_glase-dev"))
-        .args(["demo", "--count", "5"])
+        .args(["demo", "--count", "5", "--no-events"])
+        .envs(envs)
+        .output()
+        .unwrap();
+    let events = Command::new(env!("CARGO_BIN_EXE_glase-dev"))
+        .args(["events", "--count", "5"])
         .envs(envs)
         .output()
         .unwrap();
@@ -111,7 +118,19 @@ fn dev_runs_the_pipeline_serves_the_demo_and_stops_everything_on_ctrl_c() {
         String::from_utf8_lossy(&demo.stdout),
         String::from_utf8_lossy(&demo.stderr)
     );
-    assert!(String::from_utf8_lossy(&demo.stdout).contains("all 5 invoices stored"));
+    let demo_out = String::from_utf8_lossy(&demo.stdout);
+    assert!(demo_out.contains("all 5 invoices stored"));
+    assert!(!demo_out.contains("InvoicePaid"), "{demo_out}");
+    let events_out = String::from_utf8_lossy(&events.stdout);
+    assert!(events.status.success(), "{events_out}");
+    assert_eq!(
+        events_out
+            .lines()
+            .filter(|l| l.trim_start().starts_with("InvoicePaid") && l.contains("DEMO-"))
+            .count(),
+        5,
+        "{events_out}"
+    );
     assert!(status.success(), "glase-dev exit: {status:?}");
     assert!(
         with_slash.starts_with("HTTP/1.1 404")
