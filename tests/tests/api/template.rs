@@ -1723,6 +1723,7 @@ fn the_existing_queue_and_function_alarms_stay() {
         ("AWS/Lambda", "Throttles", reference("WorkerFunction")),
         ("AWS/Lambda", "Throttles", reference("WebhookFunction")),
         ("AWS/Lambda", "Throttles", reference("ReconcileFunction")),
+        ("AWS/Lambda", "Throttles", reference("EventsFunction")),
     ] {
         let found = alarms().into_iter().any(|(_, a)| {
             alarm_metrics(a).iter().any(|(ns, m, dims)| {
