@@ -21,6 +21,18 @@ pub async fn start() -> RunningSim {
     .expect("glase-sim starts")
 }
 
+/// The whole pipeline (webhook, queue, worker, table) against a fresh glase-sim.
+pub async fn pipeline() -> (crate::Pipeline, RunningSim) {
+    let glase = start().await;
+    let pipeline = crate::Pipeline::start(crate::pipeline::GlaseTarget {
+        base_url: &glase.base_url(),
+        issuer: ISSUER,
+        secret: SECRET,
+    })
+    .await;
+    (pipeline, glase)
+}
+
 /// Glase's documented example with its id, amount and reference replaced.
 pub fn invoice_json(id: u64, amount: &str, reference: &str) -> String {
     glase_shared::memory::doc_invoice_json(id, amount, reference)

@@ -10,23 +10,11 @@ use futures::TryStreamExt;
 use glase_shared::adapters::dynamo::query::InvoiceQueries;
 use glase_shared::ports::{Claim, InvoiceRecord, InvoiceStore, Lease};
 use glase_shared::InvoiceId;
-use glase_sim::{Reply, RunningSim};
-use glase_tests::glase::{invoice_json, ISSUER, SECRET};
-use glase_tests::pipeline::GlaseTarget;
+use glase_sim::Reply;
+use glase_tests::glase::invoice_json;
 use glase_tests::Pipeline;
 
 const DRAIN: Duration = Duration::from_secs(60);
-
-async fn pipeline_with_sim() -> (Pipeline, RunningSim) {
-    let glase = glase_tests::glase::start().await;
-    let pipeline = Pipeline::start(GlaseTarget {
-        base_url: &glase.base_url(),
-        issuer: ISSUER,
-        secret: SECRET,
-    })
-    .await;
-    (pipeline, glase)
-}
 
 async fn rejection(p: &Pipeline, id: u64) -> (String, String) {
     let item = p
@@ -51,7 +39,7 @@ async fn rejection(p: &Pipeline, id: u64) -> (String, String) {
 
 #[tokio::test]
 async fn a_reference_too_long_for_the_index_key_is_stored_whole_and_found_by_reference() {
-    let (p, glase) = pipeline_with_sim().await;
+    let (p, glase) = glase_tests::glase::pipeline().await;
     // The byReference index's partition key takes at most 2,048 bytes.
     let huge = "R".repeat(3_000);
     glase
@@ -90,7 +78,7 @@ async fn a_reference_too_long_for_the_index_key_is_stored_whole_and_found_by_ref
 
 #[tokio::test]
 async fn a_details_body_over_the_cap_is_rejected_as_details_too_large() {
-    let (p, glase) = pipeline_with_sim().await;
+    let (p, glase) = glase_tests::glase::pipeline().await;
     // Valid JSON, 70 KiB: over the 64 KiB the worker reads.
     let padded = invoice_json(73, "7.30", &"x".repeat(70 * 1024));
     glase.sim().answer(73, Reply::json(padded));
@@ -107,7 +95,7 @@ async fn a_details_body_over_the_cap_is_rejected_as_details_too_large() {
 
 #[tokio::test]
 async fn undocumented_glase_refusals_400_and_410_are_rejected_as_glase_refused_with_the_status() {
-    let (p, glase) = pipeline_with_sim().await;
+    let (p, glase) = glase_tests::glase::pipeline().await;
     glase.sim().answer(
         74,
         Reply::raw(400, "application/json", r#"{"message":"Bad Request"}"#),
@@ -131,7 +119,7 @@ async fn undocumented_glase_refusals_400_and_410_are_rejected_as_glase_refused_w
 
 #[tokio::test]
 async fn a_claim_whose_answer_was_lost_is_read_back_as_ours() {
-    let (p, _glase) = pipeline_with_sim().await;
+    let (p, _glase) = glase_tests::glase::pipeline().await;
     let id = InvoiceId::new(76).unwrap();
     let now = jiff::Timestamp::now().as_millisecond();
     let ours = Lease {
@@ -150,7 +138,7 @@ async fn a_claim_whose_answer_was_lost_is_read_back_as_ours() {
 
 #[tokio::test]
 async fn dynamodb_counts_rejectable_answers_in_the_item_across_claims_not_other_releases() {
-    let (p, _glase) = pipeline_with_sim().await;
+    let (p, _glase) = glase_tests::glase::pipeline().await;
     let id = InvoiceId::new(77).unwrap();
     let now = jiff::Timestamp::now().as_millisecond();
     let lease = |owner: &str, at: i64| Lease {

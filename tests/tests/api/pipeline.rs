@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use glase_shared::adapters::SqsQueue;
 use glase_shared::ports::{Claim, InvoiceRecord, InvoiceStore, Lease};
 use glase_shared::InvoiceId;
-use glase_sim::{EndpointFaults, Faults, Reply, RunningSim};
+use glase_sim::{EndpointFaults, Faults, Reply};
 use glase_tests::glase::{invoice_json, ISSUER, SECRET};
 use glase_tests::pipeline::GlaseTarget;
 use glase_tests::Pipeline;
@@ -15,17 +15,6 @@ use glase_webhook::Webhook;
 use rust_decimal::Decimal;
 
 const DRAIN: Duration = Duration::from_secs(60);
-
-async fn pipeline_with_stub() -> (Pipeline, RunningSim) {
-    let glase = glase_tests::glase::start().await;
-    let pipeline = Pipeline::start(GlaseTarget {
-        base_url: &glase.base_url(),
-        issuer: ISSUER,
-        secret: SECRET,
-    })
-    .await;
-    (pipeline, glase)
-}
 
 async fn raw_item(p: &Pipeline, id: u64) -> std::collections::HashMap<String, AttributeValue> {
     p.ddb
@@ -47,7 +36,7 @@ fn s(v: &str) -> AttributeValue {
 
 #[tokio::test]
 async fn notification_reaches_the_queue_and_the_worker_stores_the_full_invoice() {
-    let (p, glase) = pipeline_with_stub().await;
+    let (p, glase) = glase_tests::glase::pipeline().await;
     glase.sim().answer(
         576,
         Reply::json(invoice_json(576, "59.99", "586930/05/2015")),
@@ -95,7 +84,7 @@ async fn notification_reaches_the_queue_and_the_worker_stores_the_full_invoice()
 
 #[tokio::test]
 async fn amounts_are_stored_exactly() {
-    let (p, glase) = pipeline_with_stub().await;
+    let (p, glase) = glase_tests::glase::pipeline().await;
     let amounts = [
         (1, "59.99"),
         (2, "0.10"),
@@ -136,7 +125,7 @@ async fn amounts_are_stored_exactly() {
 
 #[tokio::test]
 async fn five_duplicates_three_of_them_concurrent_give_one_item_and_one_glase_fetch() {
-    let (p, glase) = pipeline_with_stub().await;
+    let (p, glase) = glase_tests::glase::pipeline().await;
     glase
         .sim()
         .answer(77, Reply::json(invoice_json(77, "10.00", "dup")));
@@ -176,7 +165,7 @@ async fn five_duplicates_three_of_them_concurrent_give_one_item_and_one_glase_fe
 
 #[tokio::test]
 async fn glase_500_then_200_stores_the_invoice_once_after_a_retry() {
-    let (p, glase) = pipeline_with_stub().await;
+    let (p, glase) = glase_tests::glase::pipeline().await;
     glase
         .sim()
         .answer(5, Reply::json(invoice_json(5, "5.00", "retry")));
@@ -200,7 +189,7 @@ async fn glase_500_then_200_stores_the_invoice_once_after_a_retry() {
 
 #[tokio::test]
 async fn glase_404_records_a_rejection_and_no_invoice() {
-    let (p, glase) = pipeline_with_stub().await;
+    let (p, glase) = glase_tests::glase::pipeline().await;
 
     p.notify(r#"{"invoiceId": 404}"#).await;
     let stats = p.drain(DRAIN).await;
@@ -219,7 +208,7 @@ async fn glase_404_records_a_rejection_and_no_invoice() {
 
 #[tokio::test]
 async fn a_later_successful_fetch_replaces_a_rejection() {
-    let (p, glase) = pipeline_with_stub().await;
+    let (p, glase) = glase_tests::glase::pipeline().await;
     p.notify(r#"{"invoiceId": 88}"#).await;
     p.drain(DRAIN).await;
     assert!(matches!(
@@ -271,7 +260,7 @@ async fn wrong_credentials_keep_the_invoice_queued_for_retry() {
 
 #[tokio::test]
 async fn a_malformed_message_is_moved_to_the_dead_letter_queue_with_its_reason() {
-    let (p, _glase) = pipeline_with_stub().await;
+    let (p, _glase) = glase_tests::glase::pipeline().await;
     p.sqs
         .send_message()
         .queue_url(&p.queue_url)
@@ -306,7 +295,7 @@ async fn a_malformed_message_is_moved_to_the_dead_letter_queue_with_its_reason()
 
 #[tokio::test]
 async fn webhook_replies_503_when_queue_is_down() {
-    let (p, _glase) = pipeline_with_stub().await;
+    let (p, _glase) = glase_tests::glase::pipeline().await;
     let dead_port = glase_dev::services::free_port().unwrap();
     let down = glase_dev::aws::sqs(&format!("http://127.0.0.1:{dead_port}"));
     let missing_queue = format!("{}-does-not-exist", p.queue_url);
@@ -329,7 +318,7 @@ async fn webhook_replies_503_when_queue_is_down() {
 
 #[tokio::test]
 async fn stored_invoices_are_queryable_by_reference_and_by_purchase_day() {
-    let (p, glase) = pipeline_with_stub().await;
+    let (p, glase) = glase_tests::glase::pipeline().await;
     for id in [21, 22] {
         glase
             .sim()
@@ -370,7 +359,7 @@ async fn stored_invoices_are_queryable_by_reference_and_by_purchase_day() {
 
 #[tokio::test]
 async fn dynamodb_leases_exclude_each_other_until_they_lapse() {
-    let (p, _glase) = pipeline_with_stub().await;
+    let (p, _glase) = glase_tests::glase::pipeline().await;
     let id = InvoiceId::new(31).unwrap();
     let now = jiff::Timestamp::now().as_millisecond();
     let first = Lease {
@@ -527,7 +516,7 @@ fn fixture_token() -> glase_shared::WebhookToken {
 
 #[tokio::test]
 async fn dynamodb_refuses_to_re_claim_a_rejection_within_its_cool_down_unless_lifted() {
-    let (p, _glase) = pipeline_with_stub().await;
+    let (p, _glase) = glase_tests::glase::pipeline().await;
     let id = InvoiceId::new(61).unwrap();
     let now = jiff::Timestamp::now().as_millisecond();
     let lease = |owner: &str, at: i64, cooldown_ms: Option<i64>| Lease {
@@ -600,7 +589,7 @@ async fn dynamodb_refuses_to_re_claim_a_rejection_within_its_cool_down_unless_li
 
 #[tokio::test]
 async fn dynamodb_takes_a_retried_store_that_already_applied_as_done() {
-    let (p, _glase) = pipeline_with_stub().await;
+    let (p, _glase) = glase_tests::glase::pipeline().await;
     let id = InvoiceId::new(62).unwrap();
     let now = jiff::Timestamp::now().as_millisecond();
     let ours = Lease {
@@ -716,7 +705,7 @@ async fn a_notification_within_the_rejection_cool_down_waits_for_its_end_and_a_n
     use glase_shared::config::Env;
     use glase_worker::{LambdaWorker, WorkerConfig};
 
-    let (p, glase) = pipeline_with_stub().await;
+    let (p, glase) = glase_tests::glase::pipeline().await;
     let not_paid = invoice_json(89, "8.90", "later").replace("\"PAID\"", "\"NOT_PAID\"");
     glase.sim().answer(89, Reply::json(not_paid));
     // The harness's worker has no cool-down; this one has 3 s of it, on the same table and queue.
