@@ -491,3 +491,28 @@ pub fn queues(prefix: &str) -> (String, String) {
     ))
     .expect("queues")
 }
+
+/// (visible, not visible) messages.
+pub fn depth(queue: &str) -> (u64, u64) {
+    let out = block_on(
+        sqs()
+            .get_queue_attributes()
+            .queue_url(queue)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages)
+            .attribute_names(
+                aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible,
+            )
+            .send(),
+    )
+    .expect("attributes");
+    let get = |n: aws_sdk_sqs::types::QueueAttributeName| {
+        out.attributes()
+            .and_then(|a| a.get(&n))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (
+        get(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages),
+        get(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
+    )
+}

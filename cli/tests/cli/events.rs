@@ -5,7 +5,6 @@
 use std::collections::BTreeMap;
 
 use crate::common::*;
-use aws_sdk_sqs::types::QueueAttributeName;
 use glase_shared::adapters::eventbridge::EventBus;
 use glase_shared::events::{InvoiceEvent, PayerData};
 use glase_shared::ports::{EventPublisher, Rejection};
@@ -77,29 +76,6 @@ fn send(queue: &str, body: &str) {
             .send(),
     )
     .expect("send");
-}
-
-/// (visible, not visible) messages.
-fn depth(queue: &str) -> (u64, u64) {
-    let out = block_on(
-        sqs()
-            .get_queue_attributes()
-            .queue_url(queue)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-            .send(),
-    )
-    .expect("attributes");
-    let get = |n: QueueAttributeName| {
-        out.attributes()
-            .and_then(|a| a.get(&n))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (
-        get(QueueAttributeName::ApproximateNumberOfMessages),
-        get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
-    )
 }
 
 /// Waits until the rule has delivered `n` messages to the queue.

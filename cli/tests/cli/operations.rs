@@ -64,29 +64,6 @@ fn counts(messages: &[(String, Option<String>)]) -> BTreeMap<u64, usize> {
     counts
 }
 
-/// (visible, not visible) messages.
-fn depth(queue: &str) -> (u64, u64) {
-    let out = block_on(
-        sqs()
-            .get_queue_attributes()
-            .queue_url(queue)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessages)
-            .attribute_names(QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-            .send(),
-    )
-    .expect("attributes");
-    let get = |n: QueueAttributeName| {
-        out.attributes()
-            .and_then(|a| a.get(&n))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0)
-    };
-    (
-        get(QueueAttributeName::ApproximateNumberOfMessages),
-        get(QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
-    )
-}
-
 fn send(queue: &str, body: &str, reason: Option<&str>) {
     let mut send = sqs().send_message().queue_url(queue).message_body(body);
     if let Some(reason) = reason {

@@ -67,15 +67,7 @@ pub async fn create_queues(
         .send()
         .await?;
     let dlq_url = dlq.queue_url().unwrap_or_default().to_owned();
-    let dlq_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&dlq_url)
-        .attribute_names(A::QueueArn)
-        .send()
-        .await?
-        .attributes()
-        .and_then(|a| a.get(&A::QueueArn).cloned())
-        .unwrap_or_default();
+    let dlq_arn = queue_arn(sqs, &dlq_url).await?;
     let redrive =
         format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receive_count}"}}"#);
     let queue = sqs
@@ -90,12 +82,28 @@ pub async fn create_queues(
 
 /// A local event bus (moto's EventBridge) with a rule sending the stack's events to an SQS
 /// queue, so they can be read back; returns the queue's URL. The bus and rule are named `name`.
+/// A queue's ARN (a redrive policy and an EventBridge target name queues by ARN).
+async fn queue_arn(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+) -> Result<String, aws_sdk_sqs::Error> {
+    use aws_sdk_sqs::types::QueueAttributeName as A;
+    Ok(sqs
+        .get_queue_attributes()
+        .queue_url(queue_url)
+        .attribute_names(A::QueueArn)
+        .send()
+        .await?
+        .attributes()
+        .and_then(|a| a.get(&A::QueueArn).cloned())
+        .unwrap_or_default())
+}
+
 pub async fn create_event_bus_to_queue(
     events: &aws_sdk_eventbridge::Client,
     sqs: &aws_sdk_sqs::Client,
     name: &str,
 ) -> Result<String, Box<dyn std::error::Error + Send + Sync>> {
-    use aws_sdk_sqs::types::QueueAttributeName as A;
     events.create_event_bus().name(name).send().await?;
     let queue_url = sqs
         .create_queue()
@@ -105,15 +113,7 @@ pub async fn create_event_bus_to_queue(
         .queue_url()
         .unwrap_or_default()
         .to_owned();
-    let queue_arn = sqs
-        .get_queue_attributes()
-        .queue_url(&queue_url)
-        .attribute_names(A::QueueArn)
-        .send()
-        .await?
-        .attributes()
-        .and_then(|a| a.get(&A::QueueArn).cloned())
-        .unwrap_or_default();
+    let queue_arn = queue_arn(sqs, &queue_url).await?;
     let pattern = serde_json::json!({ "source": [glase_shared::events::EVENT_SOURCE] });
     events
         .put_rule()
