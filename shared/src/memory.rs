@@ -55,6 +55,8 @@ pub struct MemoryQueue {
     pub sent: Mutex<Vec<InvoiceId>>,
     pub fail: AtomicBool,
     refused: Vec<InvoiceId>,
+    /// Days handed on (the reconcile function's own queue); `fail` refuses them too.
+    pub handed_on: Mutex<Vec<jiff::civil::Date>>,
 }
 
 impl MemoryQueue {
@@ -91,6 +93,17 @@ impl NotificationQueue for MemoryQueue {
 impl Requeue for MemoryQueue {
     async fn requeue(&self, id: InvoiceId) -> Result<(), AdapterError> {
         self.send(id)
+    }
+}
+
+#[cfg(feature = "glase")]
+impl DayQueue for MemoryQueue {
+    async fn hand_on(&self, days: &[jiff::civil::Date]) -> Result<(), AdapterError> {
+        if self.fail.load(Ordering::SeqCst) {
+            return Err(AdapterError::msg("memory queue set to fail"));
+        }
+        lock(&self.handed_on).extend_from_slice(days);
+        Ok(())
     }
 }
 
@@ -454,6 +467,7 @@ mod report {
     use std::sync::Mutex;
 
     use futures::stream;
+    use jiff::tz::TimeZone;
 
     use super::lock;
     use crate::domain::{Invoice, InvoiceId, ReportError};
@@ -482,6 +496,7 @@ mod report {
         entries: Vec<Entry>,
         refusal: Option<String>,
         windows: Mutex<Vec<Window>>,
+        by_day: bool,
     }
 
     impl FakeReport {
@@ -516,6 +531,13 @@ mod report {
             self
         }
 
+        /// Serves a row only for windows that hold its purchase date (in UTC), as Glase's
+        /// report does; spoilt rows and breaks are still served in every window.
+        pub fn by_day(mut self) -> Self {
+            self.by_day = true;
+            self
+        }
+
         pub fn windows(&self) -> Vec<Window> {
             lock(&self.windows).clone()
         }
@@ -532,6 +554,13 @@ mod report {
             let rows: Vec<_> = self
                 .entries
                 .iter()
+                .filter(|entry| match entry {
+                    Entry::Row(row) if self.by_day => {
+                        let day = row.purchase_time.timestamp().to_zoned(TimeZone::UTC).date();
+                        (window.from()..=window.to()).contains(&day)
+                    }
+                    _ => true,
+                })
                 .map(|entry| match entry {
                     Entry::Row(row) => Ok(row.clone()),
                     Entry::SpoiltRow { row, id } => {

@@ -354,6 +354,16 @@ mod report {
         }
     }
 
+    /// Hands days of reconciliation on, to be done later one at a time (the reconcile
+    /// function's own queue: a window too large for one invocation is split by day).
+    pub trait DayQueue: Send + Sync {
+        /// `Ok` means the queue has every one of them.
+        fn hand_on(
+            &self,
+            days: &[jiff::civil::Date],
+        ) -> impl Future<Output = Result<(), AdapterError>> + Send;
+    }
+
     /// Glase's report for a window of dates.
     pub trait ReportSource: Send + Sync {
         type Rows: Stream<Item = Result<Invoice, ReportFetchError>> + Send + Unpin;

@@ -645,5 +645,8 @@ fn zone_note(stored_late_seconds: i64) -> Option<String> {
     ))
 }
 
+mod days;
+pub use days::*;
+
 #[cfg(all(test, feature = "test-util"))]
 mod tests;

@@ -182,6 +182,26 @@ impl Requeue for SqsQueue {
     }
 }
 
+/// The reconcile function's own queue: one message a day it had no time for.
+#[cfg(feature = "glase")]
+impl crate::ports::DayQueue for SqsQueue {
+    async fn hand_on(&self, days: &[jiff::civil::Date]) -> Result<(), AdapterError> {
+        let bodies: Vec<String> = days
+            .iter()
+            .map(|d| crate::reconcile::day_message(*d))
+            .collect();
+        let failed = self.send_each(&bodies, None).await?;
+        match failed.len() {
+            0 => Ok(()),
+            n => Err(AdapterError::msg(format!(
+                "SQS refused {n} of {} days: {}",
+                days.len(),
+                failed.join("; ")
+            ))),
+        }
+    }
+}
+
 #[cfg(feature = "invoice")]
 impl WorkQueue for SqsQueue {
     async fn postpone(&self, receipt_handle: &str, delay_secs: i32) -> Result<(), AdapterError> {
