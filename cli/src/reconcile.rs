@@ -5,7 +5,7 @@ use std::io::stdout;
 use glase_shared::adapters::ssm::auth_token;
 use glase_shared::adapters::{DynamoStore, GlaseReport, SqsQueue};
 use glase_shared::config::Env;
-use glase_shared::reconcile::{Options, Window};
+use glase_shared::reconcile::{Finding, Options, Window};
 use glase_shared::telemetry::error_chain;
 use jiff::Timestamp;
 
@@ -35,35 +35,32 @@ pub async fn reconcile(ctx: &Context, args: ReconcileArgs) -> Result<(), CliErro
     let queue = SqsQueue::new(ctx.sqs(), ctx.queue_url().await?);
     let options = Options::new(Timestamp::now()).dry_run(args.dry_run);
 
-    let (found, failure) =
-        match glase_shared::reconcile::reconcile(&source, &store, &queue, window, &options).await {
-            Ok(found) => (found, None),
-            Err(f) => (*f.partial, Some(f.cause)),
-        };
     let view = View {
         columns: vec![INVOICE_ID, PROBLEM, ACTION, DETAIL],
         table_columns: vec![INVOICE_ID, PROBLEM, ACTION, DETAIL],
     };
     let tz = ctx.time_zone().await?;
     let mut printer = Printer::new(ctx.format(), view, tz, stdout())?;
-    for finding in &found.findings {
-        let action = serde_json::to_value(&finding.action)
-            .ok()
-            .and_then(|v| v["action"].as_str().map(str::to_owned))
-            .unwrap_or_default();
-        let record: Record = vec![
-            (
-                INVOICE_ID,
-                finding
-                    .invoice_id
-                    .map_or(Value::text(""), |id| Value::number(id.get())),
-            ),
-            (PROBLEM, Value::text(finding.problem.kind())),
-            (ACTION, Value::text(action)),
-            (DETAIL, Value::text(finding.problem.detail())),
-        ];
-        printer.print(&record)?;
-    }
+    // Every finding printed as it comes: the CLI holds none, whatever the report's size.
+    let mut printed = Ok(());
+    let result = glase_shared::reconcile::reconcile_with(
+        &source,
+        &store,
+        &queue,
+        window,
+        &options,
+        &mut |finding| {
+            if printed.is_ok() {
+                printed = printer.print(&record(finding));
+            }
+        },
+    )
+    .await;
+    printed?;
+    let (found, failure) = match result {
+        Ok(found) => (found, None),
+        Err(f) => (*f.partial, Some(f.cause)),
+    };
     printer.finish()?;
     eprintln!(
         "{} report rows, {} matched, {} in progress, {} missing, {} {}, {} need a person{}",
@@ -72,16 +69,16 @@ pub async fn reconcile(ctx: &Context, args: ReconcileArgs) -> Result<(), CliErro
         found.in_progress,
         found.missing,
         if args.dry_run {
-            found.would_requeue().len()
+            found.would_requeue
         } else {
-            found.requeued().len()
+            found.requeued
         },
         if args.dry_run {
             "would be re-queued"
         } else {
             "re-queued"
         },
-        found.mismatches().len(),
+        found.mismatches + found.unreadable,
         if args.dry_run { " (dry run)" } else { "" },
     );
     if let Some(cause) = failure {
@@ -94,4 +91,23 @@ pub async fn reconcile(ctx: &Context, args: ReconcileArgs) -> Result<(), CliErro
         return Err(CliError::NothingMatched(String::new()));
     }
     Ok(())
+}
+
+/// One finding as a printed record.
+fn record(finding: &Finding) -> Record {
+    let action = serde_json::to_value(&finding.action)
+        .ok()
+        .and_then(|v| v["action"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    vec![
+        (
+            INVOICE_ID,
+            finding
+                .invoice_id
+                .map_or(Value::text(""), |id| Value::number(id.get())),
+        ),
+        (PROBLEM, Value::text(finding.problem.kind())),
+        (ACTION, Value::text(action)),
+        (DETAIL, Value::text(finding.problem.detail())),
+    ]
 }

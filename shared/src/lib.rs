@@ -14,6 +14,8 @@ pub mod message;
 pub mod ports;
 #[cfg(feature = "glase")]
 pub mod reconcile;
+#[cfg(any(feature = "sqs", feature = "dynamodb", feature = "test-util"))]
+pub mod retry;
 pub mod telemetry;
 
 pub use domain::*;

@@ -9,6 +9,7 @@ use jiff::Timestamp;
 
 use crate::domain::{Invoice, InvoiceId, Payer};
 use crate::ports::*;
+use crate::retry::{gave_up, until_accepted, Backoff};
 
 /// Glase's documented details example (events/glase-invoice-576.json): the one copy of it,
 /// John Smith's payer fields included, for every test and tool.
@@ -49,12 +50,17 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// A queue that records what it accepted (notifications and re-queues alike); `fail` makes it
-/// refuse like an unreachable SQS, [`MemoryQueue::refusing`] only for some ids.
+/// refuse like an unreachable SQS, [`MemoryQueue::refusing`] only for some ids, and
+/// [`MemoryQueue::refuse_next`] the next entries offered once (a SendMessageBatch per-entry
+/// failure, which the re-queue retries). Re-queues go ten per batch, like SQS's.
 #[derive(Default)]
 pub struct MemoryQueue {
     pub sent: Mutex<Vec<InvoiceId>>,
     pub fail: AtomicBool,
     refused: Vec<InvoiceId>,
+    refusals: AtomicUsize,
+    /// Batch calls made (SendMessageBatch's, ten ids at most), retries included.
+    pub batches: AtomicUsize,
     /// Days handed on (the reconcile function's own queue); `fail` refuses them too.
     pub handed_on: Mutex<Vec<jiff::civil::Date>>,
 }
@@ -68,6 +74,11 @@ impl MemoryQueue {
         }
     }
 
+    /// Refuses the next `entries` offered, once each.
+    pub fn refuse_next(&self, entries: usize) {
+        self.refusals.store(entries, Ordering::SeqCst);
+    }
+
     pub fn sent(&self) -> Vec<InvoiceId> {
         lock(&self.sent).clone()
     }
@@ -78,6 +89,15 @@ impl MemoryQueue {
         }
         if self.refused.contains(&id) {
             return Err(AdapterError::msg("memory queue unavailable for this id"));
+        }
+        if self
+            .refusals
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok()
+        {
+            return Err(AdapterError::msg(
+                "ThrottlingException: refused by the test",
+            ));
         }
         lock(&self.sent).push(id);
         Ok(())
@@ -90,9 +110,30 @@ impl NotificationQueue for MemoryQueue {
     }
 }
 
+/// As the SQS adapter: ten per batch, refused entries offered again (without pauses here).
 impl Requeue for MemoryQueue {
-    async fn requeue(&self, id: InvoiceId) -> Result<(), AdapterError> {
-        self.send(id)
+    async fn requeue_many(&self, ids: &[InvoiceId]) -> Vec<Result<(), AdapterError>> {
+        let backoff = Backoff {
+            first: std::time::Duration::ZERO,
+            ..Backoff::REQUEUE
+        };
+        let mut outcomes = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(10) {
+            let sent = until_accepted(chunk, backoff, |batch| {
+                self.batches.fetch_add(1, Ordering::SeqCst);
+                let answers: Vec<_> = batch
+                    .iter()
+                    .map(|id| self.send(*id).map_err(|e| e.message))
+                    .collect();
+                std::future::ready(answers)
+            })
+            .await;
+            outcomes.extend(
+                sent.into_iter()
+                    .map(|o| o.map_err(|reason| gave_up(reason, backoff))),
+            );
+        }
+        outcomes
     }
 }
 
@@ -556,7 +597,7 @@ mod report {
                 .iter()
                 .filter(|entry| match entry {
                     Entry::Row(row) if self.by_day => {
-                        let day = row.purchase_time.timestamp().to_zoned(TimeZone::UTC).date();
+                        let day = TimeZone::UTC.to_datetime(row.purchase_time.timestamp()).date();
                         (window.from()..=window.to()).contains(&day)
                     }
                     _ => true,

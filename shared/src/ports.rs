@@ -44,11 +44,15 @@ pub trait NotificationQueue: Send + Sync + 'static {
     fn enqueue(&self, id: InvoiceId) -> impl Future<Output = Result<(), AdapterError>> + Send;
 }
 
-/// Hands an invoice id back to the worker from outside the webhook (reconciliation), marked
-/// as a re-queue.
+/// Hands invoice ids back to the worker from outside the webhook (reconciliation), marked
+/// as re-queues, many at once.
 pub trait Requeue: Send + Sync {
-    /// `Ok` means the queue has it.
-    fn requeue(&self, id: InvoiceId) -> impl Future<Output = Result<(), AdapterError>> + Send;
+    /// One outcome per id, in order: `Ok` means the queue has it. An id the queue refused is
+    /// offered again with back-off before it is reported `Err`; none is dropped.
+    fn requeue_many(
+        &self,
+        ids: &[InvoiceId],
+    ) -> impl Future<Output = Vec<Result<(), AdapterError>>> + Send;
 }
 
 #[cfg(feature = "invoice")]
@@ -361,7 +365,7 @@ mod report {
         fn hand_on(
             &self,
             days: &[jiff::civil::Date],
-        ) -> impl Future<Output = Result<(), AdapterError>> + Send;
+        ) -> impl Future<Output = Result<(), super::AdapterError>> + Send;
     }
 
     /// Glase's report for a window of dates.

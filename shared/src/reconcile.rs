@@ -20,7 +20,7 @@ use jiff::tz::TimeZone;
 use jiff::{Timestamp, ToSpan};
 use serde::Serialize;
 
-use crate::domain::{Invoice, InvoiceId, ReportError};
+use crate::domain::{Amount, Currency, Invoice, InvoiceId, PurchaseTime, ReportError};
 use crate::ports::{
     AdapterError, InvoiceLookup, InvoiceRecord, ReportFetchError, ReportSource, Requeue,
 };
@@ -77,6 +77,23 @@ impl Window {
         Self { from, to }
     }
 
+    /// The one day `date`.
+    pub fn day(date: Date) -> Self {
+        Self {
+            from: date,
+            to: date,
+        }
+    }
+
+    /// The window's one-day windows, in order.
+    pub fn days(&self) -> impl Iterator<Item = Window> {
+        let to = self.to;
+        std::iter::successors(Some(self.from), move |d| {
+            d.tomorrow().ok().filter(|next| *next <= to)
+        })
+        .map(Window::day)
+    }
+
     pub fn from(&self) -> Date {
         self.from
     }
@@ -103,8 +120,9 @@ pub struct Options {
     pub settle: Duration,
     /// Ids per table read (BatchGetItem takes at most 100).
     pub batch_size: usize,
-    /// Re-queue messages in flight at once.
-    pub requeue_concurrency: usize,
+    /// Batches of ids looked up and re-queued at once (each re-queue is up to ten
+    /// SendMessageBatch calls, sent together).
+    pub in_flight: usize,
 }
 
 impl Options {
@@ -117,7 +135,7 @@ impl Options {
             now,
             settle: Self::DEFAULT_SETTLE,
             batch_size: 100,
-            requeue_concurrency: 8,
+            in_flight: 4,
         }
     }
 
@@ -135,7 +153,9 @@ impl Options {
 // ---------------------------------------------------------------------------------------------
 // What a run found
 
-/// What a run found and did.
+/// What a run found and did: exact counts, and the first [`Reconciliation::SAMPLE`] findings
+/// (every finding goes to the sink given to [`reconcile_with`]), so it stays small whatever
+/// the report's size.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Reconciliation {
@@ -152,8 +172,26 @@ pub struct Reconciliation {
     /// Missing from the table and paid before the settle period (or of unknown age: a spoilt
     /// row): notifications that were lost. Re-queued.
     pub missing: u64,
-    /// Everything else, in report order.
+    /// Recorded as rejected (re-queued).
+    pub rejected: u64,
+    /// `PROCESSING` with a lapsed lease (re-queued).
+    pub stuck: u64,
+    /// Stored, but not as the report says.
+    pub mismatches: u64,
+    /// Stored in a shape this code cannot read.
+    pub unreadable: u64,
+    /// Report rows that could not be read.
+    pub invalid_rows: u64,
+    /// Sent back to the worker.
+    pub requeued: u64,
+    /// A dry run's would-be re-queues.
+    pub would_requeue: u64,
+    /// Re-queues that failed (after retries): the next run tries again.
+    pub requeue_failed: u64,
+    /// The first [`Self::SAMPLE`] findings, in report order.
     pub findings: Vec<Finding>,
+    /// Findings past the sample (counted above, given to the sink, not kept).
+    pub findings_not_kept: u64,
 }
 
 /// One invoice (or report row) that was not simply stored and equal.
@@ -275,7 +313,11 @@ pub enum Action {
 }
 
 impl Reconciliation {
-    fn new(window: Window, dry_run: bool) -> Self {
+    /// Findings kept in [`Self::findings`].
+    pub const SAMPLE: usize = 100;
+
+    /// An empty result for `window`: what a run starts from, and what [`Self::absorb`] adds to.
+    pub fn new(window: Window, dry_run: bool) -> Self {
         Self {
             window,
             dry_run,
@@ -284,8 +326,73 @@ impl Reconciliation {
             in_progress: 0,
             recent: 0,
             missing: 0,
+            rejected: 0,
+            stuck: 0,
+            mismatches: 0,
+            unreadable: 0,
+            invalid_rows: 0,
+            requeued: 0,
+            would_requeue: 0,
+            requeue_failed: 0,
             findings: Vec::new(),
+            findings_not_kept: 0,
         }
+    }
+
+    /// Adds another run's result (another day of the window): counts add, the window widens
+    /// to cover both, the sample stays capped.
+    pub fn absorb(&mut self, other: Reconciliation) {
+        self.window = Window {
+            from: self.window.from.min(other.window.from),
+            to: self.window.to.max(other.window.to),
+        };
+        self.dry_run |= other.dry_run;
+        self.rows += other.rows;
+        self.matched += other.matched;
+        self.in_progress += other.in_progress;
+        self.recent += other.recent;
+        self.missing += other.missing;
+        self.rejected += other.rejected;
+        self.stuck += other.stuck;
+        self.mismatches += other.mismatches;
+        self.unreadable += other.unreadable;
+        self.invalid_rows += other.invalid_rows;
+        self.requeued += other.requeued;
+        self.would_requeue += other.would_requeue;
+        self.requeue_failed += other.requeue_failed;
+        self.findings_not_kept += other.findings_not_kept;
+        for finding in other.findings {
+            self.keep(finding);
+        }
+    }
+
+    fn keep(&mut self, finding: Finding) {
+        if self.findings.len() < Self::SAMPLE {
+            self.findings.push(finding);
+        } else {
+            self.findings_not_kept += 1;
+        }
+    }
+
+    /// Counts `finding`, hands it to `sink`, and keeps it if the sample has room.
+    fn note(&mut self, finding: Finding, sink: &mut Sink<'_>) {
+        match finding.problem {
+            Problem::Rejected { .. } => self.rejected += 1,
+            Problem::Stuck { .. } => self.stuck += 1,
+            Problem::Mismatch { .. } => self.mismatches += 1,
+            Problem::Unreadable { .. } => self.unreadable += 1,
+            Problem::InvalidRow { .. } => self.invalid_rows += 1,
+            // Counted (missing or recent) when judged: the settle period decides which.
+            Problem::Missing => {}
+        }
+        match finding.action {
+            Action::Requeued => self.requeued += 1,
+            Action::WouldRequeue => self.would_requeue += 1,
+            Action::RequeueFailed { .. } => self.requeue_failed += 1,
+            Action::NeedsHuman => {}
+        }
+        sink(&finding);
+        self.keep(finding);
     }
 
     fn ids_where(&self, keep: impl Fn(&Finding) -> bool) -> Vec<InvoiceId> {
@@ -296,18 +403,19 @@ impl Reconciliation {
             .collect()
     }
 
-    /// Ids sent back to the worker.
-    pub fn requeued(&self) -> Vec<InvoiceId> {
+    /// Ids sent back to the worker, among the kept findings ([`Self::requeued`] counts all).
+    pub fn requeued_ids(&self) -> Vec<InvoiceId> {
         self.ids_where(|f| f.action == Action::Requeued)
     }
 
-    /// Ids a dry run would have sent back.
-    pub fn would_requeue(&self) -> Vec<InvoiceId> {
+    /// Ids a dry run would have sent back, among the kept findings.
+    pub fn would_requeue_ids(&self) -> Vec<InvoiceId> {
         self.ids_where(|f| f.action == Action::WouldRequeue)
     }
 
-    /// Stored invoices that differ from the report (or cannot be read): never fixed here.
-    pub fn mismatches(&self) -> Vec<InvoiceId> {
+    /// Stored invoices that differ from the report (or cannot be read), among the kept
+    /// findings: never fixed here.
+    pub fn mismatch_ids(&self) -> Vec<InvoiceId> {
         self.ids_where(|f| {
             matches!(
                 f.problem,
@@ -317,38 +425,20 @@ impl Reconciliation {
     }
 
     /// Spoilt report rows and failed re-queues: the run did not do all it should.
-    pub fn failures(&self) -> usize {
-        self.findings
-            .iter()
-            .filter(|f| {
-                matches!(f.problem, Problem::InvalidRow { .. })
-                    || matches!(f.action, Action::RequeueFailed { .. })
-            })
-            .count()
-    }
-
-    /// Report rows that could not be read.
-    pub fn invalid_rows(&self) -> usize {
-        self.findings
-            .iter()
-            .filter(|f| matches!(f.problem, Problem::InvalidRow { .. }))
-            .count()
+    pub fn failures(&self) -> u64 {
+        self.invalid_rows + self.requeue_failed
     }
 
     /// True when a person must look: a mismatch, an unreadable item, a spoilt row or a failed
     /// re-queue. False when the run found nothing or re-queued everything it found.
     pub fn needs_human(&self) -> bool {
-        !self.mismatches().is_empty() || self.failures() > 0
-    }
-
-    fn push(&mut self, invoice_id: Option<InvoiceId>, problem: Problem, action: Action) {
-        self.findings.push(Finding {
-            invoice_id,
-            problem,
-            action,
-        });
+        self.mismatches + self.unreadable > 0 || self.failures() > 0
     }
 }
+
+/// Where every finding goes as it is made (a log, a printer); [`Reconciliation`] keeps only
+/// the first ones.
+pub type Sink<'a> = dyn FnMut(&Finding) + Send + 'a;
 
 // ---------------------------------------------------------------------------------------------
 // The run
@@ -371,12 +461,7 @@ pub struct ReconcileFailure {
     pub cause: ReconcileError,
 }
 
-/// Compares Glase's report for `window` with the table and re-queues what needs it.
-///
-/// Rows stream in and are checked 100 at a time, so memory stays small whatever the report's
-/// size. A spoilt row is recorded ([`Problem::InvalidRow`]) and the run goes on — its invoice
-/// still looked up and re-queued when its id could be read; a failed fetch or table read stops
-/// it ([`ReconcileFailure`], with what was done so far).
+/// [`reconcile_with`], keeping only the first findings.
 pub async fn reconcile<S, L, Q>(
     source: &S,
     store: &L,
@@ -389,8 +474,40 @@ where
     L: InvoiceLookup,
     Q: Requeue,
 {
+    reconcile_with(source, store, queue, window, options, &mut |_| {}).await
+}
+
+/// Compares Glase's report for `window` with the table and re-queues what needs it; every
+/// finding goes to `sink` as it is made.
+///
+/// First the whole report is read, keeping of each row only what the comparison needs (the
+/// id, amount, currency, reference and purchase instant): the download never waits on the
+/// table or the queue. Then the ids are looked up 100 at a time, a few batches at once, and
+/// what needs it re-queued in batches. A spoilt row is recorded ([`Problem::InvalidRow`]) and
+/// the run goes on — its invoice still looked up and re-queued when its id could be read; a
+/// failed fetch or table read stops it ([`ReconcileFailure`], with what was done so far: rows
+/// read before a broken download are still checked).
+pub async fn reconcile_with<S, L, Q>(
+    source: &S,
+    store: &L,
+    queue: &Q,
+    window: Window,
+    options: &Options,
+    sink: &mut Sink<'_>,
+) -> Result<Reconciliation, ReconcileFailure>
+where
+    S: ReportSource,
+    L: InvoiceLookup,
+    Q: Requeue,
+{
     let mut found = Reconciliation::new(window, options.dry_run);
-    match run(source, store, queue, &mut found, options).await {
+    let result = async {
+        let (listed, broken) = read(source, &mut found, sink).await?;
+        check_all(store, queue, &listed, &mut found, options, sink).await?;
+        broken.map_or(Ok(()), Err)
+    }
+    .await;
+    match result {
         Ok(()) => Ok(found),
         Err(cause) => Err(ReconcileFailure {
             partial: Box::new(found),
@@ -399,32 +516,51 @@ where
     }
 }
 
-async fn run<S, L, Q>(
+/// Of a report row, what the comparison needs: the rest (description, payer, ERS reference)
+/// is dropped as the row is read.
+struct Facts {
+    amount: Amount,
+    currency: Currency,
+    reference: Box<str>,
+    purchase_time: PurchaseTime,
+}
+
+/// A report row to look up.
+struct Listed {
+    id: InvoiceId,
+    /// `None`: a spoilt row, read but for its id: nothing to compare, still to re-queue.
+    facts: Option<Facts>,
+    /// The id's first row in the report: only that one is re-queued.
+    first: bool,
+}
+
+/// Phase 1: the whole report, compactly. A broken download ends it early, with the error
+/// returned beside the rows read so far (still worth checking).
+async fn read<S: ReportSource>(
     source: &S,
-    store: &L,
-    queue: &Q,
     found: &mut Reconciliation,
-    options: &Options,
-) -> Result<(), ReconcileError>
-where
-    S: ReportSource,
-    L: InvoiceLookup,
-    Q: Requeue,
-{
-    let batch_size = options.batch_size.clamp(1, 100);
+    sink: &mut Sink<'_>,
+) -> Result<(Vec<Listed>, Option<ReconcileError>), ReconcileError> {
     let mut rows = source
         .fetch(found.window)
         .await
         .map_err(ReconcileError::Report)?;
-    let mut batch = Vec::with_capacity(batch_size);
+    let mut listed = Vec::new();
+    let mut seen = HashSet::new();
     while let Some(item) = rows.next().await {
         match item {
             Ok(row) => {
                 found.rows += 1;
-                batch.push(Listed::Row(row));
-                if batch.len() == batch_size {
-                    check(store, queue, found, &mut batch, options).await?;
-                }
+                listed.push(Listed {
+                    id: row.id,
+                    first: seen.insert(row.id),
+                    facts: Some(Facts {
+                        amount: row.amount,
+                        currency: row.currency,
+                        reference: row.reference.into_boxed_str(),
+                        purchase_time: row.purchase_time,
+                    }),
+                });
             }
             Err(ReportFetchError::Invalid(e)) if e.is_row_error() => {
                 found.rows += 1;
@@ -436,57 +572,76 @@ where
                     row: e.row().unwrap_or(found.rows),
                     error: e.to_string(),
                 };
-                found.push(id, problem, Action::NeedsHuman);
+                found.note(
+                    Finding {
+                        invoice_id: id,
+                        problem,
+                        action: Action::NeedsHuman,
+                    },
+                    sink,
+                );
                 // Its invoice may still be missing or rejected: the row being spoilt must not
                 // hide that.
                 if let Some(id) = id {
-                    batch.push(Listed::Spoilt(id));
-                    if batch.len() == batch_size {
-                        check(store, queue, found, &mut batch, options).await?;
-                    }
+                    listed.push(Listed {
+                        id,
+                        first: seen.insert(id),
+                        facts: None,
+                    });
                 }
             }
-            Err(e) => {
-                // Rows already read are still worth checking.
-                check(store, queue, found, &mut batch, options).await?;
-                return Err(ReconcileError::Report(e));
-            }
+            Err(e) => return Ok((listed, Some(ReconcileError::Report(e)))),
         }
     }
-    check(store, queue, found, &mut batch, options).await
+    Ok((listed, None))
 }
 
-/// A report row to look up.
-// Spoilt rows are rare: boxing every good row would cost an allocation each.
-#[allow(clippy::large_enum_variant)]
-enum Listed {
-    Row(Invoice),
-    /// A row that could not be read but for its id: nothing to compare, still to re-queue.
-    Spoilt(InvoiceId),
-}
-
-impl Listed {
-    fn id(&self) -> InvoiceId {
-        match self {
-            Listed::Row(row) => row.id,
-            Listed::Spoilt(id) => *id,
+/// Phase 2: the rows looked up `batch_size` at a time, `in_flight` batches at once, results
+/// taken in report order.
+async fn check_all<L: InvoiceLookup, Q: Requeue>(
+    store: &L,
+    queue: &Q,
+    listed: &[Listed],
+    found: &mut Reconciliation,
+    options: &Options,
+    sink: &mut Sink<'_>,
+) -> Result<(), ReconcileError> {
+    let size = options.batch_size.clamp(1, 100);
+    let mut checked = futures::stream::iter(listed.chunks(size))
+        .map(|chunk| check(store, queue, chunk, options))
+        .buffered(options.in_flight.max(1));
+    while let Some(batch) = checked.next().await {
+        let batch = batch.map_err(ReconcileError::Store)?;
+        found.matched += batch.matched;
+        found.in_progress += batch.in_progress;
+        found.recent += batch.recent;
+        found.missing += batch.missing;
+        for finding in batch.findings {
+            found.note(finding, sink);
         }
     }
+    Ok(())
+}
+
+/// What one batch of rows came to.
+#[derive(Default)]
+struct Checked {
+    matched: u64,
+    in_progress: u64,
+    recent: u64,
+    missing: u64,
+    findings: Vec<Finding>,
 }
 
 /// Checks one batch of rows against the table and re-queues what needs it.
 async fn check<L: InvoiceLookup, Q: Requeue>(
     store: &L,
     queue: &Q,
-    found: &mut Reconciliation,
-    batch: &mut Vec<Listed>,
+    batch: &[Listed],
     options: &Options,
-) -> Result<(), ReconcileError> {
-    if batch.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<InvoiceId> = batch.iter().map(Listed::id).collect();
-    let records = store.get_many(&ids).await.map_err(ReconcileError::Store)?;
+) -> Result<Checked, AdapterError> {
+    let ids: Vec<InvoiceId> = batch.iter().map(|l| l.id).collect();
+    let records = store.get_many(&ids).await?;
     let now_ms = options.now.as_millisecond();
     let settled_before = options
         .now
@@ -495,38 +650,35 @@ async fn check<L: InvoiceLookup, Q: Requeue>(
         )
         .unwrap_or(options.now);
 
+    let mut out = Checked::default();
     let mut to_requeue: Vec<(InvoiceId, Problem)> = Vec::new();
-    let mut seen = HashSet::new();
-    for listed in batch.drain(..) {
-        let id = listed.id();
-        let row = match &listed {
-            Listed::Row(row) => Some(row),
-            Listed::Spoilt(_) => None,
-        };
+    for listed in batch {
+        let id = listed.id;
+        let facts = listed.facts.as_ref();
         let problem = match records.get(&id) {
             None => Problem::Missing,
             Some(Err(e)) => {
-                found.push(
-                    Some(id),
-                    Problem::Unreadable {
+                out.findings.push(Finding {
+                    invoice_id: Some(id),
+                    problem: Problem::Unreadable {
                         error: error_chain(e),
                     },
-                    Action::NeedsHuman,
-                );
+                    action: Action::NeedsHuman,
+                });
                 continue;
             }
             Some(Ok(InvoiceRecord::Stored { invoice, .. })) => {
                 // A spoilt row has nothing to compare: its InvalidRow finding stands alone.
-                if let Some(row) = row {
-                    let differences = compare(row, invoice);
+                if let Some(facts) = facts {
+                    let differences = compare(facts, invoice);
                     if differences.is_empty() {
-                        found.matched += 1;
+                        out.matched += 1;
                     } else {
-                        found.push(
-                            Some(id),
-                            Problem::Mismatch { differences },
-                            Action::NeedsHuman,
-                        );
+                        out.findings.push(Finding {
+                            invoice_id: Some(id),
+                            problem: Problem::Mismatch { differences },
+                            action: Action::NeedsHuman,
+                        });
                     }
                 }
                 continue;
@@ -534,7 +686,7 @@ async fn check<L: InvoiceLookup, Q: Requeue>(
             Some(Ok(InvoiceRecord::Processing { lease_until_ms, .. }))
                 if *lease_until_ms > now_ms =>
             {
-                found.in_progress += 1;
+                out.in_progress += 1;
                 continue;
             }
             Some(Ok(InvoiceRecord::Processing {
@@ -552,43 +704,55 @@ async fn check<L: InvoiceLookup, Q: Requeue>(
                 reason: rejection.reason.clone(),
             },
         };
-        if !seen.insert(id) {
+        if !listed.first {
             continue;
         }
         // A spoilt row's age is unknown: counted as missing, the safe side for an alarm.
-        if row.is_some_and(|r| r.purchase_time.timestamp() > settled_before) {
-            found.recent += 1;
+        if facts.is_some_and(|f| f.purchase_time.timestamp() > settled_before) {
+            out.recent += 1;
         } else if problem == Problem::Missing {
-            found.missing += 1;
+            out.missing += 1;
         }
         to_requeue.push((id, problem));
     }
 
     if options.dry_run {
-        for (id, problem) in to_requeue {
-            found.push(Some(id), problem, Action::WouldRequeue);
-        }
-        return Ok(());
+        out.findings
+            .extend(to_requeue.into_iter().map(|(id, problem)| Finding {
+                invoice_id: Some(id),
+                problem,
+                action: Action::WouldRequeue,
+            }));
+        return Ok(out);
     }
-    let sent: Vec<_> = futures::stream::iter(to_requeue)
-        .map(|(id, problem)| async move { (id, problem, queue.requeue(id).await) })
-        .buffered(options.requeue_concurrency.max(1))
-        .collect()
-        .await;
-    for (id, problem, result) in sent {
-        let action = match result {
-            Ok(()) => Action::Requeued,
-            Err(e) => Action::RequeueFailed {
+    let ids: Vec<InvoiceId> = to_requeue.iter().map(|(id, _)| *id).collect();
+    let sent = if ids.is_empty() {
+        Vec::new()
+    } else {
+        queue.requeue_many(&ids).await
+    };
+    let mut sent = sent.into_iter();
+    for (id, problem) in to_requeue {
+        let action = match sent.next() {
+            Some(Ok(())) => Action::Requeued,
+            Some(Err(e)) => Action::RequeueFailed {
                 error: error_chain(&e),
             },
+            None => Action::RequeueFailed {
+                error: "the queue gave no outcome for it".into(),
+            },
         };
-        found.push(Some(id), problem, action);
+        out.findings.push(Finding {
+            invoice_id: Some(id),
+            problem,
+            action,
+        });
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Amount (by value: the table drops trailing zeros), currency, reference and purchase instant.
-fn compare(row: &Invoice, stored: &Invoice) -> Vec<Difference> {
+fn compare(row: &Facts, stored: &Invoice) -> Vec<Difference> {
     let mut differences = Vec::new();
     let mut differ = |field: &'static str, report: String, stored: String| {
         differences.push(Difference {
@@ -608,8 +772,12 @@ fn compare(row: &Invoice, stored: &Invoice) -> Vec<Difference> {
             stored.currency.to_string(),
         );
     }
-    if row.reference != stored.reference {
-        differ("reference", row.reference.clone(), stored.reference.clone());
+    if *row.reference != *stored.reference {
+        differ(
+            "reference",
+            row.reference.to_string(),
+            stored.reference.clone(),
+        );
     }
     if row.purchase_time != stored.purchase_time {
         let late = stored.purchase_time.timestamp().as_second()

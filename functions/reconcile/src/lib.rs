@@ -4,7 +4,7 @@
 
 use glase_shared::ports::{InvoiceLookup, ReportSource, Requeue};
 use glase_shared::reconcile::{
-    reconcile, Action, Options, Problem, ReconcileFailure, Reconciliation, Window,
+    reconcile_with, Action, Finding, Options, Problem, ReconcileFailure, Reconciliation, Window,
 };
 use glase_shared::telemetry::error_chain;
 use glase_shared::InvoiceId;
@@ -36,7 +36,7 @@ pub enum RunError {
     #[error(transparent)]
     Stopped(#[from] ReconcileFailure),
     #[error("reconciliation finished with {0} spoilt report rows or failed re-queues")]
-    Incomplete(usize),
+    Incomplete(u64),
 }
 
 impl RunError {
@@ -53,14 +53,17 @@ impl<S: ReportSource, L: InvoiceLookup, Q: Requeue> Scheduled<S, L, Q> {
     /// One run at `now`. Mismatches do not fail it: they have their own metric and alarm.
     pub async fn run(&self, now: Timestamp) -> Result<Reconciliation, RunError> {
         let window = Window::lookback(now, &self.zone, self.lookback_days);
-        let result = reconcile(
+        let mut log = FindingLog::default();
+        let result = reconcile_with(
             &self.source,
             &self.store,
             &self.queue,
             window,
             &Options::new(now).settle(self.settle),
+            &mut |finding| log.add(finding),
         )
         .await;
+        log.flush();
         log_summary(&result);
         metrics::record(&result);
         let found = result?;
@@ -71,7 +74,9 @@ impl<S: ReportSource, L: InvoiceLookup, Q: Requeue> Scheduled<S, L, Q> {
     }
 }
 
-/// The invocation's result (what `aws lambda invoke` prints): counts and the ids that matter.
+/// The invocation's result (what `aws lambda invoke` prints): the counts and the first ids
+/// (at most [`Reconciliation::SAMPLE`] findings' worth: the full list is in the
+/// `reconcile requeued` log lines).
 pub fn summary(found: &Reconciliation) -> serde_json::Value {
     let ids = |ids: Vec<InvoiceId>| ids.into_iter().map(InvoiceId::get).collect::<Vec<_>>();
     serde_json::json!({
@@ -82,61 +87,90 @@ pub fn summary(found: &Reconciliation) -> serde_json::Value {
         "inProgress": found.in_progress,
         "recent": found.recent,
         "missing": found.missing,
-        "invalidRows": found.invalid_rows(),
-        "requeued": ids(found.requeued()),
-        "mismatches": ids(found.mismatches()),
+        "invalidRows": found.invalid_rows,
+        "requeued": found.requeued,
+        "requeuedIds": ids(found.requeued_ids()),
+        "mismatches": found.mismatches + found.unreadable,
+        "mismatchIds": ids(found.mismatch_ids()),
         "failures": found.failures(),
     })
 }
 
-/// At most this many ids per list in the summary line; the counts are always exact.
-const IDS_IN_SUMMARY: usize = 100;
+/// Ids per `reconcile requeued` log line.
+pub const IDS_PER_LOG_LINE: usize = 100;
 
-fn id_list(ids: &[InvoiceId]) -> String {
+/// Where the full list is: every re-queued id, in `reconcile requeued` lines of at most
+/// [`IDS_PER_LOG_LINE`] ids, and one line per spoilt row, as the run finds them.
+#[derive(Default)]
+pub struct FindingLog {
+    requeued: Vec<InvoiceId>,
+}
+
+impl FindingLog {
+    pub fn add(&mut self, finding: &Finding) {
+        match (&finding.problem, &finding.action, finding.invoice_id) {
+            // Its number, its id when readable and what is wrong — never the row itself,
+            // which may hold payer data.
+            (Problem::InvalidRow { row, error }, _, id) => {
+                let invoice_id = id.map(InvoiceId::get);
+                tracing::warn!(row, invoice_id, error = %error, "report row could not be read");
+            }
+            (_, Action::Requeued, Some(id)) => {
+                self.requeued.push(id);
+                if self.requeued.len() == IDS_PER_LOG_LINE {
+                    self.flush();
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// Logs the re-queued ids not logged yet.
+    pub fn flush(&mut self) {
+        if !self.requeued.is_empty() {
+            tracing::info!(
+                count = self.requeued.len(),
+                ids = %id_list(&self.requeued, self.requeued.len() as u64),
+                "reconcile requeued"
+            );
+            self.requeued.clear();
+        }
+    }
+}
+
+/// The ids given (at most [`Reconciliation::SAMPLE`]), `,…` when `total` says there are more.
+fn id_list(ids: &[InvoiceId], total: u64) -> String {
     let mut text = ids
         .iter()
-        .take(IDS_IN_SUMMARY)
         .map(InvoiceId::to_string)
         .collect::<Vec<_>>()
         .join(",");
-    if ids.len() > IDS_IN_SUMMARY {
+    if total > ids.len() as u64 {
         text.push_str(",…");
     }
     text
 }
 
-/// The run's one structured log line: counts and ids.
+/// The run's one structured log line: exact counts and the first ids of each kind (the ids of
+/// the findings the result kept), so it stays small whatever the report's size.
 pub fn log_summary(result: &Result<Reconciliation, ReconcileFailure>) {
     let (found, error) = match result {
         Ok(found) => (found, None),
         Err(failure) => (&*failure.partial, Some(error_chain(failure))),
     };
-    let requeued = found.requeued();
-    let mismatches = found.mismatches();
-    let of_kind = |kind: &str| -> Vec<InvoiceId> {
+    let ids_where = |keep: &dyn Fn(&Finding) -> bool| -> Vec<InvoiceId> {
         found
             .findings
             .iter()
-            .filter(|f| f.problem.kind() == kind)
+            .filter(|f| keep(f))
             .filter_map(|f| f.invoice_id)
             .collect()
     };
-    let requeue_failed: Vec<InvoiceId> = found
-        .findings
-        .iter()
-        .filter(|f| matches!(f.action, Action::RequeueFailed { .. }))
-        .filter_map(|f| f.invoice_id)
-        .collect();
-    // One line per spoilt row: its number, its id when readable and what is wrong — never the
-    // row itself, which may hold payer data.
-    let mut invalid_row_ids = Vec::new();
-    for finding in &found.findings {
-        if let Problem::InvalidRow { row, error } = &finding.problem {
-            let invoice_id = finding.invoice_id.map(InvoiceId::get);
-            tracing::warn!(row, invoice_id, error = %error, "report row could not be read");
-            invalid_row_ids.extend(finding.invoice_id);
-        }
-    }
+    let of_kind = |kind: &str| ids_where(&|f| f.problem.kind() == kind);
+    // Every re-queue is of a missing, rejected or stuck invoice.
+    let missing_found = (found.requeued + found.would_requeue + found.requeue_failed)
+        .saturating_sub(found.rejected + found.stuck);
+    let mismatches = found.mismatches + found.unreadable;
     macro_rules! summary {
         ($level:ident) => {
             tracing::$level!(
@@ -148,17 +182,23 @@ pub fn log_summary(result: &Result<Reconciliation, ReconcileFailure>) {
                 in_progress = found.in_progress,
                 recent = found.recent,
                 missing = found.missing,
-                requeued = requeued.len(),
-                requeued_ids = %id_list(&requeued),
-                missing_ids = %id_list(&of_kind("missing")),
-                rejected_ids = %id_list(&of_kind("rejected")),
-                stuck_ids = %id_list(&of_kind("stuck")),
-                mismatches = mismatches.len(),
-                mismatch_ids = %id_list(&mismatches),
-                requeue_failed = requeue_failed.len(),
-                requeue_failed_ids = %id_list(&requeue_failed),
-                invalid_rows = found.invalid_rows(),
-                invalid_row_ids = %id_list(&invalid_row_ids),
+                requeued = found.requeued,
+                requeued_ids = %id_list(&found.requeued_ids(), found.requeued),
+                missing_ids = %id_list(&of_kind("missing"), missing_found),
+                rejected = found.rejected,
+                rejected_ids = %id_list(&of_kind("rejected"), found.rejected),
+                stuck = found.stuck,
+                stuck_ids = %id_list(&of_kind("stuck"), found.stuck),
+                mismatches,
+                mismatch_ids = %id_list(&found.mismatch_ids(), mismatches),
+                requeue_failed = found.requeue_failed,
+                requeue_failed_ids = %id_list(
+                    &ids_where(&|f| matches!(f.action, Action::RequeueFailed { .. })),
+                    found.requeue_failed
+                ),
+                invalid_rows = found.invalid_rows,
+                invalid_row_ids = %id_list(&of_kind("invalidRow"), found.invalid_rows),
+                findings_not_kept = found.findings_not_kept,
                 error = error.as_deref(),
                 "reconcile summary"
             )
@@ -166,7 +206,7 @@ pub fn log_summary(result: &Result<Reconciliation, ReconcileFailure>) {
     }
     if error.is_some() || found.failures() > 0 {
         summary!(error);
-    } else if !mismatches.is_empty() {
+    } else if mismatches > 0 {
         summary!(warn);
     } else {
         summary!(info);

@@ -58,11 +58,11 @@ pub fn record(result: &Result<Reconciliation, ReconcileFailure>) {
         Ok(found) => (found, found.failures() > 0, true),
         Err(failure) => (&*failure.partial, true, false),
     };
-    counter!(REQUEUED).increment(found.requeued().len() as u64);
-    counter!(MISMATCHES).increment(found.mismatches().len() as u64);
+    counter!(REQUEUED).increment(found.requeued);
+    counter!(MISMATCHES).increment(found.mismatches + found.unreadable);
     counter!(REPORT_ROWS).increment(found.rows);
     counter!(FAILED).increment(u64::from(failed));
     counter!(MISSING).increment(found.missing);
     counter!(RUNS).increment(u64::from(finished));
-    counter!(INVALID_ROWS).increment(found.invalid_rows() as u64);
+    counter!(INVALID_ROWS).increment(found.invalid_rows);
 }

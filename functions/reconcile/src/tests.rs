@@ -10,6 +10,7 @@ use jiff::civil::date;
 use std::time::Duration;
 
 use super::*;
+use glase_shared::reconcile::reconcile;
 
 fn id(n: u64) -> InvoiceId {
     InvoiceId::new(n).unwrap()
@@ -62,7 +63,7 @@ async fn a_scheduled_run_reads_today_and_the_look_back_days_in_glases_zone() {
         scheduled.source.windows(),
         vec![Window::new(date(2026, 3, 7), date(2026, 3, 10)).unwrap()]
     );
-    assert_eq!(found.requeued(), vec![id(1)]);
+    assert_eq!(found.requeued_ids(), vec![id(1)]);
     assert_eq!(scheduled.queue.sent(), vec![id(1)]);
 }
 
@@ -81,7 +82,7 @@ async fn a_scheduled_run_fails_when_it_could_not_do_everything_but_not_for_a_mis
         settle: Options::DEFAULT_SETTLE,
     };
     assert_eq!(
-        mismatch_only.run(now()).await.unwrap().mismatches(),
+        mismatch_only.run(now()).await.unwrap().mismatch_ids(),
         vec![id(1)]
     );
 
@@ -134,7 +135,8 @@ async fn the_report_serializes_for_the_cli_and_the_invocation_result() {
     );
     assert_eq!(json["findings"][1]["problem"]["code"], "UNKNOWN_INVOICE");
     let summary = summary(&found);
-    assert_eq!(summary["requeued"], serde_json::json!([1, 2]));
+    assert_eq!(summary["requeued"], 2);
+    assert_eq!(summary["requeuedIds"], serde_json::json!([1, 2]));
     assert_eq!(summary["rows"], 2);
 }
 
@@ -158,7 +160,7 @@ async fn a_scheduled_run_counts_missing_invoices_only_outside_its_settle_window(
     let outside = with_settle(15).run(now()).await.unwrap();
 
     // Assert: re-queued either way, missing only once the window has passed.
-    assert_eq!((inside.requeued(), inside.missing), (vec![id(1)], 0));
-    assert_eq!((outside.requeued(), outside.missing), (vec![id(1)], 1));
+    assert_eq!((inside.requeued_ids(), inside.missing), (vec![id(1)], 0));
+    assert_eq!((outside.requeued_ids(), outside.missing), (vec![id(1)], 1));
     assert_eq!(summary(&outside)["missing"], 1);
 }

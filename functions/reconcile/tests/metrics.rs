@@ -55,37 +55,36 @@ async fn metrics_are_emf_counts_without_dimensions_in_the_configured_namespace()
         .await
         .unwrap_err();
     let collector = metrics::init("GlaseInvoices/test-stack").unwrap();
-    let found = Reconciliation {
-        window: window(),
-        dry_run: false,
-        rows: 4,
-        matched: 1,
-        in_progress: 0,
-        recent: 0,
-        missing: 1,
-        findings: vec![
-            Finding {
-                invoice_id: Some(id(2)),
-                problem: Problem::Missing,
-                action: Action::Requeued,
+    // Counts as a run with these three findings keeps them.
+    let mut found = Reconciliation::new(window(), false);
+    found.rows = 4;
+    found.matched = 1;
+    found.missing = 1;
+    found.requeued = 1;
+    found.mismatches = 1;
+    found.invalid_rows = 1;
+    found.findings = vec![
+        Finding {
+            invoice_id: Some(id(2)),
+            problem: Problem::Missing,
+            action: Action::Requeued,
+        },
+        Finding {
+            invoice_id: Some(id(3)),
+            problem: Problem::Mismatch {
+                differences: vec![],
             },
-            Finding {
-                invoice_id: Some(id(3)),
-                problem: Problem::Mismatch {
-                    differences: vec![],
-                },
-                action: Action::NeedsHuman,
+            action: Action::NeedsHuman,
+        },
+        Finding {
+            invoice_id: Some(id(4)),
+            problem: Problem::InvalidRow {
+                row: 4,
+                error: "report row 4: AMOUNT is invalid".into(),
             },
-            Finding {
-                invoice_id: Some(id(4)),
-                problem: Problem::InvalidRow {
-                    row: 4,
-                    error: "report row 4: AMOUNT is invalid".into(),
-                },
-                action: Action::NeedsHuman,
-            },
-        ],
-    };
+            action: Action::NeedsHuman,
+        },
+    ];
 
     // Act
     metrics::record(&Ok(found));

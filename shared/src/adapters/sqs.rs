@@ -17,6 +17,7 @@ use crate::message::{self, is_fifo};
 use crate::ports::{AdapterError, NotificationQueue, Requeue};
 #[cfg(feature = "invoice")]
 use crate::ports::{QueuedMessage, WorkQueue};
+use crate::retry::{gave_up, until_accepted, Backoff};
 
 /// One queue (the notifications queue, or its dead-letter queue when that is the one read).
 #[derive(Clone, Debug)]
@@ -85,56 +86,114 @@ impl SqsQueue {
         ids: &[InvoiceId],
         by: &str,
     ) -> Result<Vec<Result<(), String>>, AdapterError> {
-        let attributes = requeued_by(by)?;
-        let sent_at = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos());
+        let batch = Batch::new(by)?;
         let mut outcomes = Vec::with_capacity(ids.len());
-        for (c, chunk) in ids.chunks(10).enumerate() {
-            let entries = chunk
-                .iter()
-                .enumerate()
-                .map(|(i, id)| {
-                    // Fresh each time: the same re-queue minutes later must not be dropped.
-                    let fifo = self.fifo(*id, || format!("{by}-{id}-{sent_at}-{}", c * 10 + i));
-                    SendMessageBatchRequestEntry::builder()
-                        .id(i.to_string())
-                        .message_body(message::body(*id))
-                        .set_message_attributes(Some(attributes.clone()))
-                        .set_message_group_id(fifo.as_ref().map(|f| f.0.clone()))
-                        .set_message_deduplication_id(fifo.map(|f| f.1))
-                        .build()
-                })
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| AdapterError::msg(format!("bad SendMessageBatch entry: {e}")))?;
-            let out = self
-                .client
-                .send_message_batch()
-                .queue_url(&self.queue_url)
-                .set_entries(Some(entries))
-                .send()
-                .await
-                .map_err(|e| sdk_failure(&format!("SendMessageBatch to {}", self.queue_url), e))?;
-            let mut results: Vec<Result<(), String>> =
-                vec![Err("SQS did not answer for this message".into()); chunk.len()];
-            let index = |id: &str| id.parse::<usize>().ok().filter(|i| *i < chunk.len());
-            for ok in out.successful() {
-                if let Some(i) = index(ok.id()) {
-                    results[i] = Ok(());
-                }
-            }
-            for failed in out.failed() {
-                if let Some(i) = index(failed.id()) {
-                    results[i] = Err(format!(
-                        "{}: {}",
-                        failed.code(),
-                        failed.message().unwrap_or("refused")
-                    ));
-                }
-            }
-            outcomes.extend(results);
+        let numbered: Vec<(usize, InvoiceId)> = ids.iter().copied().enumerate().collect();
+        for chunk in numbered.chunks(10) {
+            outcomes.extend(self.send_batch(&batch, chunk).await?);
         }
         Ok(outcomes)
+    }
+
+    /// Like [`Self::requeue_each`], the chunks of ten sent at once, and each message SQS
+    /// refused — or each of a call that failed — offered again with back-off
+    /// ([`Backoff::REQUEUE`]) before it is reported failed.
+    pub async fn requeue_with_retries(
+        &self,
+        ids: &[InvoiceId],
+        by: &str,
+    ) -> Vec<Result<(), AdapterError>> {
+        let batch = match Batch::new(by) {
+            Ok(batch) => batch,
+            Err(e) => {
+                let reason = e.to_string();
+                return ids
+                    .iter()
+                    .map(|_| Err(AdapterError::msg(&reason)))
+                    .collect();
+            }
+        };
+        let numbered: Vec<(usize, InvoiceId)> = ids.iter().copied().enumerate().collect();
+        let chunks = numbered.chunks(10).map(|chunk| {
+            until_accepted(chunk, Backoff::REQUEUE, |entries| {
+                let batch = &batch;
+                async move {
+                    match self.send_batch(batch, &entries).await {
+                        Ok(outcomes) => outcomes,
+                        Err(e) => vec![Err(e.to_string()); entries.len()],
+                    }
+                }
+            })
+        });
+        futures::future::join_all(chunks)
+            .await
+            .into_iter()
+            .flatten()
+            .map(|o| o.map_err(|reason| gave_up(reason, Backoff::REQUEUE)))
+            .collect()
+    }
+
+    /// One SendMessageBatch of at most ten `(position, id)`: each entry's outcome, in order.
+    async fn send_batch(
+        &self,
+        batch: &Batch,
+        chunk: &[(usize, InvoiceId)],
+    ) -> Result<Vec<Result<(), String>>, AdapterError> {
+        let entries = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, (position, id))| {
+                // Fresh each run, the same on a retry: the same re-queue minutes later must
+                // not be dropped, a retried one that had gone through must.
+                let fifo = self.fifo(*id, || {
+                    format!("{}-{id}-{}-{position}", batch.by, batch.sent_at)
+                });
+                SendMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
+                    .message_body(message::body(*id))
+                    .set_message_attributes(Some(batch.attributes.clone()))
+                    .set_message_group_id(fifo.as_ref().map(|f| f.0.clone()))
+                    .set_message_deduplication_id(fifo.map(|f| f.1))
+                    .build()
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| AdapterError::msg(format!("bad SendMessageBatch entry: {e}")))?;
+        self.send_entries(entries).await
+    }
+
+    /// One SendMessageBatch of at most ten entries whose ids are their positions (`"0"`…):
+    /// each entry's outcome, in order.
+    async fn send_entries(
+        &self,
+        entries: Vec<SendMessageBatchRequestEntry>,
+    ) -> Result<Vec<Result<(), String>>, AdapterError> {
+        let count = entries.len();
+        let out = self
+            .client
+            .send_message_batch()
+            .queue_url(&self.queue_url)
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| sdk_failure(&format!("SendMessageBatch to {}", self.queue_url), e))?;
+        let mut results: Vec<Result<(), String>> =
+            vec![Err("SQS did not answer for this message".into()); count];
+        let index = |id: &str| id.parse::<usize>().ok().filter(|i| *i < count);
+        for ok in out.successful() {
+            if let Some(i) = index(ok.id()) {
+                results[i] = Ok(());
+            }
+        }
+        for failed in out.failed() {
+            if let Some(i) = index(failed.id()) {
+                results[i] = Err(format!(
+                    "{}: {}",
+                    failed.code(),
+                    failed.message().unwrap_or("refused")
+                ));
+            }
+        }
+        Ok(results)
     }
 
     /// On a FIFO queue, an invoice's messages form one group; `dedup` names this send.
@@ -149,6 +208,26 @@ fn string_attribute(value: &str) -> Result<MessageAttributeValue, AdapterError> 
         .string_value(value)
         .build()
         .map_err(|e| AdapterError::new("bad message attribute", e))
+}
+
+/// What every message of one re-queue run shares.
+struct Batch {
+    by: String,
+    attributes: HashMap<String, MessageAttributeValue>,
+    /// Makes FIFO deduplication ids unique to the run.
+    sent_at: u128,
+}
+
+impl Batch {
+    fn new(by: &str) -> Result<Self, AdapterError> {
+        Ok(Self {
+            by: by.to_owned(),
+            attributes: requeued_by(by)?,
+            sent_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos()),
+        })
+    }
 }
 
 fn requeued_by(by: &str) -> Result<HashMap<String, MessageAttributeValue>, AdapterError> {
@@ -177,8 +256,9 @@ impl NotificationQueue for SqsQueue {
 
 /// Reconciliation's re-queue (the function's and `glase-invoices reconcile`'s).
 impl Requeue for SqsQueue {
-    async fn requeue(&self, id: InvoiceId) -> Result<(), AdapterError> {
-        SqsQueue::requeue(self, id, message::REQUEUED_BY_RECONCILE).await
+    async fn requeue_many(&self, ids: &[InvoiceId]) -> Vec<Result<(), AdapterError>> {
+        self.requeue_with_retries(ids, message::REQUEUED_BY_RECONCILE)
+            .await
     }
 }
 
@@ -186,17 +266,42 @@ impl Requeue for SqsQueue {
 #[cfg(feature = "glase")]
 impl crate::ports::DayQueue for SqsQueue {
     async fn hand_on(&self, days: &[jiff::civil::Date]) -> Result<(), AdapterError> {
-        let bodies: Vec<String> = days
-            .iter()
-            .map(|d| crate::reconcile::day_message(*d))
-            .collect();
-        let failed = self.send_each(&bodies, None).await?;
-        match failed.len() {
+        let mut refused = Vec::new();
+        for chunk in days.chunks(10) {
+            let outcomes = until_accepted(chunk, Backoff::REQUEUE, |days| async move {
+                let entries = days
+                    .iter()
+                    .enumerate()
+                    .map(|(i, day)| {
+                        SendMessageBatchRequestEntry::builder()
+                            .id(i.to_string())
+                            .message_body(crate::reconcile::day_message(*day))
+                            .set_message_group_id(is_fifo(&self.queue_url).then(|| "days".into()))
+                            .set_message_deduplication_id(
+                                is_fifo(&self.queue_url).then(|| day.to_string()),
+                            )
+                            .build()
+                    })
+                    .collect::<Result<Vec<_>, _>>();
+                let sent = match entries {
+                    Ok(entries) => self.send_entries(entries).await,
+                    Err(e) => Err(AdapterError::msg(format!("bad SendMessageBatch entry: {e}"))),
+                };
+                sent.unwrap_or_else(|e| vec![Err(e.to_string()); days.len()])
+            })
+            .await;
+            for (day, outcome) in chunk.iter().zip(outcomes) {
+                if let Err(reason) = outcome {
+                    refused.push(format!("{day}: {reason}"));
+                }
+            }
+        }
+        match refused.len() {
             0 => Ok(()),
             n => Err(AdapterError::msg(format!(
-                "SQS refused {n} of {} days: {}",
+                "SQS did not take {n} of {} days: {}",
                 days.len(),
-                failed.join("; ")
+                refused.join("; ")
             ))),
         }
     }

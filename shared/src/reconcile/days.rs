@@ -162,8 +162,8 @@ mod tests {
 
     fn paid_on(day: Date, n: u64) -> Invoice {
         let mut row = doc_invoice_numbered(u64::from(day.day() as u8) * 10 + n);
-        let at = day.at(12, 0, 0, 0).to_zoned(TimeZone::UTC).unwrap();
-        row.purchase_time = PurchaseTime::from_timestamp(at.timestamp());
+        let at = TimeZone::UTC.to_timestamp(day.at(12, 0, 0, 0)).unwrap();
+        row.purchase_time = PurchaseTime::from_timestamp(at);
         row
     }
 

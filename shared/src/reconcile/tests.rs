@@ -100,7 +100,7 @@ async fn missing_rejected_and_stuck_invoices_are_requeued_and_stored_ones_are_le
         vec![(2, "missing"), (3, "rejected"), (4, "stuck")]
     );
     assert!(found.findings.iter().all(|f| f.action == Action::Requeued));
-    assert_eq!(found.requeued(), vec![id(2), id(3), id(4)]);
+    assert_eq!(found.requeued_ids(), vec![id(2), id(3), id(4)]);
     assert_eq!(
         (found.rows, found.matched, found.in_progress, found.recent),
         (5, 1, 1, 0)
@@ -172,7 +172,7 @@ async fn a_stored_invoice_that_differs_is_reported_and_neither_requeued_nor_chan
             action: Action::NeedsHuman,
         }]
     );
-    assert_eq!(found.mismatches(), vec![id(1)]);
+    assert_eq!(found.mismatch_ids(), vec![id(1)]);
     assert!(found.needs_human());
     assert!(queue.sent().is_empty());
     match store.get(id(1)) {
@@ -197,8 +197,8 @@ async fn a_dry_run_reports_what_it_would_requeue_and_sends_nothing() {
 
     assert!(queue.sent().is_empty());
     assert!(found.dry_run);
-    assert_eq!(found.would_requeue(), vec![id(1), id(2)]);
-    assert!(found.requeued().is_empty());
+    assert_eq!(found.would_requeue_ids(), vec![id(1), id(2)]);
+    assert!(found.requeued_ids().is_empty());
     assert!(!found.needs_human());
 }
 
@@ -262,7 +262,7 @@ async fn an_id_listed_twice_is_requeued_once() {
     )
     .await;
     assert_eq!(queue.sent(), vec![id(1)]);
-    assert_eq!(found.requeued(), vec![id(1)]);
+    assert_eq!(found.requeued_ids(), vec![id(1)]);
 }
 
 /// Counts the table reads and the ids per read.
@@ -322,7 +322,7 @@ async fn a_spoilt_row_is_recorded_and_the_run_goes_on() {
         kinds(&found),
         vec![(0, "invalidRow"), (1, "missing"), (3, "missing")]
     );
-    assert_eq!((found.failures(), found.invalid_rows()), (1, 1));
+    assert_eq!((found.failures(), found.invalid_rows), (1, 1));
     assert!(found.needs_human());
 }
 
@@ -353,9 +353,9 @@ async fn a_spoilt_row_whose_id_reads_is_still_looked_up_and_requeued_when_missin
             (2, "rejected")
         ]
     );
-    assert_eq!(found.requeued(), vec![id(1), id(2)]);
+    assert_eq!(found.requeued_ids(), vec![id(1), id(2)]);
     assert_eq!(
-        (found.invalid_rows(), found.missing, found.matched),
+        (found.invalid_rows, found.missing, found.matched),
         (3, 1, 0)
     );
     assert!(found.needs_human(), "the rows themselves still need a look");
@@ -380,7 +380,7 @@ async fn a_stored_purchase_time_off_by_whole_hours_is_a_mismatch_naming_glase_ti
     .await;
 
     // Assert
-    assert_eq!(found.mismatches(), vec![id(1)]);
+    assert_eq!(found.mismatch_ids(), vec![id(1)]);
     let detail = found.findings[0].problem.detail();
     assert!(detail.starts_with("purchaseTime: report"), "{detail}");
     assert!(detail.contains("GLASE_TIME_ZONE is wrong"), "{detail}");
@@ -433,7 +433,7 @@ async fn a_broken_download_stops_the_run_after_checking_the_rows_already_read() 
 
     assert!(matches!(failure.cause, ReconcileError::Report(_)));
     assert_eq!(queue.sent(), vec![id(1), id(2)]);
-    assert_eq!(failure.partial.requeued(), vec![id(1), id(2)]);
+    assert_eq!(failure.partial.requeued_ids(), vec![id(1), id(2)]);
     assert!(
         failure.to_string().contains("connection reset"),
         "{failure}"

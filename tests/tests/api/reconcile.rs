@@ -180,7 +180,7 @@ async fn invoices_paid_while_the_webhook_was_down_past_glases_retries_are_recove
     h.pipeline.drain(WAIT).await;
 
     // Assert
-    let mut requeued = report.requeued();
+    let mut requeued = report.requeued_ids();
     requeued.sort();
     assert_eq!(requeued, ids);
     assert!(report
@@ -267,7 +267,7 @@ async fn a_falsely_rejected_invoice_is_requeued_marked_by_reconcile_and_then_sto
     h.pipeline.drain(WAIT).await;
 
     // Assert
-    assert_eq!(report.requeued(), vec![id]);
+    assert_eq!(report.requeued_ids(), vec![id]);
     assert!(matches!(
         &report.findings[0].problem,
         Problem::Rejected { code, .. } if code == "UNKNOWN_INVOICE"
@@ -315,7 +315,7 @@ async fn a_stuck_invoice_is_requeued_and_one_a_worker_holds_now_is_left_alone() 
     h.pipeline.drain(WAIT).await;
 
     // Assert
-    assert_eq!(report.requeued(), vec![ids[0]]);
+    assert_eq!(report.requeued_ids(), vec![ids[0]]);
     assert!(matches!(report.findings[0].problem, Problem::Stuck { .. }));
     assert_eq!(report.in_progress, 1);
     assert_eq!(
@@ -352,7 +352,7 @@ async fn a_tampered_stored_amount_is_reported_and_never_overwritten() {
     let report = h.run().await;
 
     // Assert
-    assert_eq!(report.mismatches(), vec![tampered]);
+    assert_eq!(report.mismatch_ids(), vec![tampered]);
     assert!(report.needs_human());
     match &report.findings[..] {
         [finding] => {
@@ -371,7 +371,7 @@ async fn a_tampered_stored_amount_is_reported_and_never_overwritten() {
         }
         other => panic!("expected one mismatch, got {other:?}"),
     }
-    assert!(report.requeued().is_empty());
+    assert!(report.requeued_ids().is_empty());
     assert_eq!(h.pipeline.queue_depth(&h.pipeline.queue_url).await, 0);
     assert_eq!(
         h.stored(tampered).await.amount.to_string(),
@@ -401,7 +401,7 @@ async fn purchase_times_read_in_the_wrong_zone_are_mismatches_naming_glase_time_
     let report = scheduled.run(Timestamp::now()).await.unwrap();
 
     // Assert
-    let mut mismatches = report.mismatches();
+    let mut mismatches = report.mismatch_ids();
     mismatches.sort();
     assert_eq!(mismatches, ids);
     for finding in &report.findings {
@@ -415,7 +415,7 @@ async fn purchase_times_read_in_the_wrong_zone_are_mismatches_naming_glase_time_
         assert!(note.contains("9 hours late"), "{note}");
     }
     assert!(
-        report.requeued().is_empty(),
+        report.requeued_ids().is_empty(),
         "never \"fixed\" by re-queueing"
     );
 }
@@ -437,7 +437,7 @@ async fn a_dry_run_reports_what_it_would_requeue_and_changes_nothing() {
     .await
     .unwrap();
 
-    let mut would = report.would_requeue();
+    let mut would = report.would_requeue_ids();
     would.sort();
     assert_eq!(would, ids);
     assert_eq!(h.pipeline.queue_depth(&h.pipeline.queue_url).await, 0);

@@ -9,12 +9,17 @@ use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use super::{item_to_record, schema::INVOICE_ID, DynamoStore};
 use crate::domain::InvoiceId;
 use crate::ports::{AdapterError, InvoiceLookup, InvoiceRecords};
+use crate::retry::Backoff;
 
 /// BatchGetItem's limit.
 pub const BATCH_GET_MAX_KEYS: usize = 100;
 
-/// Retries of keys DynamoDB left unprocessed (throttling), with doubling pauses from 50 ms.
-const UNPROCESSED_RETRIES: u32 = 8;
+/// Keys DynamoDB left unprocessed (throttling) are asked for again: 8 times, with doubling,
+/// jittered pauses from 50 ms (≤ 12.75 s in all).
+const UNPROCESSED: Backoff = Backoff {
+    retries: 8,
+    first: Duration::from_millis(50),
+};
 
 impl InvoiceLookup for DynamoStore {
     /// Strongly consistent reads of `ids` (duplicates allowed), 100 per BatchGetItem.
@@ -70,13 +75,14 @@ impl InvoiceLookup for DynamoStore {
                     .unwrap_or_default();
                 if !keys.is_empty() {
                     retries += 1;
-                    if retries > UNPROCESSED_RETRIES {
+                    if retries > UNPROCESSED.retries {
                         return Err(AdapterError::msg(format!(
-                            "BatchGetItem left {} keys unprocessed after {UNPROCESSED_RETRIES} retries (throttled)",
-                            keys.len()
+                            "BatchGetItem left {} keys unprocessed after {} retries (throttled)",
+                            keys.len(),
+                            UNPROCESSED.retries
                         )));
                     }
-                    tokio::time::sleep(Duration::from_millis(50 << retries.min(6))).await;
+                    tokio::time::sleep(UNPROCESSED.pause(retries)).await;
                 }
             }
         }
