@@ -41,9 +41,10 @@ pub async fn reconcile(ctx: &Context, args: ReconcileArgs) -> Result<(), CliErro
     };
     let tz = ctx.time_zone().await?;
     let mut printer = Printer::new(ctx.format(), view, tz, stdout())?;
-    // Every finding printed as it comes: the CLI holds none, whatever the report's size.
+    // Every finding printed as it comes: the CLI holds none, whatever the report's size. Day by
+    // day, as the function does: a day that fails costs only itself.
     let mut printed = Ok(());
-    let result = glase_shared::reconcile::reconcile_with(
+    let days = glase_shared::reconcile::reconcile_days(
         &source,
         &store,
         &queue,
@@ -54,16 +55,15 @@ pub async fn reconcile(ctx: &Context, args: ReconcileArgs) -> Result<(), CliErro
                 printed = printer.print(&record(finding));
             }
         },
+        None,
     )
     .await;
     printed?;
-    let (found, failure) = match result {
-        Ok(found) => (found, None),
-        Err(f) => (*f.partial, Some(f.cause)),
-    };
     printer.finish()?;
+    let found = &days.found;
     eprintln!(
-        "{} report rows, {} matched, {} in progress, {} missing, {} {}, {} need a person{}",
+        "{} days, {} report rows, {} matched, {} in progress, {} missing, {} {}, {} need a person{}",
+        days.done.len() + days.failed.len(),
         found.rows,
         found.matched,
         found.in_progress,
@@ -81,10 +81,20 @@ pub async fn reconcile(ctx: &Context, args: ReconcileArgs) -> Result<(), CliErro
         found.mismatches + found.unreadable,
         if args.dry_run { " (dry run)" } else { "" },
     );
-    if let Some(cause) = failure {
+    if !days.failed.is_empty() {
+        for (day, cause) in &days.failed {
+            eprintln!("{day}: stopped: {}", error_chain(cause));
+        }
+        let again = days
+            .failed
+            .iter()
+            .map(|(day, _)| format!("glase-invoices reconcile --from {day} --to {day}"))
+            .collect::<Vec<_>>()
+            .join("\n  ");
         return Err(CliError::failed(format!(
-            "reconciliation stopped: {}",
-            error_chain(&cause)
+            "reconciliation stopped on {} of {} days; the others are done. Run again:\n  {again}",
+            days.failed.len(),
+            days.done.len() + days.failed.len(),
         )));
     }
     if found.needs_human() {

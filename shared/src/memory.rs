@@ -597,7 +597,9 @@ mod report {
                 .iter()
                 .filter(|entry| match entry {
                     Entry::Row(row) if self.by_day => {
-                        let day = TimeZone::UTC.to_datetime(row.purchase_time.timestamp()).date();
+                        let day = TimeZone::UTC
+                            .to_datetime(row.purchase_time.timestamp())
+                            .date();
                         (window.from()..=window.to()).contains(&day)
                     }
                     _ => true,

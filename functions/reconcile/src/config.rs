@@ -18,6 +18,10 @@ pub struct ReconcileConfig {
     pub table_name: String,
     /// `QUEUE_URL`: where invoices are re-queued for the worker.
     pub queue_url: String,
+    /// `RECONCILE_DAYS_QUEUE_URL` (optional): where days an invocation has no time for are
+    /// handed on, one message a day, for this function to do later. Unset (local runs), such
+    /// days fail the invocation.
+    pub days_queue_url: Option<String>,
     /// `LOOKBACK_DAYS` (default 3, 1 to 31): the report covers today and this many days before.
     pub lookback_days: u16,
     /// `SETTLE_MINUTES` (default 30, 0 to 1440): a missing invoice paid more recently is
@@ -40,6 +44,10 @@ impl ReconcileConfig {
         Ok(Self {
             table_name: env.table_name()?,
             queue_url: env.url("QUEUE_URL")?,
+            days_queue_url: match env.optional("RECONCILE_DAYS_QUEUE_URL") {
+                Some(_) => Some(env.url("RECONCILE_DAYS_QUEUE_URL")?),
+                None => None,
+            },
             glase: env.glase()?,
             lookback_days,
             settle: Duration::from_secs(

@@ -65,8 +65,8 @@ impl Invocation {
             return Err(InvocationError::Unknown);
         };
         if let Some(records) = fields.get("Records") {
-            let records: Vec<QueueRecord> = serde_json::from_value(records.clone())
-                .map_err(|_| InvocationError::Unknown)?;
+            let records: Vec<QueueRecord> =
+                serde_json::from_value(records.clone()).map_err(|_| InvocationError::Unknown)?;
             let days = records
                 .into_iter()
                 .map(|r| {
@@ -93,6 +93,64 @@ impl Invocation {
             Ok(Invocation::Scheduled)
         } else {
             Err(InvocationError::Unknown)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use jiff::civil::date;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn the_schedule_an_empty_event_a_window_and_day_messages_are_told_apart() {
+        let schedule = json!({"version": "0", "id": "x", "detail-type": "Scheduled Event",
+            "source": "aws.events", "time": "2026-12-06T04:15:00Z", "detail": {}});
+        assert_eq!(Invocation::parse(&schedule).unwrap(), Invocation::Scheduled);
+        assert_eq!(
+            Invocation::parse(&json!({})).unwrap(),
+            Invocation::Scheduled
+        );
+        assert_eq!(
+            Invocation::parse(&json!({"from": "2026-01-01", "to": "2026-03-31"})).unwrap(),
+            Invocation::Window(Window::new(date(2026, 1, 1), date(2026, 3, 31)).unwrap())
+        );
+        let messages = json!({"Records": [{"messageId": "m1", "receiptHandle": "r",
+            "body": "{\"reconcileDate\":\"2026-12-01\"}", "eventSource": "aws:sqs"}]});
+        assert_eq!(
+            Invocation::parse(&messages).unwrap(),
+            Invocation::Days(vec![date(2026, 12, 1)])
+        );
+    }
+
+    #[test]
+    fn an_event_it_does_not_know_is_refused_with_a_reason_naming_what_is_wrong() {
+        let bad_day = json!({"Records": [{"messageId": "m1", "body": "{\"invoiceId\":1}"}]});
+        assert!(Invocation::parse(&bad_day)
+            .unwrap_err()
+            .to_string()
+            .contains("message m1"));
+        for (event, says) in [
+            (json!({"from": "2026-01-01"}), "a window by hand"),
+            (
+                json!({"from": "01.01.2026", "to": "2026-01-02"}),
+                "a window by hand",
+            ),
+            (
+                json!({"from": "2026-01-01", "to": "2026-12-31"}),
+                "at most 93",
+            ),
+            (
+                json!({"from": "2026-02-01", "to": "2026-01-01"}),
+                "after it ends",
+            ),
+            (json!({"hello": 1}), "not an invocation"),
+            (json!([1]), "not an invocation"),
+        ] {
+            let error = Invocation::parse(&event).unwrap_err().to_string();
+            assert!(error.contains(says), "{event}: {error}");
         }
     }
 }

@@ -5,7 +5,7 @@
 use metrics::{counter, describe_counter, Unit};
 use metrics_cloudwatch_embedded::{Builder, Collector};
 
-use glase_shared::reconcile::{ReconcileFailure, Reconciliation};
+use crate::Run;
 
 /// Invoices sent back to the worker.
 pub const REQUEUED: &str = "ReconcileRequeued";
@@ -16,8 +16,9 @@ pub const REPORT_ROWS: &str = "ReconcileReportRows";
 /// Invoices in the report, paid before the settle window, that the table did not have
 /// (re-queued): notifications that were lost.
 pub const MISSING: &str = "ReconcileMissing";
-/// 1 for a run that read the whole report (an empty one too), 0 for one that stopped early: the
-/// heartbeat (no data at all means the function did not run).
+/// 1 for an invocation that read the whole report of every day it had (an empty one too),
+/// handing on only days it had no time for; 0 for one where a day stopped early: the heartbeat
+/// (no data at all means the function did not run).
 pub const RUNS: &str = "ReconcileRuns";
 /// Report rows that could not be read (their ids are logged, never the rows).
 pub const INVALID_ROWS: &str = "ReconcileInvalidRows";
@@ -52,12 +53,11 @@ pub fn init(namespace: &str) -> Result<&'static Collector, metrics_cloudwatch_em
     Ok(collector)
 }
 
-/// Counts one run (a no-op without a recorder).
-pub fn record(result: &Result<Reconciliation, ReconcileFailure>) {
-    let (found, failed, finished) = match result {
-        Ok(found) => (found, found.failures() > 0, true),
-        Err(failure) => (&*failure.partial, true, false),
-    };
+/// Counts one invocation (a no-op without a recorder).
+pub fn record(run: &Run) {
+    let found = &run.found;
+    let finished = run.finished() && run.failed.is_empty();
+    let failed = !finished || found.failures() > 0;
     counter!(REQUEUED).increment(found.requeued);
     counter!(MISMATCHES).increment(found.mismatches + found.unreadable);
     counter!(REPORT_ROWS).increment(found.rows);

@@ -24,6 +24,15 @@ fn window() -> Window {
     Window::new(date(2015, 5, 1), date(2015, 7, 1)).unwrap()
 }
 
+/// Invoice `n`, paid at noon UTC on `day`.
+fn paid_on(day: jiff::civil::Date, n: u64) -> Invoice {
+    let mut row = doc_invoice_numbered(n);
+    row.purchase_time = glase_shared::PurchaseTime::from_timestamp(
+        TimeZone::UTC.to_timestamp(day.at(12, 0, 0, 0)).unwrap(),
+    );
+    row
+}
+
 fn stored(store: &MemoryStore, invoice: &Invoice) {
     let record = InvoiceRecord::Stored {
         invoice: invoice.clone(),
@@ -48,41 +57,48 @@ fn rejected(store: &MemoryStore, n: u64) {
 #[tokio::test]
 async fn a_scheduled_run_reads_today_and_the_look_back_days_in_glases_zone() {
     let scheduled = Scheduled {
-        source: FakeReport::with_rows([doc_invoice_numbered(1)]),
+        source: FakeReport::with_rows([paid_on(date(2026, 3, 8), 1)]).by_day(),
         store: MemoryStore::default(),
         queue: MemoryQueue::default(),
+        days: None::<MemoryQueue>,
         zone: TimeZone::get("Pacific/Auckland").unwrap(),
         lookback_days: 3,
         settle: Options::DEFAULT_SETTLE,
     };
 
-    let found = scheduled.run(now()).await.unwrap();
+    let run = scheduled.run(now()).await.unwrap();
 
-    // 04:00 UTC on 10 March is 17:00 on 10 March in Auckland (UTC+13).
+    // 04:00 UTC on 10 March is 17:00 on 10 March in Auckland (UTC+13): four days, one report
+    // request each, oldest first.
     assert_eq!(
         scheduled.source.windows(),
-        vec![Window::new(date(2026, 3, 7), date(2026, 3, 10)).unwrap()]
+        Window::new(date(2026, 3, 7), date(2026, 3, 10))
+            .unwrap()
+            .days()
+            .collect::<Vec<_>>()
     );
-    assert_eq!(found.requeued_ids(), vec![id(1)]);
+    assert_eq!(run.done.len(), 4);
+    assert_eq!(run.found.requeued_ids(), vec![id(1)]);
     assert_eq!(scheduled.queue.sent(), vec![id(1)]);
 }
 
 #[tokio::test]
 async fn a_scheduled_run_fails_when_it_could_not_do_everything_but_not_for_a_mismatch() {
     let store = MemoryStore::default();
-    let mut tampered = doc_invoice_numbered(1);
+    let mut tampered = paid_on(date(2026, 3, 9), 1);
     tampered.currency = "EUR".parse().unwrap();
     stored(&store, &tampered);
     let mismatch_only = Scheduled {
-        source: FakeReport::with_rows([doc_invoice_numbered(1)]),
+        source: FakeReport::with_rows([paid_on(date(2026, 3, 9), 1)]).by_day(),
         store,
         queue: MemoryQueue::default(),
+        days: None::<MemoryQueue>,
         zone: TimeZone::UTC,
         lookback_days: 3,
         settle: Options::DEFAULT_SETTLE,
     };
     assert_eq!(
-        mismatch_only.run(now()).await.unwrap().mismatch_ids(),
+        mismatch_only.run(now()).await.unwrap().found.mismatch_ids(),
         vec![id(1)]
     );
 
@@ -90,8 +106,10 @@ async fn a_scheduled_run_fails_when_it_could_not_do_everything_but_not_for_a_mis
         source: FakeReport::default().then_spoilt_row(1, None),
         store: MemoryStore::default(),
         queue: MemoryQueue::default(),
+        days: None::<MemoryQueue>,
         zone: TimeZone::UTC,
-        lookback_days: 3,
+        // One day: the fake serves a spoilt row in every window.
+        lookback_days: 0,
         settle: Options::DEFAULT_SETTLE,
     };
     assert!(matches!(
@@ -103,11 +121,15 @@ async fn a_scheduled_run_fails_when_it_could_not_do_everything_but_not_for_a_mis
         source: FakeReport::default().unavailable(),
         store: MemoryStore::default(),
         queue: MemoryQueue::default(),
+        days: None::<MemoryQueue>,
         zone: TimeZone::UTC,
         lookback_days: 3,
         settle: Options::DEFAULT_SETTLE,
     };
-    assert!(matches!(down.run(now()).await, Err(RunError::Stopped(_))));
+    assert!(matches!(
+        down.run(now()).await,
+        Err(RunError::Unfinished { days, .. }) if days.len() == 4
+    ));
 }
 
 #[tokio::test]
@@ -134,7 +156,7 @@ async fn the_report_serializes_for_the_cli_and_the_invocation_result() {
         serde_json::json!({"invoiceId": 1, "problem": {"kind": "missing"}, "action": {"action": "requeued"}})
     );
     assert_eq!(json["findings"][1]["problem"]["code"], "UNKNOWN_INVOICE");
-    let summary = summary(&found);
+    let summary = summary(&Run::from(Ok(found)));
     assert_eq!(summary["requeued"], 2);
     assert_eq!(summary["requeuedIds"], serde_json::json!([1, 2]));
     assert_eq!(summary["rows"], 2);
@@ -147,20 +169,145 @@ async fn a_scheduled_run_counts_missing_invoices_only_outside_its_settle_window(
     paid.purchase_time =
         glase_shared::PurchaseTime::from_timestamp(now() - Duration::from_secs(20 * 60));
     let with_settle = |minutes: u64| Scheduled {
-        source: FakeReport::with_rows([paid.clone()]),
+        source: FakeReport::with_rows([paid.clone()]).by_day(),
         store: MemoryStore::default(),
         queue: MemoryQueue::default(),
+        days: None::<MemoryQueue>,
         zone: TimeZone::UTC,
         lookback_days: 3,
         settle: Duration::from_secs(minutes * 60),
     };
 
     // Act
-    let inside = with_settle(30).run(now()).await.unwrap();
+    let inside = with_settle(30).run(now()).await.unwrap().found;
     let outside = with_settle(15).run(now()).await.unwrap();
 
     // Assert: re-queued either way, missing only once the window has passed.
     assert_eq!((inside.requeued_ids(), inside.missing), (vec![id(1)], 0));
-    assert_eq!((outside.requeued_ids(), outside.missing), (vec![id(1)], 1));
+    assert_eq!(
+        (outside.found.requeued_ids(), outside.found.missing),
+        (vec![id(1)], 1)
+    );
     assert_eq!(summary(&outside)["missing"], 1);
+}
+
+fn with_days_queue(
+    source: FakeReport,
+) -> Scheduled<FakeReport, MemoryStore, MemoryQueue, MemoryQueue> {
+    Scheduled {
+        source,
+        store: MemoryStore::default(),
+        queue: MemoryQueue::default(),
+        days: Some(MemoryQueue::default()),
+        zone: TimeZone::UTC,
+        lookback_days: 3,
+        settle: Options::DEFAULT_SETTLE,
+    }
+}
+
+fn days_queue(
+    scheduled: &Scheduled<FakeReport, MemoryStore, MemoryQueue, MemoryQueue>,
+) -> Vec<jiff::civil::Date> {
+    scheduled
+        .days
+        .as_ref()
+        .unwrap()
+        .handed_on
+        .lock()
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test]
+async fn an_invocation_without_time_for_its_days_hands_them_to_its_queue_and_succeeds() {
+    let scheduled = with_days_queue(FakeReport::with_rows([paid_on(date(2026, 3, 9), 1)]).by_day());
+    // 30 s left: less than a day is given (a minute).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+
+    let run = scheduled
+        .handle(&Invocation::Scheduled, now(), Some(deadline))
+        .await
+        .unwrap();
+
+    let days: Vec<_> = Window::new(date(2026, 3, 7), date(2026, 3, 10))
+        .unwrap()
+        .days()
+        .map(|d| d.from())
+        .collect();
+    assert_eq!(run.handed_on, days);
+    assert_eq!(days_queue(&scheduled), days);
+    assert!(
+        scheduled.source.windows().is_empty(),
+        "no report was asked for"
+    );
+    assert_eq!(
+        summary(&run)["daysHandedOn"],
+        "2026-03-07,2026-03-08,2026-03-09,2026-03-10"
+    );
+}
+
+#[tokio::test]
+async fn days_that_fail_in_the_scheduled_run_are_handed_on_each_to_be_retried_alone() {
+    // Glase refuses every day's report: each day fails alone and is handed on, to be retried
+    // by its own message; the invocation itself has done its part.
+    let scheduled = with_days_queue(FakeReport::default().unavailable());
+
+    let run = scheduled.run(now()).await.unwrap();
+
+    assert_eq!(run.failed.len(), 4);
+    assert_eq!(days_queue(&scheduled).len(), 4);
+    assert!(run.error().unwrap().contains("HTTP 503"));
+}
+
+#[tokio::test]
+async fn a_days_message_reconciles_that_day_only() {
+    let scheduled = with_days_queue(
+        FakeReport::with_rows([paid_on(date(2026, 3, 1), 1), paid_on(date(2026, 3, 2), 2)])
+            .by_day(),
+    );
+
+    let run = scheduled
+        .handle(&Invocation::Days(vec![date(2026, 3, 2)]), now(), None)
+        .await
+        .unwrap();
+
+    assert_eq!(
+        scheduled.source.windows(),
+        vec![Window::day(date(2026, 3, 2))]
+    );
+    assert_eq!(run.found.requeued_ids(), vec![id(2)]);
+    assert!(days_queue(&scheduled).is_empty());
+}
+
+#[tokio::test]
+async fn a_days_message_that_fails_fails_the_invocation_for_sqs_to_retry_and_is_not_handed_on() {
+    let scheduled = with_days_queue(FakeReport::default().unavailable());
+
+    let result = scheduled
+        .handle(&Invocation::Days(vec![date(2026, 3, 2)]), now(), None)
+        .await;
+
+    assert!(
+        matches!(
+            result,
+            Err(RunError::Unfinished { ref days, .. }) if days == &vec![date(2026, 3, 2)]
+        ),
+        "{result:?}"
+    );
+    assert!(days_queue(&scheduled).is_empty());
+}
+
+#[tokio::test]
+async fn a_window_by_hand_is_split_by_day_like_the_schedule() {
+    let scheduled = with_days_queue(FakeReport::default().by_day());
+    let window = Window::new(date(2026, 1, 1), date(2026, 3, 31)).unwrap();
+
+    let run = scheduled
+        .handle(&Invocation::Window(window), now(), None)
+        .await
+        .unwrap();
+
+    assert_eq!(run.done.len(), 90);
+    assert_eq!(scheduled.source.windows().len(), 90);
+    assert_eq!(summary(&run)["from"], "2026-01-01");
 }

@@ -1,7 +1,7 @@
 //! The EMF metrics, in a test binary of their own: the recorder is process-wide, and any other
 //! test's run would add to what this one flushes.
 
-use glase_reconcile::metrics;
+use glase_reconcile::{metrics, Run};
 use glase_shared::memory::{FakeReport, MemoryQueue, MemoryStore};
 use glase_shared::reconcile::{
     reconcile, Action, Finding, Options, Problem, ReconcileFailure, Reconciliation, Window,
@@ -87,7 +87,7 @@ async fn metrics_are_emf_counts_without_dimensions_in_the_configured_namespace()
     ];
 
     // Act
-    metrics::record(&Ok(found));
+    metrics::record(&Run::from(Ok(found)));
     let doc = flushed(collector);
 
     // Assert
@@ -128,8 +128,8 @@ async fn metrics_are_emf_counts_without_dimensions_in_the_configured_namespace()
     assert_eq!(values(&doc), [1, 1, 4, 1, 1, 1, 1].map(Some));
 
     // An empty report is still a finished run: the heartbeat beats. One that stopped does not.
-    metrics::record(&Ok(empty));
+    metrics::record(&Run::from(Ok(empty)));
     assert_eq!(values(&flushed(collector)), [0, 0, 0, 0, 0, 1, 0].map(Some));
-    metrics::record(&Err(stopped));
+    metrics::record(&Run::from(Err(stopped)));
     assert_eq!(values(&flushed(collector)), [0, 0, 0, 1, 0, 0, 0].map(Some));
 }

@@ -285,7 +285,9 @@ impl crate::ports::DayQueue for SqsQueue {
                     .collect::<Result<Vec<_>, _>>();
                 let sent = match entries {
                     Ok(entries) => self.send_entries(entries).await,
-                    Err(e) => Err(AdapterError::msg(format!("bad SendMessageBatch entry: {e}"))),
+                    Err(e) => Err(AdapterError::msg(format!(
+                        "bad SendMessageBatch entry: {e}"
+                    ))),
                 };
                 sent.unwrap_or_else(|e| vec![Err(e.to_string()); days.len()])
             })

@@ -226,7 +226,10 @@ mod tests {
         .await;
 
         assert_eq!(source.windows(), window().days().collect::<Vec<_>>());
-        assert_eq!(days.done, window().days().map(|d| d.from()).collect::<Vec<_>>());
+        assert_eq!(
+            days.done,
+            window().days().map(|d| d.from()).collect::<Vec<_>>()
+        );
         assert!(days.left.is_empty() && days.failed.is_empty());
         assert_eq!((days.found.rows, days.found.requeued), (12, 12));
         assert_eq!(days.found.window, window());
@@ -255,10 +258,17 @@ mod tests {
         )
         .await;
 
-        assert_eq!(days.done, vec![date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)]);
+        assert_eq!(
+            days.done,
+            vec![date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)]
+        );
         assert_eq!(days.left, vec![date(2026, 3, 4)]);
         assert_eq!(days.undone(), vec![date(2026, 3, 4)]);
-        assert_eq!(source.windows().len(), 3, "day 4's report was never asked for");
+        assert_eq!(
+            source.windows().len(),
+            3,
+            "day 4's report was never asked for"
+        );
         assert_eq!(queue.sent().len(), 9);
     }
 
@@ -285,7 +295,10 @@ mod tests {
         .await;
 
         assert!(days.done.is_empty());
-        assert_eq!(days.undone(), window().days().map(|d| d.from()).collect::<Vec<_>>());
+        assert_eq!(
+            days.undone(),
+            window().days().map(|d| d.from()).collect::<Vec<_>>()
+        );
         assert!(queue.sent().is_empty());
     }
 
@@ -308,7 +321,10 @@ mod tests {
         // The break comes at the end of every day's body: each day's rows are still checked.
         assert_eq!(days.failed.len(), 4);
         assert!(days.failed[0].1.to_string().contains("connection reset"));
-        assert_eq!(days.undone(), window().days().map(|d| d.from()).collect::<Vec<_>>());
+        assert_eq!(
+            days.undone(),
+            window().days().map(|d| d.from()).collect::<Vec<_>>()
+        );
         assert_eq!(queue.sent().len(), 12);
     }
 

@@ -90,11 +90,12 @@ async fn harness(zone: TimeZone) -> Harness {
 
 impl Harness {
     /// The scheduled function as deployed: today and 3 days back, in UTC.
-    fn scheduled(&self) -> Scheduled<GlaseReport, DynamoStore, SqsQueue> {
+    fn scheduled(&self) -> Scheduled<GlaseReport, DynamoStore, SqsQueue, SqsQueue> {
         Scheduled {
             source: self.report.clone(),
             store: self.pipeline.store.clone(),
             queue: self.requeue.clone(),
+            days: None,
             zone: TimeZone::UTC,
             lookback_days: 3,
             settle: Options::DEFAULT_SETTLE,
@@ -106,6 +107,7 @@ impl Harness {
             .run(Timestamp::now())
             .await
             .expect("the run succeeds")
+            .found
     }
 
     fn detail_fetches(&self) -> usize {
@@ -398,7 +400,7 @@ async fn purchase_times_read_in_the_wrong_zone_are_mismatches_naming_glase_time_
     h.pipeline.drain(WAIT).await;
 
     // Act
-    let report = scheduled.run(Timestamp::now()).await.unwrap();
+    let report = scheduled.run(Timestamp::now()).await.unwrap().found;
 
     // Assert
     let mut mismatches = report.mismatch_ids();
