@@ -897,6 +897,7 @@ fn queues_are_encrypted_and_refuse_plain_http() {
         "NotificationQueue",
         "DeadLetterQueue",
         "ReconcileFailureQueue",
+        "ReconcileDaysQueue",
     ] {
         let p = props(q);
         assert!(
@@ -911,6 +912,7 @@ fn queues_are_encrypted_and_refuse_plain_http() {
             reference("NotificationQueue"),
             reference("DeadLetterQueue"),
             reference("ReconcileFailureQueue"),
+            reference("ReconcileDaysQueue"),
         ])
     );
     let s = &policy["PolicyDocument"]["Statement"][0];
@@ -1074,6 +1076,10 @@ fn resolved_env(vars: &'static Value) -> BTreeMap<String, String> {
         (
             "DeadLetterQueue",
             "https://sqs.eu-north-1.amazonaws.com/123456789012/glase-DeadLetterQueue-x",
+        ),
+        (
+            "ReconcileDaysQueue",
+            "https://sqs.eu-north-1.amazonaws.com/123456789012/glase-ReconcileDaysQueue-x",
         ),
         ("InvoicesTable", "glase-InvoicesTable-x"),
         ("InvoiceEventBus", "glase-invoices-invoices"),
@@ -1781,6 +1787,19 @@ fn reconcile_may_only_batch_read_the_table_requeue_read_the_secret_and_write_its
         ("sqs:SendMessage", get_att("NotificationQueue", "Arn")),
         // Lambda's OnFailure destination sends with the function's own role.
         ("sqs:SendMessage", get_att("ReconcileFailureQueue", "Arn")),
+        // The split by day: it hands days to its own queue (SqsQueue::hand_on) and consumes
+        // them (what the SQS event source mapping needs, on that queue only).
+        ("sqs:SendMessage", get_att("ReconcileDaysQueue", "Arn")),
+        ("sqs:ReceiveMessage", get_att("ReconcileDaysQueue", "Arn")),
+        ("sqs:DeleteMessage", get_att("ReconcileDaysQueue", "Arn")),
+        (
+            "sqs:GetQueueAttributes",
+            get_att("ReconcileDaysQueue", "Arn"),
+        ),
+        (
+            "sqs:ChangeMessageVisibility",
+            get_att("ReconcileDaysQueue", "Arn"),
+        ),
         ("ssm:GetParameter", sub(PARAMETER_ARN)),
         (
             "kms:Decrypt",
@@ -1795,12 +1814,56 @@ fn reconcile_may_only_batch_read_the_table_requeue_read_the_secret_and_write_its
 }
 
 #[test]
+fn days_a_reconcile_invocation_has_no_time_for_go_to_its_own_queue_one_at_a_time_and_failures_page()
+{
+    let days = &props("ReconcileFunction")["Events"]["Days"];
+    assert_eq!(days["Type"].as_str(), Some("SQS"));
+    assert_eq!(
+        days["Properties"]["Queue"],
+        get_att("ReconcileDaysQueue", "Arn")
+    );
+    assert_eq!(int(&days["Properties"]["BatchSize"], "BatchSize"), 1);
+    assert_eq!(
+        reconcile_env()["RECONCILE_DAYS_QUEUE_URL"],
+        reference("ReconcileDaysQueue")
+    );
+    let queue = props("ReconcileDaysQueue");
+    let timeout = int(&props("ReconcileFunction")["Timeout"], "Timeout");
+    assert!(
+        int(&queue["VisibilityTimeout"], "VisibilityTimeout") >= timeout,
+        "a day must not come back while its invocation still runs"
+    );
+    // A day failing three times lands where failed invocations do, and that pages.
+    assert_eq!(
+        queue["RedrivePolicy"]["deadLetterTargetArn"],
+        get_att("ReconcileFailureQueue", "Arn")
+    );
+    assert_eq!(
+        int(
+            &queue["RedrivePolicy"]["maxReceiveCount"],
+            "maxReceiveCount"
+        ),
+        3
+    );
+    let age = props("ReconcileDaysQueueAgeAlarm");
+    assert_eq!(
+        age["MetricName"].as_str(),
+        Some("ApproximateAgeOfOldestMessage")
+    );
+    assert!(int(&age["Threshold"], "Threshold") <= 2 * 3600);
+}
+
+#[test]
 fn reconcile_runs_on_the_schedule_parameter_over_the_look_back_parameter() {
     let events = props("ReconcileFunction")["Events"]
         .as_mapping()
         .expect("ReconcileFunction has Events");
-    assert_eq!(events.len(), 1, "one trigger: the schedule");
-    let event = events.values().next().unwrap();
+    assert_eq!(
+        events.len(),
+        2,
+        "two triggers: the schedule and its own days queue"
+    );
+    let event = &events["Reconcile"];
     assert_eq!(event["Type"].as_str(), Some("Schedule"));
     assert_eq!(
         event["Properties"]["Schedule"],
