@@ -2,14 +2,15 @@
 //! never reached us — a webhook outage longer than Glase's ~32 h of retries, a refusal nobody
 //! saw, a false rejection.
 //!
-//! [`reconcile`] reads the report for a [`Window`] of dates row by row, looks the ids up in the
-//! table 100 at a time, and re-queues every invoice that is missing, `REJECTED` or stuck
-//! `PROCESSING` (lease lapsed); the worker then fetches and stores it through its normal,
-//! idempotent path. A stored invoice whose amount, currency, reference or purchase instant
+//! [`reconcile_with`] reads the whole report for a [`Window`] of dates first, keeping a compact
+//! record per row, then looks the ids up in the table 100 at a time and re-queues, in batches,
+//! every invoice that is missing, `REJECTED` or stuck `PROCESSING` (lease lapsed); the worker
+//! then fetches and stores it through its normal, idempotent path. A stored invoice whose amount, currency, reference or purchase instant
 //! differs from the report is a [`Problem::Mismatch`]: reported, never "fixed". A report row
 //! that cannot be read is still looked up when its id can be, and re-queued like any other.
 //! The scheduled Lambda (glase-reconcile) and the `glase-invoices reconcile` command both call
-//! it.
+//! it. The result ([`Reconciliation`]) keeps exact counts and the first findings; every finding
+//! goes to the caller's sink as it is made.
 
 use std::collections::HashSet;
 use std::time::Duration;
