@@ -501,13 +501,13 @@ impl Clock for ManualClock {
 }
 
 #[cfg(feature = "glase")]
-pub use report::FakeReport;
+pub use report::{FakeReport, GeneratedReport};
 
 #[cfg(feature = "glase")]
 mod report {
     use std::sync::Mutex;
 
-    use futures::stream;
+    use futures::{stream, StreamExt};
     use jiff::tz::TimeZone;
 
     use super::lock;
@@ -581,6 +581,28 @@ mod report {
 
         pub fn windows(&self) -> Vec<Window> {
             lock(&self.windows).clone()
+        }
+    }
+
+    /// A report of `rows` rows made as they are read — ids 1 to `rows`, each the documented
+    /// example renumbered — so a test streams a busy issuer's report without holding it.
+    pub struct GeneratedReport {
+        pub rows: u64,
+    }
+
+    impl ReportSource for GeneratedReport {
+        type Rows = stream::BoxStream<'static, Result<Invoice, ReportFetchError>>;
+
+        async fn fetch(&self, _window: Window) -> Result<Self::Rows, ReportFetchError> {
+            let template = super::doc_invoice();
+            Ok(stream::iter(1..=self.rows)
+                .map(move |n| {
+                    Ok(Invoice {
+                        id: InvoiceId::new(n).expect("ids from 1 are valid"),
+                        ..template.clone()
+                    })
+                })
+                .boxed())
         }
     }
 

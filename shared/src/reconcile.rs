@@ -2,14 +2,15 @@
 //! never reached us — a webhook outage longer than Glase's ~32 h of retries, a refusal nobody
 //! saw, a false rejection.
 //!
-//! [`reconcile`] reads the report for a [`Window`] of dates row by row, looks the ids up in the
-//! table 100 at a time, and re-queues every invoice that is missing, `REJECTED` or stuck
-//! `PROCESSING` (lease lapsed); the worker then fetches and stores it through its normal,
-//! idempotent path. A stored invoice whose amount, currency, reference or purchase instant
+//! [`reconcile_with`] reads the whole report for a [`Window`] of dates first, keeping a compact
+//! record per row, then looks the ids up in the table 100 at a time and re-queues, in batches,
+//! every invoice that is missing, `REJECTED` or stuck `PROCESSING` (lease lapsed); the worker
+//! then fetches and stores it through its normal, idempotent path. A stored invoice whose amount, currency, reference or purchase instant
 //! differs from the report is a [`Problem::Mismatch`]: reported, never "fixed". A report row
 //! that cannot be read is still looked up when its id can be, and re-queued like any other.
 //! The scheduled Lambda (glase-reconcile) and the `glase-invoices reconcile` command both call
-//! it.
+//! it. The result ([`Reconciliation`]) keeps exact counts and the first findings; every finding
+//! goes to the caller's sink as it is made.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -502,7 +503,8 @@ where
 {
     let mut found = Reconciliation::new(window, options.dry_run);
     let result = async {
-        let (listed, broken) = read(source, &mut found, sink).await?;
+        let size = options.batch_size.clamp(1, 100);
+        let (listed, broken) = read(source, size, &mut found, sink).await?;
         check_all(store, queue, &listed, &mut found, options, sink).await?;
         broken.map_or(Ok(()), Err)
     }
@@ -534,18 +536,42 @@ struct Listed {
     first: bool,
 }
 
+/// The rows read, in batches of the lookup's size: batches never move once full, so a
+/// growing report is never copied whole (as one long vector would be, doubling).
+struct Batches {
+    size: usize,
+    full: Vec<Vec<Listed>>,
+}
+
+impl Batches {
+    fn push(&mut self, row: Listed) {
+        match self.full.last_mut() {
+            Some(last) if last.len() < self.size => last.push(row),
+            _ => {
+                let mut batch = Vec::with_capacity(self.size);
+                batch.push(row);
+                self.full.push(batch);
+            }
+        }
+    }
+}
+
 /// Phase 1: the whole report, compactly. A broken download ends it early, with the error
 /// returned beside the rows read so far (still worth checking).
 async fn read<S: ReportSource>(
     source: &S,
+    size: usize,
     found: &mut Reconciliation,
     sink: &mut Sink<'_>,
-) -> Result<(Vec<Listed>, Option<ReconcileError>), ReconcileError> {
+) -> Result<(Batches, Option<ReconcileError>), ReconcileError> {
     let mut rows = source
         .fetch(found.window)
         .await
         .map_err(ReconcileError::Report)?;
-    let mut listed = Vec::new();
+    let mut listed = Batches {
+        size,
+        full: Vec::new(),
+    };
     let mut seen = HashSet::new();
     while let Some(item) = rows.next().await {
         match item {
@@ -596,19 +622,18 @@ async fn read<S: ReportSource>(
     Ok((listed, None))
 }
 
-/// Phase 2: the rows looked up `batch_size` at a time, `in_flight` batches at once, results
-/// taken in report order.
+/// Phase 2: the rows looked up a batch at a time, `in_flight` batches at once, results taken
+/// in report order.
 async fn check_all<L: InvoiceLookup, Q: Requeue>(
     store: &L,
     queue: &Q,
-    listed: &[Listed],
+    listed: &Batches,
     found: &mut Reconciliation,
     options: &Options,
     sink: &mut Sink<'_>,
 ) -> Result<(), ReconcileError> {
-    let size = options.batch_size.clamp(1, 100);
-    let mut checked = futures::stream::iter(listed.chunks(size))
-        .map(|chunk| check(store, queue, chunk, options))
+    let mut checked = futures::stream::iter(&listed.full)
+        .map(|batch| check(store, queue, batch, options))
         .buffered(options.in_flight.max(1));
     while let Some(batch) = checked.next().await {
         let batch = batch.map_err(ReconcileError::Store)?;

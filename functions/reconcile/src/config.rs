@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use glase_shared::adapters::glase_report::{DEFAULT_MAX_REPORT_BYTES, DEFAULT_REPORT_TIMEOUT};
+use glase_shared::adapters::glase_report::{
+    DEFAULT_MAX_REPORT_BYTES_PER_DAY, DEFAULT_REPORT_STALL,
+};
 use glase_shared::config::{ConfigError, Env, GlaseConfig};
 use glase_shared::reconcile::Options;
 
@@ -30,10 +32,12 @@ pub struct ReconcileConfig {
     /// `RECONCILE_SCHEDULE` (optional: unset for local runs): the function's own EventBridge
     /// schedule, refused when rarer than `LOOKBACK_DAYS` covers (rule in [`crate::schedule`]).
     pub schedule: Option<Schedule>,
-    /// `GLASE_REPORT_TIMEOUT_MS` (default 120000): the whole report request, body included.
-    pub report_timeout: Duration,
-    /// `GLASE_REPORT_MAX_BYTES` (default 64 MiB): a larger body fails the run.
-    pub report_max_bytes: u64,
+    /// `GLASE_REPORT_STALL_MS` (default 30000): no response, or no body bytes while we wait
+    /// for them, for this long fails the report request (its total time is not bounded).
+    pub report_stall: Duration,
+    /// `GLASE_REPORT_MAX_BYTES` (default 1 GiB, at most 4 GiB): the body cap per day of the
+    /// window; a larger body fails the run.
+    pub report_max_bytes_per_day: u64,
     /// `METRICS_NAMESPACE` (default `GlaseInvoices`).
     pub metrics_namespace: String,
 }
@@ -66,16 +70,16 @@ impl ReconcileConfig {
                     var: "RECONCILE_SCHEDULE",
                     reason: e.to_string(),
                 })?,
-            report_timeout: Duration::from_millis(env.number(
-                "GLASE_REPORT_TIMEOUT_MS",
-                DEFAULT_REPORT_TIMEOUT.as_millis() as u64,
+            report_stall: Duration::from_millis(env.number(
+                "GLASE_REPORT_STALL_MS",
+                DEFAULT_REPORT_STALL.as_millis() as u64,
                 1..=900_000,
                 "milliseconds",
             )?),
-            report_max_bytes: env.number(
+            report_max_bytes_per_day: env.number(
                 "GLASE_REPORT_MAX_BYTES",
-                DEFAULT_MAX_REPORT_BYTES,
-                1..=1 << 30,
+                DEFAULT_MAX_REPORT_BYTES_PER_DAY,
+                1..=1 << 32,
                 "bytes",
             )?,
             metrics_namespace: env
@@ -105,8 +109,8 @@ mod tests {
     fn reads_a_complete_config_with_defaults() {
         let cfg = from_env(VARS).unwrap();
         assert_eq!(cfg.lookback_days, 3);
-        assert_eq!(cfg.report_timeout, Duration::from_secs(120));
-        assert_eq!(cfg.report_max_bytes, 64 * 1024 * 1024);
+        assert_eq!(cfg.report_stall, Duration::from_secs(30));
+        assert_eq!(cfg.report_max_bytes_per_day, 1 << 30);
         assert_eq!(cfg.metrics_namespace, "GlaseInvoices");
         assert_eq!(cfg.table_name, "invoices");
         assert_eq!(cfg.settle, Duration::from_secs(30 * 60));
@@ -145,7 +149,7 @@ mod tests {
             ("LOOKBACK_DAYS", "0"),
             ("LOOKBACK_DAYS", "32"),
             ("LOOKBACK_DAYS", "three"),
-            ("GLASE_REPORT_TIMEOUT_MS", "-1"),
+            ("GLASE_REPORT_STALL_MS", "-1"),
             ("SETTLE_MINUTES", "1441"),
             ("SETTLE_MINUTES", "half an hour"),
             ("RECONCILE_SCHEDULE", "rate(4 days)"),

@@ -18,8 +18,8 @@ async fn main() -> Result<(), Error> {
     let token = auth_token(&config.glase, &aws).await?;
     let scheduled = Scheduled {
         source: GlaseReport::new(&config.glase, token)?
-            .with_timeout(config.report_timeout)
-            .with_max_bytes(config.report_max_bytes),
+            .with_stall(config.report_stall)
+            .with_max_bytes_per_day(config.report_max_bytes_per_day),
         store: DynamoStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name),
         queue: SqsQueue::new(aws_sdk_sqs::Client::new(&aws), config.queue_url),
         days: config

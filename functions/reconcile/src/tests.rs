@@ -311,3 +311,95 @@ async fn a_window_by_hand_is_split_by_day_like_the_schedule() {
     assert_eq!(scheduled.source.windows().len(), 90);
     assert_eq!(summary(&run)["from"], "2026-01-01");
 }
+
+/// The JSON log lines written while `work` runs on this thread.
+async fn logged<T>(work: impl std::future::Future<Output = T>) -> (T, Vec<serde_json::Value>) {
+    use std::sync::{Arc, Mutex};
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .flatten_event(true)
+        .with_writer(move || writer.clone())
+        .finish();
+    let out = {
+        let _guard = tracing::subscriber::set_default(subscriber);
+        work.await
+    };
+    let text = String::from_utf8(lines.0.lock().unwrap().clone()).unwrap();
+    let parsed = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    (out, parsed)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn with_100000_requeues_the_summary_stays_small_and_every_id_is_in_a_requeued_line() {
+    // Arrange: nothing stored, so every row is re-queued.
+    const ROWS: u64 = 100_000;
+    let scheduled = Scheduled {
+        source: glase_shared::memory::GeneratedReport { rows: ROWS },
+        store: MemoryStore::default(),
+        queue: MemoryQueue::default(),
+        days: None::<MemoryQueue>,
+        zone: TimeZone::UTC,
+        // One day: the generated report serves its rows for any window.
+        lookback_days: 0,
+        settle: Options::DEFAULT_SETTLE,
+    };
+
+    // Act
+    let (run, lines) = logged(scheduled.run(now())).await;
+
+    // Assert
+    let run = run.unwrap();
+    let found = &run.found;
+    assert_eq!(found.requeued, ROWS);
+    let summary_line = lines
+        .iter()
+        .find(|l| l["message"] == "reconcile summary")
+        .expect("a summary line");
+    let size = summary_line.to_string().len();
+    assert!(size < 4096, "summary line of {size} bytes");
+    assert_eq!(summary_line["requeued"], ROWS);
+    assert!(summary_line["requeued_ids"]
+        .as_str()
+        .unwrap()
+        .ends_with(",…"));
+    let result = serde_json::to_string(&summary(&run)).unwrap();
+    assert!(
+        result.len() < 4096,
+        "invocation result of {} bytes",
+        result.len()
+    );
+
+    let mut logged_ids = Vec::new();
+    for line in lines
+        .iter()
+        .filter(|l| l["message"] == "reconcile requeued")
+    {
+        let ids: Vec<u64> = line["ids"]
+            .as_str()
+            .unwrap()
+            .split(',')
+            .map(|n| n.parse().unwrap())
+            .collect();
+        assert!(ids.len() <= IDS_PER_LOG_LINE);
+        assert_eq!(line["count"], ids.len());
+        logged_ids.extend(ids);
+    }
+    logged_ids.sort_unstable();
+    assert_eq!(logged_ids, (1..=ROWS).collect::<Vec<_>>());
+}

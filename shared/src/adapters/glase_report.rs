@@ -3,8 +3,10 @@
 //!
 //! The body is never held whole: a blocking task runs the CSV reader ([`ReportReader`]) over the
 //! body as it arrives and hands rows on through a bounded channel. Memory stays at a chunk and a
-//! few rows, whatever the report's size; the body is also capped ([`DEFAULT_MAX_REPORT_BYTES`])
-//! so a runaway answer fails clearly.
+//! few rows, whatever the report's size; the body is also capped
+//! ([`DEFAULT_MAX_REPORT_BYTES_PER_DAY`] per day of the window) so a runaway answer fails
+//! clearly. The request is bounded by stalls, not by its total time: a day of a busy issuer
+//! takes minutes to download, and only a connection that stopped sending is worth giving up on.
 
 use std::io;
 use std::pin::Pin;
@@ -25,11 +27,18 @@ use crate::domain::{AuthToken, Invoice, IssuerName, ReportError, ReportReader};
 use crate::ports::{ReportFetchError, ReportSource};
 use crate::reconcile::Window;
 
-/// 64 MiB: about 250,000 rows. The default cap on a report body.
-pub const DEFAULT_MAX_REPORT_BYTES: u64 = 64 * 1024 * 1024;
+/// The default cap on a report body, per day of the window: 1 GiB. A row is ~330 bytes (a
+/// description, two references and a timestamp), so 1 GiB ≈ 3.2 million rows a day, three
+/// times a busy issuer's million (~330 MB).
+pub const DEFAULT_MAX_REPORT_BYTES_PER_DAY: u64 = 1 << 30;
 
-/// A report may take far longer than one invoice: the default for the whole request, body included.
-pub const DEFAULT_REPORT_TIMEOUT: Duration = Duration::from_secs(120);
+/// The default stall limit: no response headers, or no body bytes while we wait for them, for
+/// this long fails the request.
+pub const DEFAULT_REPORT_STALL: Duration = Duration::from_secs(30);
+
+/// A ceiling on the whole request, above any run: Lambda's longest timeout. Stalls end a dead
+/// download long before; this only replaces the details client's per-request timeout.
+const REPORT_CEILING: Duration = Duration::from_secs(15 * 60);
 
 /// Parsed rows waiting for the consumer.
 const ROWS_IN_FLIGHT: usize = 32;
@@ -41,34 +50,42 @@ pub struct GlaseReport {
     base_url: String,
     issuer: IssuerName,
     token: AuthToken,
-    timeout: Duration,
-    max_bytes: u64,
+    stall: Duration,
+    max_bytes_per_day: u64,
 }
 
 impl GlaseReport {
-    /// The same client settings as the details client (timeouts, no redirects, user agent),
-    /// with [`DEFAULT_REPORT_TIMEOUT`] for the whole request and [`DEFAULT_MAX_REPORT_BYTES`].
+    /// The same client settings as the details client (connect timeout, no redirects, user
+    /// agent), with [`DEFAULT_REPORT_STALL`] and [`DEFAULT_MAX_REPORT_BYTES_PER_DAY`].
     pub fn new(config: &GlaseConfig, token: AuthToken) -> Result<Self, reqwest::Error> {
         Ok(Self {
             http: http_client(config)?,
             base_url: config.base_url.clone(),
             issuer: config.issuer.clone(),
             token,
-            timeout: DEFAULT_REPORT_TIMEOUT,
-            max_bytes: DEFAULT_MAX_REPORT_BYTES,
+            stall: DEFAULT_REPORT_STALL,
+            max_bytes_per_day: DEFAULT_MAX_REPORT_BYTES_PER_DAY,
         })
     }
 
-    /// Time allowed for the whole request, the body included.
-    pub fn with_timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+    /// How long the response headers, or the next body bytes while we wait for them, may
+    /// take before the request fails.
+    pub fn with_stall(mut self, stall: Duration) -> Self {
+        self.stall = stall;
         self
     }
 
-    /// The most body bytes accepted.
-    pub fn with_max_bytes(mut self, max_bytes: u64) -> Self {
-        self.max_bytes = max_bytes;
+    /// The most body bytes accepted per day of the window.
+    pub fn with_max_bytes_per_day(mut self, max_bytes: u64) -> Self {
+        self.max_bytes_per_day = max_bytes;
         self
+    }
+
+    /// The cap on the body of the report from `from` to `to`.
+    pub fn max_bytes(&self, from: Date, to: Date) -> u64 {
+        let days = from.until(to).map_or(1, |span| span.get_days().max(0) + 1);
+        self.max_bytes_per_day
+            .saturating_mul(u64::try_from(days).unwrap_or(1))
     }
 
     /// Both dates inclusive, as Glase's calendar (its time zone) counts them.
@@ -89,32 +106,35 @@ impl GlaseReport {
         })?;
         // Kept out of any debug output of the request (reqwest, hyper, tracing at trace level).
         token.set_sensitive(true);
-        let response = self
+        let request = self
             .http
             .get(self.report_url(from, to))
             .header("X-Auth-Token", token)
             .header(ACCEPT, "application/json")
-            .timeout(self.timeout)
-            .send()
+            .timeout(REPORT_CEILING)
+            .send();
+        let response = tokio::time::timeout(self.stall, request)
             .await
+            .map_err(|_| {
+                ReportFetchError::Transient(format!(
+                    "Glase's report stalled: no response within {} ms (GLASE_REPORT_STALL_MS)",
+                    self.stall.as_millis()
+                ))
+            })?
             .map_err(|e| ReportFetchError::Transient(describe(&e)))?;
+        let max_bytes = self.max_bytes(from, to);
         let status = response.status().as_u16();
         if status != 200 {
             let reason = response.text().await.unwrap_or_default();
             return Err(classify(status, &reason));
         }
-        if response
-            .content_length()
-            .is_some_and(|n| n > self.max_bytes)
-        {
-            return Err(ReportFetchError::TooLarge {
-                limit: self.max_bytes,
-            });
+        if response.content_length().is_some_and(|n| n > max_bytes) {
+            return Err(ReportFetchError::TooLarge { limit: max_bytes });
         }
         let chunks = response
             .bytes_stream()
             .map_err(|e| ReportFetchError::Transient(describe(&e)));
-        Ok(ReportRows::spawn(chunks, self.max_bytes))
+        Ok(ReportRows::spawn(chunks, max_bytes, self.stall))
     }
 }
 
@@ -155,21 +175,24 @@ pub struct ReportRows {
 }
 
 impl ReportRows {
-    /// Parses a body arriving as `chunks`, capped at `max_bytes`. Must run in a Tokio runtime
-    /// (the parser runs on its blocking pool).
-    pub fn spawn<S>(chunks: S, max_bytes: u64) -> Self
+    /// Parses a body arriving as `chunks`, capped at `max_bytes`, failing when no chunk comes
+    /// for `stall` while the parser waits for one (time the parser is held up by a slow
+    /// consumer does not count). Must run in a Tokio runtime (the parser runs on its blocking
+    /// pool).
+    pub fn spawn<S>(chunks: S, max_bytes: u64, stall: Duration) -> Self
     where
         S: Stream<Item = Result<Bytes, ReportFetchError>> + Send + 'static,
     {
         let mut total = 0u64;
-        let capped = chunks.map(move |chunk| -> Result<Bytes, ReportFetchError> {
-            let chunk = chunk?;
-            total = total.saturating_add(chunk.len() as u64);
-            if total > max_bytes {
-                return Err(ReportFetchError::TooLarge { limit: max_bytes });
-            }
-            Ok(chunk)
-        });
+        let capped =
+            stall_limited(chunks, stall).map(move |chunk| -> Result<Bytes, ReportFetchError> {
+                let chunk = chunk?;
+                total = total.saturating_add(chunk.len() as u64);
+                if total > max_bytes {
+                    return Err(ReportFetchError::TooLarge { limit: max_bytes });
+                }
+                Ok(chunk)
+            });
         // tokio-util's pieces rather than csv-async: the one CSV reader, sync, stays the domain's.
         // The failed chunk's error rides through csv inside an io::Error (see `cause`).
         let body = SyncIoBridge::new(StreamReader::new(Box::pin(
@@ -189,6 +212,31 @@ impl ReportRows {
         });
         Self { rows, ended: false }
     }
+}
+
+/// `chunks`, ending with a transient error when the next one takes longer than `stall` to come.
+/// The clock runs only while the next chunk is awaited.
+fn stall_limited<S>(
+    chunks: S,
+    stall: Duration,
+) -> impl Stream<Item = Result<Bytes, ReportFetchError>> + Send
+where
+    S: Stream<Item = Result<Bytes, ReportFetchError>> + Send + 'static,
+{
+    futures::stream::unfold(Some(Box::pin(chunks)), move |chunks| async move {
+        let mut chunks = chunks?;
+        match tokio::time::timeout(stall, chunks.next()).await {
+            Ok(Some(chunk)) => Some((chunk, Some(chunks))),
+            Ok(None) => None,
+            Err(_) => Some((
+                Err(ReportFetchError::Transient(format!(
+                    "Glase's report stalled: no body bytes for {} ms (GLASE_REPORT_STALL_MS)",
+                    stall.as_millis()
+                ))),
+                None,
+            )),
+        }
+    })
 }
 
 /// A failed download reaches the CSV reader as an io error: report its cause instead.
@@ -232,6 +280,7 @@ mod tests {
 
     const ROW_1: &str =
         "1000,\"Phone \"\"X\"\", two\nlines\",59.99,GBP,PAID,r-1,e-1,2015-05-15T15:37:33+02:00\r\n";
+    const STALL: Duration = Duration::from_secs(5);
     const ROW_2: &str = "1001,Electricity,120.00,EUR,PAID,r-2,e-2,2015-06-24T14:45:57Z\r\n";
 
     fn config() -> GlaseConfig {
@@ -304,7 +353,7 @@ mod tests {
         let body = format!("ID,DESCRIPTION,AMOUNT,CURRENCY,STATUS,REFERENCE,ERS_REFERENCE,PURCHASE_TIME\r\n{ROW_1}{ROW_2}");
         let expected = crate::domain::read_report(body.as_bytes()).unwrap();
         for size in [1, 2, 3, 7, 64, body.len()] {
-            let got: Vec<_> = collect(ReportRows::spawn(chunked(&body, size), 1 << 20))
+            let got: Vec<_> = collect(ReportRows::spawn(chunked(&body, size), 1 << 20, STALL))
                 .await
                 .into_iter()
                 .collect::<Result<_, _>>()
@@ -317,7 +366,7 @@ mod tests {
     #[tokio::test]
     async fn a_body_over_the_cap_ends_with_a_clear_error() {
         let body = ROW_1.repeat(100);
-        let results = collect(ReportRows::spawn(chunked(&body, 100), 1_000)).await;
+        let results = collect(ReportRows::spawn(chunked(&body, 100), 1_000, STALL)).await;
         let last = results.last().unwrap();
         assert!(
             matches!(last, Err(ReportFetchError::TooLarge { limit: 1_000 })),
@@ -337,7 +386,7 @@ mod tests {
             Ok(Bytes::from(ROW_1)),
             Err(ReportFetchError::Transient("connection reset".into())),
         ]);
-        let results = collect(ReportRows::spawn(chunks, 1 << 20)).await;
+        let results = collect(ReportRows::spawn(chunks, 1 << 20, STALL)).await;
         assert_eq!(results.len(), 2);
         assert!(results[0].is_ok());
         assert!(
@@ -353,7 +402,7 @@ mod tests {
             "{ROW_1}{}{ROW_2}",
             ROW_2.replace("120.00", "12O.00").replace("1001", "1002")
         );
-        let results = collect(ReportRows::spawn(chunked(&body, 16), 1 << 20)).await;
+        let results = collect(ReportRows::spawn(chunked(&body, 16), 1 << 20, STALL)).await;
         assert_eq!(results.len(), 3);
         assert!(results[1]
             .as_ref()
@@ -363,7 +412,12 @@ mod tests {
 
     #[tokio::test]
     async fn what_is_not_a_report_is_one_fatal_error() {
-        let results = collect(ReportRows::spawn(chunked("<html>\n</html>\n", 4), 1 << 20)).await;
+        let results = collect(ReportRows::spawn(
+            chunked("<html>\n</html>\n", 4),
+            1 << 20,
+            STALL,
+        ))
+        .await;
         assert_eq!(results.len(), 1);
         assert!(matches!(
             results[0],
@@ -371,9 +425,86 @@ mod tests {
         ));
     }
 
+    /// `ROW_1` `n` times, a row every `every`.
+    fn trickle(n: usize, every: Duration) -> impl Stream<Item = Result<Bytes, ReportFetchError>> {
+        futures::stream::iter(0..n).then(move |_| async move {
+            tokio::time::sleep(every).await;
+            Ok(Bytes::from(ROW_1))
+        })
+    }
+
+    #[tokio::test]
+    async fn a_body_that_trickles_but_never_stalls_completes_though_it_takes_longer_than_the_stall_limit(
+    ) {
+        let stall = Duration::from_millis(300);
+        let started = std::time::Instant::now();
+
+        let results = collect(ReportRows::spawn(
+            trickle(8, Duration::from_millis(100)),
+            1 << 20,
+            stall,
+        ))
+        .await;
+
+        assert!(started.elapsed() > 2 * stall, "{:?}", started.elapsed());
+        assert_eq!(results.len(), 8);
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+    }
+
+    #[tokio::test]
+    async fn a_body_that_stops_sending_fails_with_a_transient_error_naming_the_stall() {
+        let stopped = trickle(2, Duration::from_millis(10)).chain(futures::stream::pending());
+
+        let results = collect(ReportRows::spawn(
+            stopped,
+            1 << 20,
+            Duration::from_millis(200),
+        ))
+        .await;
+
+        assert_eq!(results.len(), 3, "{results:?}");
+        match &results[2] {
+            Err(ReportFetchError::Transient(m)) => {
+                assert!(m.contains("stalled: no body bytes for 200 ms"), "{m}")
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_consumer_does_not_count_as_a_stall() {
+        // The body is all there at once; the consumer takes longer than the stall limit.
+        let stall = Duration::from_millis(100);
+        let mut rows = ReportRows::spawn(chunked(&ROW_1.repeat(100), 64), 1 << 20, stall);
+        let mut read = 0;
+        while let Some(row) = rows.next().await {
+            row.unwrap();
+            read += 1;
+            if read == 1 {
+                tokio::time::sleep(3 * stall).await;
+            }
+        }
+        assert_eq!(read, 100);
+    }
+
+    #[test]
+    fn the_body_cap_is_per_day_of_the_window() {
+        let token = AuthToken::derive(&config().issuer, &SecretString::from("x"));
+        let report = GlaseReport::new(&config(), token)
+            .unwrap()
+            .with_max_bytes_per_day(1_000);
+        let day = jiff::civil::date(2026, 3, 1);
+        assert_eq!(report.max_bytes(day, day), 1_000);
+        assert_eq!(
+            report.max_bytes(day, jiff::civil::date(2026, 3, 31)),
+            31_000
+        );
+        assert_eq!(DEFAULT_MAX_REPORT_BYTES_PER_DAY, 1 << 30);
+    }
+
     #[tokio::test]
     async fn an_empty_body_is_an_empty_report() {
-        assert!(collect(ReportRows::spawn(chunked("", 1), 10))
+        assert!(collect(ReportRows::spawn(chunked("", 1), 10, STALL))
             .await
             .is_empty());
     }

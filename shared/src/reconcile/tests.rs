@@ -8,7 +8,7 @@ use jiff::Timestamp;
 
 use super::*;
 use crate::domain::{PurchaseTime, RejectionCode};
-use crate::memory::{doc_invoice_numbered, FakeReport, MemoryQueue, MemoryStore};
+use crate::memory::{doc_invoice_numbered, FakeReport, GeneratedReport, MemoryQueue, MemoryStore};
 use crate::ports::{InvoiceRecords, InvoiceStore, Lease, Rejection};
 
 fn id(n: u64) -> InvoiceId {
@@ -493,4 +493,131 @@ fn a_window_runs_forwards_and_is_not_too_long() {
     ));
     let w = Window::lookback(now(), &TimeZone::UTC, 3);
     assert_eq!((w.from(), w.to()), (date(2026, 3, 7), date(2026, 3, 10)));
+}
+
+#[tokio::test]
+async fn requeues_refused_once_by_the_queue_are_retried_and_sent() {
+    // SendMessageBatch refuses 3 entries of the first call; the retry sends them.
+    let queue = MemoryQueue::default();
+    queue.refuse_next(3);
+
+    let found = run(
+        &FakeReport::with_rows((1..=12).map(row)),
+        &MemoryStore::default(),
+        &queue,
+        Options::new(now()),
+    )
+    .await;
+
+    let mut sent = queue.sent();
+    sent.sort();
+    assert_eq!(sent, (1..=12).map(id).collect::<Vec<_>>());
+    assert_eq!((found.requeued, found.requeue_failed), (12, 0));
+    // Two batches of 10 and 2, and one retry of the 3 refused.
+    assert_eq!(queue.batches.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_requeue_refused_on_every_retry_is_reported_failed_not_dropped() {
+    let queue = MemoryQueue::refusing([id(2)]);
+
+    let found = run(
+        &FakeReport::with_rows((1..=3).map(row)),
+        &MemoryStore::default(),
+        &queue,
+        Options::new(now()),
+    )
+    .await;
+
+    assert_eq!(queue.sent(), vec![id(1), id(3)]);
+    assert_eq!((found.requeued, found.requeue_failed), (2, 1));
+    let failed: Vec<_> = found
+        .findings
+        .iter()
+        .filter_map(|f| match &f.action {
+            Action::RequeueFailed { error } => Some((f.invoice_id, error.clone())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), 1);
+    assert_eq!(failed[0].0, Some(id(2)));
+    assert!(failed[0].1.contains("after 4 retries"), "{}", failed[0].1);
+    // The first call and 4 retries of the one refused entry.
+    assert_eq!(queue.batches.load(Ordering::SeqCst), 5);
+    assert!(found.needs_human());
+}
+
+#[tokio::test]
+async fn the_result_keeps_exact_counts_and_the_first_findings_while_the_sink_gets_all() {
+    let queue = MemoryQueue::default();
+    let mut seen = Vec::new();
+
+    let found = reconcile_with(
+        &GeneratedReport { rows: 250 },
+        &MemoryStore::default(),
+        &queue,
+        window(),
+        &Options::new(now()),
+        &mut |f| seen.push(f.invoice_id),
+    )
+    .await
+    .unwrap();
+
+    assert_eq!((found.rows, found.missing, found.requeued), (250, 250, 250));
+    assert_eq!(found.findings.len(), Reconciliation::SAMPLE);
+    assert_eq!(found.findings_not_kept, 150);
+    assert_eq!(found.requeued_ids(), (1..=100).map(id).collect::<Vec<_>>());
+    assert_eq!(seen, (1..=250).map(|n| Some(id(n))).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn absorbing_another_run_adds_its_counts_widens_the_window_and_keeps_the_sample_capped() {
+    let day = |d| Window::day(date(2015, 5, d));
+    let store = MemoryStore::default();
+    let first = reconcile(
+        &GeneratedReport { rows: 80 },
+        &store,
+        &MemoryQueue::default(),
+        day(1),
+        &Options::new(now()),
+    )
+    .await
+    .unwrap();
+    let second = reconcile(
+        &GeneratedReport { rows: 70 },
+        &store,
+        &MemoryQueue::default(),
+        day(2),
+        &Options::new(now()),
+    )
+    .await
+    .unwrap();
+
+    let mut total = first;
+    total.absorb(second);
+
+    assert_eq!(
+        (total.window.from(), total.window.to()),
+        (date(2015, 5, 1), date(2015, 5, 2))
+    );
+    assert_eq!((total.rows, total.requeued, total.missing), (150, 150, 150));
+    assert_eq!(total.findings.len(), Reconciliation::SAMPLE);
+    assert_eq!(total.findings_not_kept, 50);
+}
+
+#[test]
+fn a_window_splits_into_its_days_in_order() {
+    let w = Window::new(date(2026, 2, 27), date(2026, 3, 2)).unwrap();
+    let days: Vec<_> = w.days().map(|d| (d.from(), d.to())).collect();
+    assert_eq!(
+        days,
+        [
+            date(2026, 2, 27),
+            date(2026, 2, 28),
+            date(2026, 3, 1),
+            date(2026, 3, 2)
+        ]
+        .map(|d| (d, d))
+    );
+    assert_eq!(Window::day(date(2026, 3, 1)).days().count(), 1);
 }

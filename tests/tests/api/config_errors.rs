@@ -195,9 +195,9 @@ fn cases() -> Vec<(Function, &'static str, Option<String>, &'static str)> {
         ),
         (
             Reconcile,
-            "GLASE_REPORT_TIMEOUT_MS",
+            "GLASE_REPORT_STALL_MS",
             Some("-1".into()),
-            "GLASE_REPORT_TIMEOUT_MS",
+            "GLASE_REPORT_STALL_MS",
         ),
         (
             Reconcile,

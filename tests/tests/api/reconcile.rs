@@ -534,7 +534,8 @@ async fn the_report_client_names_glases_refusals_and_caps_the_body() {
         Ok(_) => panic!("expected a 400 refusal, got rows"),
     }
 
-    let small = h.report.clone().with_max_bytes(1_000);
+    // Two days of 500 bytes each.
+    let small = h.report.clone().with_max_bytes_per_day(500);
     assert!(matches!(
         small.rows(from, to).await,
         Err(ReportFetchError::TooLarge { limit: 1_000 })
