@@ -25,10 +25,7 @@ impl Glase {
             .build()
             .expect("runtime");
         let running = runtime.block_on(glase_tests::glase::start());
-        Self {
-            runtime: runtime,
-            running,
-        }
+        Self { runtime, running }
     }
 
     fn sim(&self) -> Sim {
@@ -58,7 +55,12 @@ impl Glase {
     }
 
     /// The environment the worker has: Glase's variables beside the table and queues.
-    fn env<'a>(&'a self, base_url: &'a str, table: &'a str, queue: &'a str) -> Vec<(&'a str, &'a str)> {
+    fn env<'a>(
+        &'a self,
+        base_url: &'a str,
+        table: &'a str,
+        queue: &'a str,
+    ) -> Vec<(&'a str, &'a str)> {
         vec![
             ("GLASE_BASE_URL", base_url),
             ("GLASE_ISSUER", ISSUER),
@@ -141,10 +143,7 @@ fn reconcile_over_93_days_asks_glase_once_a_day_and_requeues_the_missing_invoice
         "each missing invoice queued once"
     );
     let asked = glase.sim().report_requests();
-    let days: Vec<(Date, Date)> = (0..93)
-        .map(|n| from() + n.days())
-        .map(|d| (d, d))
-        .collect();
+    let days: Vec<(Date, Date)> = (0..93).map(|n| from() + n.days()).map(|d| (d, d)).collect();
     assert_eq!(asked, days, "one report request per day, oldest first");
 }
 
@@ -199,14 +198,18 @@ fn a_day_glase_refuses_fails_the_run_and_is_named_with_the_command_to_run_it_aga
     );
     assert!(r.stderr.contains("HTTP 500"), "{}", r.transcript());
     // Only that day: the days either side were done and their invoices re-queued.
-    assert_eq!(r.stderr.matches("glase-invoices reconcile --from").count(), 1);
-    for id in ids {
-        assert!(r.stdout.contains(&format!("{id},missing,requeued")), "{}", r.transcript());
-    }
     assert_eq!(
-        arrived(&queue),
-        BTreeMap::from([(ids[0], 1), (ids[1], 1)])
+        r.stderr.matches("glase-invoices reconcile --from").count(),
+        1
     );
+    for id in ids {
+        assert!(
+            r.stdout.contains(&format!("{id},missing,requeued")),
+            "{}",
+            r.transcript()
+        );
+    }
+    assert_eq!(arrived(&queue), BTreeMap::from([(ids[0], 1), (ids[1], 1)]));
     assert_eq!(glase.sim().report_requests().len(), 5);
 
     // Act 2: the day named, run again once Glase answers for it.

@@ -337,10 +337,7 @@ async fn days_a_scheduled_run_has_no_time_for_go_to_the_days_queue_and_each_mess
 
     // Assert 3: nothing re-queued, every invoice matched where it was paid.
     assert_eq!(again.iter().map(|(_, r)| r).sum::<u64>(), 0, "{again:?}");
-    assert_eq!(
-        again.iter().map(|(m, _)| m).sum::<u64>(),
-        ids.len() as u64
-    );
+    assert_eq!(again.iter().map(|(m, _)| m).sum::<u64>(), ids.len() as u64);
     assert_eq!(h.pipeline.queue_depth(&h.pipeline.queue_url).await, 0);
 }
 
