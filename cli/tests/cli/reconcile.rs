@@ -13,8 +13,8 @@ use jiff::ToSpan;
 
 /// glase-sim on a runtime of its own that keeps serving while the binary runs.
 struct Glase {
-    runtime: tokio::runtime::Runtime,
     running: RunningSim,
+    runtime: tokio::runtime::Runtime,
 }
 
 impl Glase {
@@ -25,7 +25,7 @@ impl Glase {
             .build()
             .expect("runtime");
         let running = runtime.block_on(glase_tests::glase::start());
-        Self { runtime, running }
+        Self { running, runtime }
     }
 
     fn sim(&self) -> Sim {

@@ -260,7 +260,7 @@ async fn days_a_scheduled_run_has_no_time_for_go_to_the_days_queue_and_each_mess
         };
         ids.push(h.sim.pay(paid).await.unwrap().id);
     }
-    let (days_queue, _) = glase_dev::aws::create_queues(&h.pipeline.sqs, &unique("days"), 30, 3)
+    let (days_queue, _) = glase_dev::aws::create_queues(&h.pipeline.sqs, &unique("days"), 300, 3)
         .await
         .expect("create the days queue");
     let scheduled = Scheduled {
@@ -339,6 +339,77 @@ async fn days_a_scheduled_run_has_no_time_for_go_to_the_days_queue_and_each_mess
     assert_eq!(again.iter().map(|(_, r)| r).sum::<u64>(), 0, "{again:?}");
     assert_eq!(again.iter().map(|(m, _)| m).sum::<u64>(), ids.len() as u64);
     assert_eq!(h.pipeline.queue_depth(&h.pipeline.queue_url).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_glase_refuses_in_a_scheduled_run_is_handed_on_alone_and_its_message_fails_until_glase_answers(
+) {
+    // Arrange: one invoice paid an hour ago, one two days ago; Glase refuses the older day.
+    let h = harness(TimeZone::UTC).await;
+    h.sim.set_webhook_outage(true);
+    let two_days_ago = Timestamp::now() - Duration::from_secs(2 * 24 * 3600);
+    let mut ids = Vec::new();
+    for (i, at) in [(1, an_hour_ago()), (2, two_days_ago)] {
+        let paid = NewInvoice {
+            purchase_time: Some(at),
+            ..payment(i)
+        };
+        ids.push(h.sim.pay(paid).await.unwrap().id);
+    }
+    let refused = two_days_ago.to_zoned_datetime(TimeZone::UTC).date();
+    h.sim.refuse_report_days(vec![refused]);
+    let (days_queue, _) = glase_dev::aws::create_queues(&h.pipeline.sqs, &unique("days"), 300, 3)
+        .await
+        .expect("create the days queue");
+    let scheduled = Scheduled {
+        days: Some(SqsQueue::new(h.pipeline.sqs.clone(), &days_queue)),
+        ..h.scheduled()
+    };
+
+    // Act 1: the schedule's invocation, with time for every day.
+    let run = scheduled
+        .run(Timestamp::now())
+        .await
+        .expect("a failed day handed on is not the invocation's failure");
+
+    // Assert 1: the other days are done, the refused one alone is on the days queue.
+    assert_eq!(run.handed_on, vec![refused]);
+    assert_eq!(run.done.len(), 3, "{:?}", run.done);
+    assert_eq!(run.failed.len(), 1);
+    assert!(run.failed[0].1.contains("HTTP 500"), "{:?}", run.failed);
+    assert_eq!(run.found.requeued_ids(), vec![ids[0]]);
+    let messages = receive_all(&h, &days_queue).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].body(), Some(day_message(refused).as_str()));
+    let day = Invocation::parse(&sqs_event(&messages[0])).expect("a day message");
+
+    // Act 2: its message while Glase still refuses the day.
+    let still = scheduled.handle(&day, Timestamp::now(), None).await;
+
+    // Assert 2: the invocation fails (SQS delivers the message again), nothing handed on again.
+    let error = still.expect_err("the day is not reconciled");
+    assert_eq!(error.kind(), "ReconcileStopped", "{error}");
+    assert!(error.to_string().contains(&refused.to_string()), "{error}");
+    assert!(
+        receive_all(&h, &days_queue).await.is_empty(),
+        "no new message"
+    );
+
+    // Act 3: delivered again once Glase answers.
+    h.sim.refuse_report_days(vec![]);
+    let answered = scheduled
+        .handle(&day, Timestamp::now(), None)
+        .await
+        .expect("the day is reconciled");
+    h.pipeline.drain(WAIT).await;
+
+    // Assert 3
+    assert_eq!(answered.done, vec![refused]);
+    assert_eq!(answered.found.requeued_ids(), vec![ids[1]]);
+    for id in &ids {
+        let expected = h.sim.invoice(id.get()).unwrap().to_invoice();
+        assert_eq!(h.stored(*id).await, expected, "invoice {id}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
