@@ -516,3 +516,40 @@ pub fn depth(queue: &str) -> (u64, u64) {
         get(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible),
     )
 }
+
+/// Everything on a queue, received and deleted: (body, Requeued attribute) per message.
+pub fn drain(queue: &str) -> Vec<(String, Option<String>)> {
+    let sqs = sqs();
+    block_on(async {
+        let mut all = Vec::new();
+        loop {
+            let out = sqs
+                .receive_message()
+                .queue_url(queue)
+                .max_number_of_messages(10)
+                .wait_time_seconds(1)
+                .message_attribute_names("All")
+                .send()
+                .await
+                .expect("receive");
+            let messages = out.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return all;
+            }
+            for m in messages {
+                let requeued = m
+                    .message_attributes()
+                    .and_then(|a| a.get("Requeued"))
+                    .and_then(|v| v.string_value())
+                    .map(str::to_owned);
+                all.push((m.body().unwrap_or_default().to_owned(), requeued));
+                sqs.delete_message()
+                    .queue_url(queue)
+                    .receipt_handle(m.receipt_handle().unwrap())
+                    .send()
+                    .await
+                    .expect("delete");
+            }
+        }
+    })
+}

@@ -4,3 +4,4 @@ mod common;
 mod events;
 mod operations;
 mod queries;
+mod reconcile;

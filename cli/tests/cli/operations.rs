@@ -11,43 +11,6 @@ use crate::common::*;
 use aws_sdk_sqs::types::{MessageAttributeValue, QueueAttributeName};
 use glase_shared::adapters::DynamoStore;
 
-/// Everything on a queue, received and deleted: (body, Requeued attribute) per message.
-fn drain(queue: &str) -> Vec<(String, Option<String>)> {
-    let sqs = sqs();
-    block_on(async {
-        let mut all = Vec::new();
-        loop {
-            let out = sqs
-                .receive_message()
-                .queue_url(queue)
-                .max_number_of_messages(10)
-                .wait_time_seconds(1)
-                .message_attribute_names("All")
-                .send()
-                .await
-                .expect("receive");
-            let messages = out.messages.unwrap_or_default();
-            if messages.is_empty() {
-                return all;
-            }
-            for m in messages {
-                let requeued = m
-                    .message_attributes()
-                    .and_then(|a| a.get("Requeued"))
-                    .and_then(|v| v.string_value())
-                    .map(str::to_owned);
-                all.push((m.body().unwrap_or_default().to_owned(), requeued));
-                sqs.delete_message()
-                    .queue_url(queue)
-                    .receipt_handle(m.receipt_handle().unwrap())
-                    .send()
-                    .await
-                    .expect("delete");
-            }
-        }
-    })
-}
-
 /// How many times each invoice id arrived.
 fn counts(messages: &[(String, Option<String>)]) -> BTreeMap<u64, usize> {
     let mut counts = BTreeMap::new();

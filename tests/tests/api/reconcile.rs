@@ -5,13 +5,13 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use glase_reconcile::Scheduled;
+use glase_reconcile::{Invocation, Scheduled};
 use glase_shared::adapters::{DynamoStore, GlaseReport, SqsQueue};
 use glase_shared::config::{GlaseConfig, SecretSource};
 use glase_shared::message::{REQUEUED_ATTRIBUTE, REQUEUED_BY_RECONCILE};
 use glase_shared::ports::{InvoiceRecord, InvoiceStore, Lease, Rejection, ReportFetchError};
 use glase_shared::reconcile::{
-    reconcile, Action, Difference, Options, Problem, Reconciliation, Window,
+    day_message, reconcile, Action, Difference, Options, Problem, Reconciliation, Window,
 };
 use glase_shared::{AuthToken, Invoice, InvoiceId, IssuerName};
 use glase_sim::{
@@ -19,7 +19,9 @@ use glase_sim::{
     Payer, ReportFormat, RunningSim, Sim, SimConfig,
 };
 use glase_tests::pipeline::GlaseTarget;
+use glase_tests::services::unique;
 use glase_tests::Pipeline;
+use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use secrecy::SecretString;
@@ -205,6 +207,209 @@ async fn invoices_paid_while_the_webhook_was_down_past_glases_retries_are_recove
     // payment(2): more digits than an f64 keeps.
     let exact = h.stored(ids[1]).await.amount;
     assert_eq!(exact.to_string(), "12345678901234567.89");
+}
+
+/// Every message on `queue`, received (and so hidden for the queue's visibility timeout, as
+/// Lambda's trigger holds them) but not deleted.
+async fn receive_all(h: &Harness, queue: &str) -> Vec<aws_sdk_sqs::types::Message> {
+    let mut all = Vec::new();
+    loop {
+        let out = h
+            .pipeline
+            .sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(10)
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("receive");
+        match out.messages {
+            Some(messages) if !messages.is_empty() => all.extend(messages),
+            _ => return all,
+        }
+    }
+}
+
+/// The event Lambda's SQS trigger hands the function for one message.
+fn sqs_event(message: &aws_sdk_sqs::types::Message) -> serde_json::Value {
+    serde_json::json!({"Records": [{
+        "messageId": message.message_id(),
+        "receiptHandle": message.receipt_handle(),
+        "body": message.body(),
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:reconcile-days",
+        "awsRegion": "us-east-1"
+    }]})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn days_a_scheduled_run_has_no_time_for_go_to_the_days_queue_and_each_message_reconciles_its_day_once(
+) {
+    // Arrange: invoices paid an hour ago and two days ago, never notified (the webhook is down).
+    let h = harness(TimeZone::UTC).await;
+    h.sim.set_webhook_outage(true);
+    let two_days_ago = Timestamp::now() - Duration::from_secs(2 * 24 * 3600);
+    let mut ids = Vec::new();
+    for (i, at) in [(1, an_hour_ago()), (2, an_hour_ago()), (3, two_days_ago)] {
+        let paid = NewInvoice {
+            purchase_time: Some(at),
+            ..payment(i)
+        };
+        ids.push(h.sim.pay(paid).await.unwrap().id);
+    }
+    let (days_queue, _) = glase_dev::aws::create_queues(&h.pipeline.sqs, &unique("days"), 300, 3)
+        .await
+        .expect("create the days queue");
+    let scheduled = Scheduled {
+        days: Some(SqsQueue::new(h.pipeline.sqs.clone(), &days_queue)),
+        ..h.scheduled()
+    };
+    let now = Timestamp::now();
+    let window: Vec<Date> = Window::lookback(now, &TimeZone::UTC, 3)
+        .days()
+        .map(|d| d.from())
+        .collect();
+    assert_eq!(window.len(), 4);
+
+    // Act 1: a scheduled invocation with 30 s left, too little for any day.
+    let short = tokio::time::Instant::now() + Duration::from_secs(30);
+    let handed = scheduled
+        .handle(&Invocation::Scheduled, now, Some(short))
+        .await
+        .expect("days handed on are not a failure");
+
+    // Assert 1: every day is on the days queue, once, and nothing else happened.
+    assert!(handed.done.is_empty(), "{:?}", handed.done);
+    assert_eq!(handed.handed_on, window);
+    assert!(h.sim.report_requests().is_empty(), "no day was started");
+    let messages = receive_all(&h, &days_queue).await;
+    let mut bodies: Vec<&str> = messages.iter().filter_map(|m| m.body()).collect();
+    bodies.sort_unstable();
+    let expected: Vec<String> = window.iter().map(|d| day_message(*d)).collect();
+    assert_eq!(bodies, expected, "one message a day");
+    assert_eq!(h.pipeline.queue_depth(&h.pipeline.queue_url).await, 0);
+
+    // Act 2: each message, as the days queue's trigger delivers it.
+    let events: Vec<serde_json::Value> = messages.iter().map(sqs_event).collect();
+    let mut requeued = Vec::new();
+    let mut days_run = Vec::new();
+    for event in &events {
+        let invocation = Invocation::parse(event).expect("a day message");
+        let day = scheduled
+            .handle(&invocation, Timestamp::now(), None)
+            .await
+            .expect("the day is reconciled");
+        assert!(day.handed_on.is_empty(), "a day is never handed on again");
+        days_run.extend(day.done);
+        requeued.extend(day.found.requeued_ids());
+    }
+    let drained = h.pipeline.drain(WAIT).await;
+
+    // Assert 2: every day reconciled once; each invoice re-queued once and stored once.
+    days_run.sort_unstable();
+    assert_eq!(days_run, window);
+    let mut asked: Vec<(Date, Date)> = h.sim.report_requests();
+    asked.sort_unstable();
+    assert_eq!(asked, window.iter().map(|d| (*d, *d)).collect::<Vec<_>>());
+    requeued.sort();
+    assert_eq!(requeued, ids);
+    assert_eq!(drained.received, ids.len(), "one message per invoice");
+    for id in &ids {
+        let expected = h.sim.invoice(id.get()).unwrap().to_invoice();
+        assert_eq!(h.stored(*id).await, expected, "invoice {id}");
+        assert_eq!(h.sim.detail_fetches(id.get()).ok, 1, "invoice {id}");
+    }
+    assert_eq!(h.pipeline.item_count().await, ids.len());
+
+    // Act 3: the same days again (SQS delivers at least once).
+    let mut again = Vec::new();
+    for event in &events {
+        let invocation = Invocation::parse(event).expect("a day message");
+        let day = scheduled
+            .handle(&invocation, Timestamp::now(), None)
+            .await
+            .expect("the day is reconciled");
+        again.push((day.found.matched, day.found.requeued));
+    }
+
+    // Assert 3: nothing re-queued, every invoice matched where it was paid.
+    assert_eq!(again.iter().map(|(_, r)| r).sum::<u64>(), 0, "{again:?}");
+    assert_eq!(again.iter().map(|(m, _)| m).sum::<u64>(), ids.len() as u64);
+    assert_eq!(h.pipeline.queue_depth(&h.pipeline.queue_url).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_day_glase_refuses_in_a_scheduled_run_is_handed_on_alone_and_its_message_fails_until_glase_answers(
+) {
+    // Arrange: one invoice paid an hour ago, one two days ago; Glase refuses the older day.
+    let h = harness(TimeZone::UTC).await;
+    h.sim.set_webhook_outage(true);
+    let two_days_ago = Timestamp::now() - Duration::from_secs(2 * 24 * 3600);
+    let mut ids = Vec::new();
+    for (i, at) in [(1, an_hour_ago()), (2, two_days_ago)] {
+        let paid = NewInvoice {
+            purchase_time: Some(at),
+            ..payment(i)
+        };
+        ids.push(h.sim.pay(paid).await.unwrap().id);
+    }
+    let refused = two_days_ago.to_zoned_datetime(TimeZone::UTC).date();
+    h.sim.refuse_report_days(vec![refused]);
+    let (days_queue, _) = glase_dev::aws::create_queues(&h.pipeline.sqs, &unique("days"), 300, 3)
+        .await
+        .expect("create the days queue");
+    let scheduled = Scheduled {
+        days: Some(SqsQueue::new(h.pipeline.sqs.clone(), &days_queue)),
+        ..h.scheduled()
+    };
+
+    // Act 1: the schedule's invocation, with time for every day.
+    let run = scheduled
+        .run(Timestamp::now())
+        .await
+        .expect("a failed day handed on is not the invocation's failure");
+
+    // Assert 1: the other days are done, the refused one alone is on the days queue.
+    assert_eq!(run.handed_on, vec![refused]);
+    assert_eq!(run.done.len(), 3, "{:?}", run.done);
+    assert_eq!(run.failed.len(), 1);
+    assert!(run.failed[0].1.contains("HTTP 500"), "{:?}", run.failed);
+    assert_eq!(run.found.requeued_ids(), vec![ids[0]]);
+    let messages = receive_all(&h, &days_queue).await;
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].body(), Some(day_message(refused).as_str()));
+    let day = Invocation::parse(&sqs_event(&messages[0])).expect("a day message");
+
+    // Act 2: its message while Glase still refuses the day.
+    let still = scheduled.handle(&day, Timestamp::now(), None).await;
+
+    // Assert 2: the invocation fails (SQS delivers the message again), nothing handed on again.
+    let error = still.expect_err("the day is not reconciled");
+    assert_eq!(error.kind(), "ReconcileStopped", "{error}");
+    assert!(error.to_string().contains(&refused.to_string()), "{error}");
+    assert!(
+        receive_all(&h, &days_queue).await.is_empty(),
+        "no new message"
+    );
+
+    // Act 3: delivered again once Glase answers.
+    h.sim.refuse_report_days(vec![]);
+    let answered = scheduled
+        .handle(&day, Timestamp::now(), None)
+        .await
+        .expect("the day is reconciled");
+    h.pipeline.drain(WAIT).await;
+
+    // Assert 3
+    assert_eq!(answered.done, vec![refused]);
+    assert_eq!(answered.found.requeued_ids(), vec![ids[1]]);
+    for id in &ids {
+        let expected = h.sim.invoice(id.get()).unwrap().to_invoice();
+        assert_eq!(h.stored(*id).await, expected, "invoice {id}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

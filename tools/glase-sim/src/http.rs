@@ -207,6 +207,12 @@ async fn report(
         }
         (Err(msg), _) | (_, Err(msg)) => return error(StatusCode::BAD_REQUEST, msg),
     };
+    if sim.record_report_request(start, end) {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "simulated internal error (a refused report day)",
+        );
+    }
     let invoices = sim.invoices_of(&issuer.name);
     let body = report_csv_with(&invoices, start, end, sim.time_zone(), sim.report_format());
     ([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], body).into_response()

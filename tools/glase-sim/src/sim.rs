@@ -8,6 +8,7 @@ use std::time::Duration;
 use glase_shared::{Amount, AuthToken, Currency, InvoiceId, IssuerName, Payer, PurchaseTime};
 
 use crate::model::PAID;
+use jiff::civil::Date;
 use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use secrecy::SecretString;
@@ -61,6 +62,10 @@ struct State {
     /// Scripted details answers: once each, in order, then the standing one.
     next_replies: HashMap<u64, VecDeque<Reply>>,
     replies: HashMap<u64, Reply>,
+    /// Every report request's (startDate, endDate) with a valid token and dates, in order.
+    report_requests: Vec<(Date, Date)>,
+    /// Report requests whose window holds one of these days are answered 500.
+    refused_report_days: Vec<Date>,
 }
 
 struct Entry {
@@ -145,6 +150,8 @@ impl Sim {
                 webhook_outage: false,
                 next_replies: HashMap::new(),
                 replies: HashMap::new(),
+                report_requests: Vec::new(),
+                refused_report_days: Vec::new(),
             }),
             changed: watch::channel(0).0,
             stopped: watch::channel(false).0,
@@ -361,6 +368,32 @@ impl Sim {
     pub fn set_report_format(&self, format: ReportFormat) {
         self.state().report_format = format;
         tracing::info!(?format, "report format set");
+    }
+
+    /// The (startDate, endDate) of every report request with a valid token and dates, in order.
+    pub fn report_requests(&self) -> Vec<(Date, Date)> {
+        self.state().report_requests.clone()
+    }
+
+    /// Answers 500 to every report request whose window holds one of `days` (others are served
+    /// as usual): Glase failing on one day of a longer run.
+    pub fn refuse_report_days(&self, days: Vec<Date>) {
+        tracing::info!(?days, "report days refused");
+        self.state().refused_report_days = days;
+    }
+
+    /// Counts a report request for `start..=end`; true when one of its days is refused.
+    pub(crate) fn record_report_request(&self, start: Date, end: Date) -> bool {
+        let refused = {
+            let mut state = self.state();
+            state.report_requests.push((start, end));
+            state
+                .refused_report_days
+                .iter()
+                .any(|day| (start..=end).contains(day))
+        };
+        self.bump();
+        refused
     }
 
     /// Whether the issuers' webhooks are "down".

@@ -428,6 +428,41 @@ async fn report_keeps_only_the_issuers_invoices_within_the_inclusive_dates_in_th
 }
 
 #[tokio::test]
+async fn report_requests_are_counted_and_a_refused_day_fails_only_the_windows_holding_it() {
+    // Arrange
+    let sim = two_issuer_sim();
+    let router = sim.router();
+    let shop = token("shop", "shop-secret");
+    sim.refuse_report_days(vec![jiff::civil::date(2015, 5, 16)]);
+
+    // Act
+    let mut statuses = Vec::new();
+    for (start, end) in [
+        ("15052015", "15052015"),
+        ("16052015", "16052015"),
+        ("14052015", "17052015"),
+    ] {
+        let uri = format!("/api/report?startDate={start}&endDate={end}&issuer=shop");
+        statuses.push(get(&router, &uri, Some(&shop)).await.status);
+    }
+
+    // Assert
+    assert_eq!(
+        statuses,
+        [
+            StatusCode::OK,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            StatusCode::INTERNAL_SERVER_ERROR
+        ]
+    );
+    let d = |day| jiff::civil::date(2015, 5, day);
+    assert_eq!(
+        sim.report_requests(),
+        [(d(15), d(15)), (d(16), d(16)), (d(14), d(17))]
+    );
+}
+
+#[tokio::test]
 async fn report_rejects_bad_or_missing_dates_with_400_and_a_message() {
     // Arrange
     let sim = two_issuer_sim();
