@@ -10,6 +10,7 @@ mod process;
 mod proxy;
 mod report;
 mod size;
+mod sqs;
 mod stats;
 
 use std::collections::HashMap;
