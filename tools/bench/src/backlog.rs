@@ -61,8 +61,7 @@ impl Config {
 pub async fn run(lab: &Lab, config: &Config) -> Result<Value, BoxError> {
     let standin = SqsStandIn::start().await?;
     let sqs = glase_dev::aws::sqs(&standin.endpoint());
-    let (queue_url, dlq_url) =
-        glase_dev::aws::create_queues(&sqs, "bench-backlog", 30, 5).await?;
+    let (queue_url, dlq_url) = glase_dev::aws::create_queues(&sqs, "bench-backlog", 30, 5).await?;
 
     eprintln!(
         "[bench] backlog: paying {} invoices in glase-sim, queuing them at once…",
@@ -85,7 +84,9 @@ pub async fn run(lab: &Lab, config: &Config) -> Result<Value, BoxError> {
     let most = config.invocations.iter().copied().max().unwrap_or(1);
     let mut workers = Vec::with_capacity(most);
     for _ in 0..most {
-        workers.push(Arc::new(lab.start_function(Function::Worker, &overrides).await?));
+        workers.push(Arc::new(
+            lab.start_function(Function::Worker, &overrides).await?,
+        ));
     }
 
     let previous = lab.sim.faults();
@@ -135,11 +136,7 @@ pub async fn run(lab: &Lab, config: &Config) -> Result<Value, BoxError> {
 }
 
 /// SendMessageBatch, ten a call, [`SENDERS`] calls in flight.
-async fn queue_all(
-    sqs: &aws_sdk_sqs::Client,
-    url: &str,
-    ids: Vec<u64>,
-) -> Result<(), BoxError> {
+async fn queue_all(sqs: &aws_sdk_sqs::Client, url: &str, ids: Vec<u64>) -> Result<(), BoxError> {
     let chunks: Vec<Vec<u64>> = ids.chunks(10).map(<[u64]>::to_vec).collect();
     let per_sender = chunks.len().div_ceil(SENDERS).max(1);
     let mut senders = tokio::task::JoinSet::new();
@@ -208,11 +205,12 @@ async fn phase(
         total.batch_ms.extend(s.batch_ms);
     }
     let wall = started.elapsed().as_secs_f64();
-    let machine_busy = machine_cpu()
-        .zip(machine_before)
-        .map(|((busy_a, all_a), (busy_b, all_b))| {
-            (busy_a - busy_b) as f64 / (all_a - all_b).max(1) as f64
-        });
+    let machine_busy =
+        machine_cpu()
+            .zip(machine_before)
+            .map(|((busy_a, all_a), (busy_b, all_b))| {
+                (busy_a - busy_b) as f64 / (all_a - all_b).max(1) as f64
+            });
     let worker_cpu_ms: f64 = workers
         .iter()
         .zip(&cpu_before)
@@ -257,9 +255,16 @@ async fn poll_until(
         if messages.is_empty() {
             break;
         }
-        let (answer, took) = worker.api.invoke(sqs_event(messages), INVOKE_TIMEOUT).await?;
-        let failed = failed_ids(answer.body())
-            .ok_or_else(|| format!("the worker answered {:?}", String::from_utf8_lossy(answer.body())))?;
+        let (answer, took) = worker
+            .api
+            .invoke(sqs_event(messages), INVOKE_TIMEOUT)
+            .await?;
+        let failed = failed_ids(answer.body()).ok_or_else(|| {
+            format!(
+                "the worker answered {:?}",
+                String::from_utf8_lossy(answer.body())
+            )
+        })?;
         let done: Vec<DeleteMessageBatchRequestEntry> = messages
             .iter()
             .filter(|m| !failed.iter().any(|f| Some(f.as_str()) == m.message_id()))
@@ -354,7 +359,9 @@ fn machine_cpu() -> Option<(u64, u64)> {
 /// template.yaml's default `WorkerMaxConcurrency`.
 fn template_default() -> Option<usize> {
     let template = include_str!("../../../template.yaml");
-    let mut lines = template.lines().skip_while(|l| l.trim() != "WorkerMaxConcurrency:");
+    let mut lines = template
+        .lines()
+        .skip_while(|l| l.trim() != "WorkerMaxConcurrency:");
     lines.next()?;
     lines
         .take_while(|l| l.starts_with("    "))
@@ -458,7 +465,10 @@ pub fn render(out: &mut String, r: &Value) {
         .filter_map(|p| p["failed_records"].as_u64())
         .sum();
     if failed > 0 {
-        let _ = writeln!(out, "\n**{failed} records failed** (see target/bench/logs/worker.log).");
+        let _ = writeln!(
+            out,
+            "\n**{failed} records failed** (see target/bench/logs/worker.log)."
+        );
     }
     let p = &b["projection"];
     if p.is_null() {
@@ -474,14 +484,21 @@ pub fn render(out: &mut String, r: &Value) {
         cell(p["new_table_write_units_per_sec"].as_f64()),
         cell(p["write_units_per_invoice"].as_f64()),
     );
-    let _ = writeln!(out, "| `WorkerMaxConcurrency` | invoices/s | drain time | bound by |");
+    let _ = writeln!(
+        out,
+        "| `WorkerMaxConcurrency` | invoices/s | drain time | bound by |"
+    );
     let _ = writeln!(out, "|---:|---:|---:|---|");
     for row in p["rows"].as_array().into_iter().flatten() {
         let _ = writeln!(
             out,
             "| {}{} | {} | {} | {} |",
             row["worker_max_concurrency"],
-            if row["template_default"] == true { " (default)" } else { "" },
+            if row["template_default"] == true {
+                " (default)"
+            } else {
+                ""
+            },
             fmt_num(row["invoices_per_sec"].as_f64().unwrap_or(0.0)),
             duration(row["drain_s"].as_f64().unwrap_or(0.0)),
             row["bound_by"].as_str().unwrap_or("?"),
@@ -523,7 +540,13 @@ mod tests {
         let record = &event.records[0];
         assert_eq!(record.message_id.as_deref(), Some("m-1"));
         assert_eq!(record.body.as_deref(), Some("{\"invoiceId\":9}"));
-        assert_eq!(record.attributes.get("ApproximateReceiveCount").map(String::as_str), Some("2"));
+        assert_eq!(
+            record
+                .attributes
+                .get("ApproximateReceiveCount")
+                .map(String::as_str),
+            Some("2")
+        );
 
         assert_eq!(
             failed_ids(br#"{"batchItemFailures":[{"itemIdentifier":"m-1"}]}"#),

@@ -62,9 +62,19 @@ pub fn render(out: &mut String, r: &Value) {
     let moto = r;
     let rows: [(&str, &str, &str, f64); 4] = [
         ("init, ms (median)", "cold", "init_ms_median", 1.0),
-        ("cold = init + first invocation, ms (median)", "cold", "cold_ms_median", 1.0),
+        (
+            "cold = init + first invocation, ms (median)",
+            "cold",
+            "cold_ms_median",
+            1.0,
+        ),
         ("warm latency p50, ms", "warm", "p50_ms", 1.0),
-        ("CPU per 1,000 invocations, ms", "warm", "cpu_ms_per_invocation", 1000.0),
+        (
+            "CPU per 1,000 invocations, ms",
+            "warm",
+            "cpu_ms_per_invocation",
+            1000.0,
+        ),
     ];
     let _ = writeln!(
         out,
@@ -154,9 +164,7 @@ mod tests {
 
     #[test]
     fn the_table_puts_moto_and_the_keep_alive_figures_side_by_side() {
-        let fig = |cold: f64, cpu: f64| {
-            json!({"cold": {"init_ms_median": cold / 2.0, "cold_ms_median": cold}, "p50_ms": 1.0, "cpu_ms_per_invocation": cpu})
-        };
+        let fig = |cold: f64, cpu: f64| json!({"cold": {"init_ms_median": cold / 2.0, "cold_ms_median": cold}, "p50_ms": 1.0, "cpu_ms_per_invocation": cpu});
         let split = |v: Value| {
             (
                 v["cold"].clone(),
@@ -183,8 +191,14 @@ mod tests {
 
         assert!(out.contains("| cold = init + first invocation, ms (median) | 4 | 17 | 7 (1.8×) | 240 | 250 | 14.1× | 35.7× |"), "{out}");
         assert!(out.contains("| CPU per 1,000 invocations, ms | 200 | 700 | 300 (1.5×) | 2600 | 1400 | 3.7× | 4.7× |"), "{out}");
-        assert!(out.contains("≥ 30 × below Python's: met (35.7× below)"), "{out}");
-        assert!(out.contains("≤ 1/10 of Python's: **missed** (4.7× below)"), "{out}");
+        assert!(
+            out.contains("≥ 30 × below Python's: met (35.7× below)"),
+            "{out}"
+        );
+        assert!(
+            out.contains("≤ 1/10 of Python's: **missed** (4.7× below)"),
+            "{out}"
+        );
         assert!(out.contains("≤ 2 × bare: met (1.8×)"), "{out}");
     }
 }

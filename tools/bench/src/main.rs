@@ -271,7 +271,8 @@ async fn run(args: Args) -> Result<(), BoxError> {
             keepalive::run(&lab, &functions, args.cold_starts, args.warm_calls).await?;
     }
     if args.section("backlog") {
-        let config = backlog::Config::new(args.backlog, args.backlog_secs, &args.backlog_invocations);
+        let config =
+            backlog::Config::new(args.backlog, args.backlog_secs, &args.backlog_invocations);
         results["backlog"] = backlog::run(&lab, &config).await?;
     }
 

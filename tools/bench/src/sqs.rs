@@ -376,7 +376,11 @@ impl Queue {
         let mut all: BTreeMap<String, String> = self.attributes.clone();
         all.insert(
             "QueueArn".into(),
-            format!("arn:aws:sqs:{}:{ACCOUNT}:{}", glase_dev::aws::REGION, self.name),
+            format!(
+                "arn:aws:sqs:{}:{ACCOUNT}:{}",
+                glase_dev::aws::REGION,
+                self.name
+            ),
         );
         all.insert(
             "ApproximateNumberOfMessages".into(),
@@ -428,11 +432,7 @@ impl SqsError {
     }
 
     fn invalid(message: impl Into<String>) -> Self {
-        Self::new(
-            "InvalidParameterValue",
-            "InvalidParameterValue",
-            message,
-        )
+        Self::new("InvalidParameterValue", "InvalidParameterValue", message)
     }
 
     fn receipt(receipt: &str) -> Self {
@@ -707,7 +707,12 @@ async fn receive(state: &State, request: &Value) -> Result<Value, SqsError> {
             "MaxNumberOfMessages must be between 1 and 10",
         ));
     }
-    let wait = Duration::from_secs(request["WaitTimeSeconds"].as_u64().unwrap_or(0).min(MAX_WAIT_SECS));
+    let wait = Duration::from_secs(
+        request["WaitTimeSeconds"]
+            .as_u64()
+            .unwrap_or(0)
+            .min(MAX_WAIT_SECS),
+    );
     let name = request["QueueUrl"]
         .as_str()
         .and_then(queue_name)
@@ -845,8 +850,12 @@ mod tests {
             Some("bench")
         );
         assert_eq!(
-            attribute(&sqs, &url, QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
-                .await,
+            attribute(
+                &sqs,
+                &url,
+                QueueAttributeName::ApproximateNumberOfMessagesNotVisible
+            )
+            .await,
             "10"
         );
 
@@ -903,7 +912,10 @@ mod tests {
         };
         let first = receive().await.unwrap();
         let handle = first.messages()[0].receipt_handle().unwrap().to_owned();
-        assert!(receive().await.unwrap().messages().is_empty(), "still in flight");
+        assert!(
+            receive().await.unwrap().messages().is_empty(),
+            "still in flight"
+        );
 
         sqs.change_message_visibility()
             .queue_url(&url)
@@ -994,7 +1006,9 @@ mod tests {
     #[tokio::test]
     async fn the_sdk_keeps_one_connection_for_many_calls() {
         let standin = SqsStandIn::start().await.unwrap();
-        let proxy = crate::proxy::CountingProxy::start(standin.addr).await.unwrap();
+        let proxy = crate::proxy::CountingProxy::start(standin.addr)
+            .await
+            .unwrap();
         let sqs = glase_dev::aws::sqs(&proxy.url());
         let url = sqs
             .create_queue()
