@@ -175,7 +175,7 @@ bench-build: ## Build what make bench measures: the functions with cargo-lambda,
 	@$(BENCH_JITTER) bash scripts/lambda-build.sh x86_64 bench-rng -- --no-default-features
 	@bash scripts/install-bench-python.sh >/dev/null
 
-bench: deps bench-build ## Cold start, per-call cost, memory and size vs a bare lambda and a Python peer (target/bench/table.md).
+bench: deps bench-build ## Cold start, per-call cost, memory, size vs a bare lambda and a Python peer, on moto and a keep-alive SQS; a 100k backlog drain (target/bench/table.md).
 	$(CARGO) run --locked $(HARNESS_PROFILE) -p glase-bench --bin glase-bench -- $(BENCH_ARGS)
 
 bench-quick: ## A smoke run of make bench with small counts (figures not for publishing).

@@ -4,12 +4,15 @@
 //! Each function binary (release profile) runs against a Lambda Runtime API served by this
 //! program on loopback, with DynamoDB Local, moto (SQS, EventBridge) and glase-sim behind it.
 
+mod backlog;
 mod e2e;
+mod keepalive;
 mod lab;
 mod process;
 mod proxy;
 mod report;
 mod size;
+mod sqs;
 mod stats;
 
 use std::collections::HashMap;
@@ -92,7 +95,16 @@ struct Args {
     /// Small counts everywhere: a smoke run, not figures to publish.
     #[arg(long)]
     quick: bool,
-    /// Only these sections (comma-separated): size, cold, warm, priming, e2e.
+    /// Notifications queued at once for the backlog drain (`--only backlog`).
+    #[arg(long, default_value_t = 100_000)]
+    backlog: usize,
+    /// Seconds the backlog is drained at each number of concurrent worker invocations.
+    #[arg(long, default_value_t = 20)]
+    backlog_secs: u64,
+    /// Concurrent worker invocations in the backlog drain (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 4])]
+    backlog_invocations: Vec<usize>,
+    /// Only these sections (comma-separated): size, cold, warm, priming, keepalive, e2e, backlog.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Only these functions in size, cold and warm (comma-separated): bare, webhook, worker,
@@ -147,6 +159,8 @@ async fn main() {
         args.prime_runs = args.prime_runs.min(2);
         args.steady_batches = args.steady_batches.min(5);
         args.e2e_invoices = args.e2e_invoices.min(50);
+        args.backlog = args.backlog.min(5_000);
+        args.backlog_secs = args.backlog_secs.min(3);
     }
     if let Err(e) = run(args).await {
         eprintln!("[bench] failed: {e}");
@@ -220,7 +234,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
             "[bench] cold starts ({} per function, interleaved)…",
             args.cold_starts
         );
-        results["cold"] = cold_starts(&lab, &functions, args.cold_starts).await?;
+        results["cold"] = cold_starts(&lab, &functions, args.cold_starts, &[]).await?;
         lab.purge_queue().await;
     }
     if args.section("warm") {
@@ -232,7 +246,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
                 Function::Events => args.events_batches,
                 _ => args.warm_calls,
             };
-            let (figures, concurrency) = warm(&lab, f, n, args.steady_batches).await?;
+            let (figures, concurrency) = warm(&lab, f, n, args.steady_batches, &[]).await?;
             warm_results.insert(f.key().into(), figures);
             if let Some(c) = concurrency {
                 results["worker_concurrency"] = c;
@@ -249,6 +263,17 @@ async fn run(args: Args) -> Result<(), BoxError> {
         );
         results["priming"] = priming(&lab, args.prime_runs).await?;
         lab.purge_queue().await;
+    }
+
+    if args.section("keepalive") {
+        eprintln!("[bench] the webhooks against a keep-alive SQS stand-in…");
+        results["keepalive"] =
+            keepalive::run(&lab, &functions, args.cold_starts, args.warm_calls).await?;
+    }
+    if args.section("backlog") {
+        let config =
+            backlog::Config::new(args.backlog, args.backlog_secs, &args.backlog_invocations);
+        results["backlog"] = backlog::run(&lab, &config).await?;
     }
 
     if !args.no_e2e && args.section("e2e") {
@@ -323,7 +348,12 @@ async fn first_event(
     })
 }
 
-async fn cold_starts(lab: &Lab, functions: &[Function], runs: usize) -> Result<Value, BoxError> {
+async fn cold_starts(
+    lab: &Lab,
+    functions: &[Function],
+    runs: usize,
+    overrides: &[(&str, String)],
+) -> Result<Value, BoxError> {
     #[derive(Default)]
     struct Samples {
         init: Vec<f64>,
@@ -334,7 +364,7 @@ async fn cold_starts(lab: &Lab, functions: &[Function], runs: usize) -> Result<V
     let mut samples: HashMap<Function, Samples> = HashMap::new();
     for run in 0..runs {
         for &f in functions {
-            let started = lab.start_function(f, &[]).await?;
+            let started = lab.start_function(f, overrides).await?;
             let event = first_event(lab, f, run as u64, BATCH).await?;
             let (answer, first) = started.api.invoke(event.clone(), INVOKE_TIMEOUT).await?;
             check_answer(f, &event, &answer).map_err(|e| format!("{} cold start: {e}", f.key()))?;
@@ -377,8 +407,9 @@ async fn warm(
     f: Function,
     n: usize,
     steady_batches: usize,
+    overrides: &[(&str, String)],
 ) -> Result<(Value, Option<Value>), BoxError> {
-    let started = lab.start_function(f, &[]).await?;
+    let started = lab.start_function(f, overrides).await?;
     let api = &started.api;
     let event = first_event(lab, f, 0, BATCH).await?;
     let (answer, _) = api.invoke(event.clone(), INVOKE_TIMEOUT).await?;

@@ -12,7 +12,7 @@ fn num(v: &Value) -> Option<f64> {
     v.as_f64()
 }
 
-fn fmt_num(x: f64) -> String {
+pub fn fmt_num(x: f64) -> String {
     if (x.fract() == 0.0 && x.abs() < 1e9) || x >= 100.0 {
         format!("{x:.0}")
     } else if x >= 10.0 {
@@ -24,7 +24,7 @@ fn fmt_num(x: f64) -> String {
     }
 }
 
-fn cell(x: Option<f64>) -> String {
+pub fn cell(x: Option<f64>) -> String {
     x.map(fmt_num).unwrap_or_else(|| "n/a".into())
 }
 
@@ -313,6 +313,9 @@ pub fn render(r: &Value) -> String {
             );
         }
     }
+
+    crate::keepalive::render(&mut out, r);
+    crate::backlog::render(&mut out, r);
 
     let e = &r["e2e"];
     if !e.is_null() {
