@@ -1,17 +1,19 @@
 //! Writes Mozilla's roots (webpki-root-certs) as one PEM bundle into OUT_DIR for the AWS SDK's
-//! TLS client, which takes extra roots only as PEM (adapters/tls.rs): encoding ~150
-//! certificates at every cold start cost ~5 % of the webhook's init instructions.
-
-use std::fmt::Write as _;
-
-use base64::Engine as _;
+//! TLS client, which takes extra roots only as PEM (adapters/tls.rs), instead of encoding ~150
+//! certificates at every cold start.
 
 fn main() {
     println!("cargo::rerun-if-changed=build.rs");
-    // Only the SDK's client needs it; webpki-root-certs is a build dependency of `aws` alone.
-    if std::env::var_os("CARGO_FEATURE_AWS").is_none() {
-        return;
-    }
+    // Only the SDK's client needs it; webpki-root-certs and base64 come with `aws` alone.
+    #[cfg(feature = "aws")]
+    write_mozilla_roots_pem();
+}
+
+#[cfg(feature = "aws")]
+fn write_mozilla_roots_pem() {
+    use base64::Engine as _;
+    use std::fmt::Write as _;
+
     let mut pem = String::with_capacity(256 * 1024);
     for der in webpki_root_certs::TLS_SERVER_ROOT_CERTS {
         let b64 = base64::engine::general_purpose::STANDARD.encode(der.as_ref());
