@@ -10,9 +10,33 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 /// passes its own: see [`SdkTimeouts`]). Endpoints, region and credentials come from the
 /// standard variables (`AWS_ENDPOINT_URL_SQS`, `AWS_REGION`, …), so local runs need no code.
 pub async fn aws_config(timeouts: SdkTimeouts) -> aws_config::SdkConfig {
-    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+    loader(&crate::config::Env::process(), timeouts)
+        .load()
+        .await
+}
+
+fn loader<F: Fn(&str) -> Option<String>>(
+    env: &crate::config::Env<F>,
+    timeouts: SdkTimeouts,
+) -> aws_config::ConfigLoader {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .timeout_config(timeouts.config());
-    super::tls::with_compiled_in_roots(loader).load().await
+    // In Lambda the region and the role's credentials are in the environment: take them from
+    // there rather than building the default chains (profile, web identity, ECS, IMDS…),
+    // which cost ~5 % of the webhook's init instructions and can only end up at the same
+    // variables. Elsewhere (the CLI, tools), or a Lambda without keys in its environment,
+    // the default chains as before.
+    let in_lambda = env.optional("AWS_LAMBDA_FUNCTION_NAME").is_some();
+    let keys = env.optional("AWS_ACCESS_KEY_ID").is_some()
+        && env.optional("AWS_SECRET_ACCESS_KEY").is_some();
+    if let (true, true, Some(region)) = (in_lambda, keys, env.optional("AWS_REGION")) {
+        loader = loader
+            .region(aws_config::Region::new(region))
+            .credentials_provider(
+                aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
+            );
+    }
+    super::tls::with_compiled_in_roots(loader)
 }
 
 /// How long one SDK call may take. One stalled request must fail, and be retried by the SDK
@@ -84,3 +108,49 @@ pub type SdkError<E> = aws_smithy_runtime_api::client::result::SdkError<
     E,
     aws_smithy_runtime_api::client::orchestrator::HttpResponse,
 >;
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Env;
+
+    const LAMBDA: &[(&str, &str)] = &[
+        ("AWS_LAMBDA_FUNCTION_NAME", "glase-webhook"),
+        ("AWS_REGION", "eu-west-1"),
+        ("AWS_ACCESS_KEY_ID", "id"),
+        ("AWS_SECRET_ACCESS_KEY", "secret"),
+        ("AWS_SESSION_TOKEN", "token"),
+    ];
+
+    async fn credentials_provider(pairs: &[(&str, &str)]) -> String {
+        let config = super::loader(&Env::from_pairs(pairs), super::SdkTimeouts::DEFAULT)
+            // Not the default region chain, which would look at this machine (IMDS included).
+            .region(aws_config::Region::from_static("us-east-2"))
+            .load()
+            .await;
+        format!("{:?}", config.credentials_provider())
+    }
+
+    #[tokio::test]
+    async fn in_lambda_region_and_credentials_come_from_its_environment_without_the_chains() {
+        let lambda = super::loader(&Env::from_pairs(LAMBDA), super::SdkTimeouts::DEFAULT)
+            .load()
+            .await;
+        let credentials = format!("{:?}", lambda.credentials_provider());
+        assert!(
+            credentials.contains("EnvironmentVariableCredentialsProvider"),
+            "{credentials}"
+        );
+        assert!(
+            !credentials.contains("DefaultCredentialsChain"),
+            "{credentials}"
+        );
+        assert_eq!(lambda.region().map(|r| r.as_ref()), Some("eu-west-1"));
+
+        // The CLI and tools (no AWS_LAMBDA_FUNCTION_NAME), and a Lambda without keys in its
+        // environment (container credentials), keep the default chain.
+        let cli = credentials_provider(&LAMBDA[1..]).await;
+        assert!(cli.contains("DefaultCredentialsChain"), "{cli}");
+        let no_keys = credentials_provider(&LAMBDA[..2]).await;
+        assert!(no_keys.contains("DefaultCredentialsChain"), "{no_keys}");
+    }
+}
