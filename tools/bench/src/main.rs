@@ -4,8 +4,10 @@
 //! Each function binary (release profile) runs against a Lambda Runtime API served by this
 //! program on loopback, with DynamoDB Local, moto (SQS, EventBridge) and glase-sim behind it.
 
+mod cost;
 mod e2e;
 mod lab;
+mod meter;
 mod process;
 mod proxy;
 mod report;
@@ -86,13 +88,17 @@ struct Args {
     /// Payments per second in the end-to-end run.
     #[arg(long, default_value_t = 25.0)]
     e2e_rate: f64,
+    /// Invoices in the cost count (`--only cost`).
+    #[arg(long, default_value_t = 200)]
+    cost_invoices: usize,
     /// Skip the end-to-end run.
     #[arg(long)]
     no_e2e: bool,
     /// Small counts everywhere: a smoke run, not figures to publish.
     #[arg(long)]
     quick: bool,
-    /// Only these sections (comma-separated): size, cold, warm, priming, e2e.
+    /// Only these sections (comma-separated): size, cold, warm, priming, e2e, cost (cost runs
+    /// only when named: requests and cost per invoice, docs/cost.md).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Only these functions in size, cold and warm (comma-separated): bare, webhook, worker,
@@ -176,7 +182,12 @@ async fn run(args: Args) -> Result<(), BoxError> {
     std::fs::create_dir_all(&out)?;
     let started = Instant::now();
 
-    let functions = args.functions();
+    // The cost count runs the functions in process: no binaries needed for it alone.
+    let functions = if args.only.iter().all(|s| s == "cost") && !args.only.is_empty() {
+        Vec::new()
+    } else {
+        args.functions()
+    };
     let mut lab = Lab::start(programs, &out, &functions).await?;
     lab.wrap = args
         .wrap
@@ -267,9 +278,20 @@ async fn run(args: Args) -> Result<(), BoxError> {
             Err(e) => json!({"error": e.to_string()}),
         };
     }
+    if args.only.iter().any(|s| s == "cost") {
+        eprintln!("[bench] cost count ({} invoices)…", args.cost_invoices);
+        let config = cost::CostConfig {
+            invoices: args.cost_invoices,
+            rate_per_sec: args.e2e_rate,
+            timeout: Duration::from_secs(300),
+        };
+        results["cost"] = cost::run(&lab, &config, &out)
+            .await
+            .unwrap_or_else(|e| json!({"error": e.to_string()}));
+    }
     results["bench_wall_s"] = json!(started.elapsed().as_secs_f64());
 
-    let table = report::render(&results);
+    let table = report::render(&results) + &cost::render(&results["cost"]);
     println!("{table}");
     let stamp = jiff::Timestamp::now()
         .strftime("%Y%m%dT%H%M%SZ")
