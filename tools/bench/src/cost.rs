@@ -220,7 +220,8 @@ fn figures(
     let sqs = sum_prefixed(aws, "AmazonSQS.", |k| k.ends_with("(empty)")) as f64;
     let sqs_empty = aws.count("AmazonSQS.ReceiveMessage (empty)") as f64;
     let wru: f64 = ddb.write_units.values().sum::<f64>() + ddb.refused_writes as f64;
-    let rru: f64 = ddb.read_units.values().sum();
+    // `+ 0.0`: an empty f64 sum is -0.0.
+    let rru: f64 = ddb.read_units.values().sum::<f64>() + 0.0;
     let ddb_requests = sum_prefixed(ddb, "DynamoDB_20120810.", |_| false) as f64;
     let stream_requests = sum_prefixed(ddb, "DynamoDBStreams_20120810.", |_| false) as f64;
     let ms = |f: &str| durations[f]["ms"].as_f64().unwrap_or(0.0).ceil();
