@@ -134,7 +134,9 @@ pub async fn run(lab: &Lab, config: &CostConfig, out: &Path) -> Result<Value, Bo
     let not_stored = wait_stored(&direct, pending, deadline).await;
     // The events function publishes from the stream a moment later; the pollers delete the
     // batches after the worker answers.
-    while aws.tally().since(&before[2]).events_put < config.invoices as u64 && Instant::now() < deadline {
+    while aws.tally().since(&before[2]).events_put < config.invoices as u64
+        && Instant::now() < deadline
+    {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     tokio::time::sleep(Duration::from_millis(1_500)).await;
@@ -244,12 +246,21 @@ fn figures(
     let dollars = [
         ("HTTP API requests", per(http) * HTTP_API_PER_M),
         ("Lambda requests", lambda_requests * LAMBDA_REQUESTS_PER_M),
-        ("Lambda GB-seconds (arm64)", gb_s * million * LAMBDA_PER_GB_S),
+        (
+            "Lambda GB-seconds (arm64)",
+            gb_s * million * LAMBDA_PER_GB_S,
+        ),
         ("SQS requests", per(sqs) * SQS_PER_M),
         ("DynamoDB write units", per(wru) * DYNAMODB_WRU_PER_M),
         ("DynamoDB read units", per(rru) * DYNAMODB_RRU_PER_M),
-        ("EventBridge events", per(aws.events_put as f64) * EVENTBRIDGE_PER_M_EVENTS),
-        ("CloudWatch Logs ingestion (estimate)", log_bytes * million / 1e9 * LOGS_PER_GB),
+        (
+            "EventBridge events",
+            per(aws.events_put as f64) * EVENTBRIDGE_PER_M_EVENTS,
+        ),
+        (
+            "CloudWatch Logs ingestion (estimate)",
+            log_bytes * million / 1e9 * LOGS_PER_GB,
+        ),
     ];
     let total: f64 = dollars.iter().map(|(_, d)| d).sum();
     json!({
@@ -316,10 +327,19 @@ pub fn render(cost: &Value) -> String {
     let inv = &p["lambda_invocations"];
     let ms = &cost["durations_ms"];
     let rows = [
-        ("HTTP API requests", f(&p["http_api_requests"]), d("HTTP API requests")),
+        (
+            "HTTP API requests",
+            f(&p["http_api_requests"]),
+            d("HTTP API requests"),
+        ),
         (
             "Lambda invocations (webhook / worker / events)",
-            format!("{} / {} / {}", f(&inv["webhook"]), f(&inv["worker"]), f(&inv["events"])),
+            format!(
+                "{} / {} / {}",
+                f(&inv["webhook"]),
+                f(&inv["worker"]),
+                f(&inv["events"])
+            ),
             d("Lambda requests"),
         ),
         (
@@ -327,14 +347,30 @@ pub fn render(cost: &Value) -> String {
             format!("{:.7}", p["lambda_gb_s"].as_f64().unwrap_or(0.0)),
             d("Lambda GB-seconds (arm64)"),
         ),
-        ("SQS requests (billed)", f(&p["sqs_requests"]), d("SQS requests")),
+        (
+            "SQS requests (billed)",
+            f(&p["sqs_requests"]),
+            d("SQS requests"),
+        ),
         (
             "DynamoDB write units (table and each index)",
-            format!("{} ({})", f(&p["dynamodb_write_units_total"]), units(&p["dynamodb_write_units"])),
+            format!(
+                "{} ({})",
+                f(&p["dynamodb_write_units_total"]),
+                units(&p["dynamodb_write_units"])
+            ),
             d("DynamoDB write units"),
         ),
-        ("DynamoDB read units", f(&p["dynamodb_read_units_total"]), d("DynamoDB read units")),
-        ("EventBridge events", f(&p["eventbridge_events"]), d("EventBridge events")),
+        (
+            "DynamoDB read units",
+            f(&p["dynamodb_read_units_total"]),
+            d("DynamoDB read units"),
+        ),
+        (
+            "EventBridge events",
+            f(&p["eventbridge_events"]),
+            d("EventBridge events"),
+        ),
         ("Glase fetches", f(&p["glase_fetches"]), "–".into()),
         (
             "Log bytes (estimate)",
@@ -361,7 +397,9 @@ pub fn render(cost: &Value) -> String {
     }
     out.push_str(&format!(
         "| **total** | | **${:.2}** |\n",
-        cost["usd_per_million_invoices_total"].as_f64().unwrap_or(0.0)
+        cost["usd_per_million_invoices_total"]
+            .as_f64()
+            .unwrap_or(0.0)
     ));
     out
 }

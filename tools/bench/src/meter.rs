@@ -29,7 +29,13 @@ const CAPACITY_OPS: [&str; 10] = [
     "TransactGetItems",
     "TransactWriteItems",
 ];
-const READ_OPS: [&str; 5] = ["GetItem", "Query", "Scan", "BatchGetItem", "TransactGetItems"];
+const READ_OPS: [&str; 5] = [
+    "GetItem",
+    "Query",
+    "Scan",
+    "BatchGetItem",
+    "TransactGetItems",
+];
 
 /// What went through one meter.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -307,7 +313,10 @@ mod tests {
         )
         .unwrap();
         tally.add_capacity("PutItem", &answer);
-        tally.add_capacity("GetItem", &serde_json::json!({"ConsumedCapacity": {"CapacityUnits": 1.0}}));
+        tally.add_capacity(
+            "GetItem",
+            &serde_json::json!({"ConsumedCapacity": {"CapacityUnits": 1.0}}),
+        );
         assert_eq!(tally.write_units["table"], 1.0);
         assert_eq!(tally.write_units["byOpenState"], 1.0);
         assert_eq!(tally.write_units.values().sum::<f64>(), 4.0);
