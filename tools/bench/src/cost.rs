@@ -61,8 +61,9 @@ const FUNCTION_LOG_BYTES_PER_INVOICE: f64 = 600.0;
 /// Glase latency; events: warm p50 of a batch of 10).
 const DEFAULT_MS: [(&str, f64); 3] = [("webhook", 27.7), ("worker", 66.3), ("events", 3.72)];
 
-pub async fn run(lab: &Lab, config: &CostConfig, out: &Path) -> Result<Value, BoxError> {
-    let durations = durations(&out.join("results.json"));
+/// `bench_results`: the last `make bench` run's results.json, for the functions' durations.
+pub async fn run(lab: &Lab, config: &CostConfig, bench_results: &Path) -> Result<Value, BoxError> {
+    let durations = durations(bench_results);
     let token = SecretString::from(glase_dev::stack::DEV_WEBHOOK_TOKEN);
     let webhook_port = glase_dev::services::free_port()?;
     let webhook_addr = SocketAddr::from(([127, 0, 0, 1], webhook_port));

@@ -285,7 +285,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
             rate_per_sec: args.e2e_rate,
             timeout: Duration::from_secs(300),
         };
-        results["cost"] = cost::run(&lab, &config, &out)
+        results["cost"] = cost::run(&lab, &config, &target.join("bench/results.json"))
             .await
             .unwrap_or_else(|e| json!({"error": e.to_string()}));
     }
