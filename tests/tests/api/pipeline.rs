@@ -421,6 +421,129 @@ async fn dynamodb_leases_exclude_each_other_until_they_lapse() {
     );
 }
 
+fn lease_at(owner: &str, now_ms: i64, for_ms: i64) -> Lease {
+    Lease {
+        owner: owner.into(),
+        now_ms,
+        until_ms: now_ms + for_ms,
+        rejected_before_ms: None,
+    }
+}
+
+fn updated_at(now_ms: i64) -> AttributeValue {
+    s(&glase_shared::adapters::dynamo::query::index_time(
+        jiff::Timestamp::from_millisecond(now_ms).unwrap(),
+    ))
+}
+
+#[tokio::test]
+async fn a_new_invoice_is_claimed_and_stored_without_entering_the_open_items_index() {
+    // Each entry in byOpenState is two index writes (put at the claim, delete at the store):
+    // a third of an invoice's writes, for an entry no one reads in the happy path.
+    let (p, _glase) = glase_tests::glase::pipeline().await;
+    let id = InvoiceId::new(33).unwrap();
+    let now = jiff::Timestamp::now().as_millisecond();
+    let ours = lease_at("ours", now, 10_000);
+
+    let claim = p.store.claim(id, &ours).await.unwrap();
+
+    assert_eq!(
+        claim,
+        Claim::Acquired {
+            rejectable_answers: 0
+        }
+    );
+    let item = raw_item(&p, 33).await;
+    assert_eq!(item["state"], s("PROCESSING"));
+    assert!(
+        !item.contains_key("openState"),
+        "a first claim is not an open item yet: {item:?}"
+    );
+    assert_eq!(item["updatedAt"], updated_at(now), "when it was claimed");
+    // An SDK retry of the applied claim is still ours.
+    assert_eq!(
+        p.store.claim(id, &ours).await.unwrap(),
+        Claim::Acquired {
+            rejectable_answers: 0
+        }
+    );
+    assert_eq!(
+        p.store
+            .claim(id, &lease_at("other", now + 1, 10_000))
+            .await
+            .unwrap(),
+        Claim::InProgress {
+            until_ms: now + 10_000
+        }
+    );
+}
+
+#[tokio::test]
+async fn a_lease_released_or_lapsed_and_taken_over_is_listed_among_the_open_items() {
+    let (p, _glase) = glase_tests::glase::pipeline().await;
+    let queries =
+        glase_shared::adapters::dynamo::query::InvoiceQueries::new(p.ddb.clone(), &p.table);
+    let open = |queries: &glase_shared::adapters::dynamo::query::InvoiceQueries| {
+        let queries = queries.clone();
+        async move {
+            use futures::TryStreamExt;
+            let rows: Vec<_> = queries
+                .open(
+                    glase_shared::adapters::dynamo::query::OpenState::Processing,
+                    None,
+                    None,
+                )
+                .try_collect()
+                .await
+                .unwrap();
+            rows.into_iter()
+                .map(|r| (r.id.get(), r.updated_at.map(|t| t.as_millisecond())))
+                .collect::<Vec<_>>()
+        }
+    };
+    let now = jiff::Timestamp::now().as_millisecond() / 1_000 * 1_000;
+    let (released, crashed) = (InvoiceId::new(34).unwrap(), InvoiceId::new(35).unwrap());
+
+    // A transient failure: claimed, then released with its error.
+    let a = lease_at("a", now, 10_000);
+    p.store.claim(released, &a).await.unwrap();
+    p.store
+        .release(
+            released,
+            &a,
+            "Glase fetch failed transiently: HTTP 503",
+            jiff::Timestamp::now(),
+        )
+        .await
+        .unwrap();
+    // A worker that died holding the lease: its message comes back once the lease lapsed.
+    p.store
+        .claim(crashed, &lease_at("b", now, 1_000))
+        .await
+        .unwrap();
+    let taken = p
+        .store
+        .claim(crashed, &lease_at("c", now + 2_000, 10_000))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        taken,
+        Claim::Acquired {
+            rejectable_answers: 0
+        }
+    );
+    assert_eq!(
+        open(&queries).await,
+        vec![(34, Some(now)), (35, Some(now + 2_000))],
+        "stuck lists both, by when they were last claimed"
+    );
+    assert_eq!(
+        raw_item(&p, 35).await["attempts"],
+        AttributeValue::N("2".into())
+    );
+}
+
 #[tokio::test]
 async fn a_fifo_queue_gets_group_and_deduplication_ids_so_a_quick_duplicate_is_dropped() {
     let sqs = glase_dev::aws::sqs(&glase_tests::services().sqs_endpoint);

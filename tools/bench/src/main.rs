@@ -5,9 +5,11 @@
 //! program on loopback, with DynamoDB Local, moto (SQS, EventBridge) and glase-sim behind it.
 
 mod backlog;
+mod cost;
 mod e2e;
 mod keepalive;
 mod lab;
+mod meter;
 mod process;
 mod proxy;
 mod report;
@@ -89,6 +91,9 @@ struct Args {
     /// Payments per second in the end-to-end run.
     #[arg(long, default_value_t = 25.0)]
     e2e_rate: f64,
+    /// Invoices in the cost count (`--only cost`).
+    #[arg(long, default_value_t = 200)]
+    cost_invoices: usize,
     /// Skip the end-to-end run.
     #[arg(long)]
     no_e2e: bool,
@@ -104,7 +109,8 @@ struct Args {
     /// Concurrent worker invocations in the backlog drain (comma-separated).
     #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 4])]
     backlog_invocations: Vec<usize>,
-    /// Only these sections (comma-separated): size, cold, warm, priming, keepalive, e2e, backlog.
+    /// Only these sections (comma-separated): size, cold, warm, priming, keepalive, e2e,
+    /// backlog, cost (cost runs only when named: requests and cost per invoice, docs/cost.md).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Only these functions in size, cold and warm (comma-separated): bare, webhook, worker,
@@ -190,7 +196,12 @@ async fn run(args: Args) -> Result<(), BoxError> {
     std::fs::create_dir_all(&out)?;
     let started = Instant::now();
 
-    let functions = args.functions();
+    // The cost count runs the functions in process: no binaries needed for it alone.
+    let functions = if args.only.iter().all(|s| s == "cost") && !args.only.is_empty() {
+        Vec::new()
+    } else {
+        args.functions()
+    };
     let mut lab = Lab::start(programs, &out, &functions).await?;
     lab.wrap = args
         .wrap
@@ -292,9 +303,20 @@ async fn run(args: Args) -> Result<(), BoxError> {
             Err(e) => json!({"error": e.to_string()}),
         };
     }
+    if args.only.iter().any(|s| s == "cost") {
+        eprintln!("[bench] cost count ({} invoices)…", args.cost_invoices);
+        let config = cost::CostConfig {
+            invoices: args.cost_invoices,
+            rate_per_sec: args.e2e_rate,
+            timeout: Duration::from_secs(300),
+        };
+        results["cost"] = cost::run(&lab, &config, &target.join("bench/results.json"))
+            .await
+            .unwrap_or_else(|e| json!({"error": e.to_string()}));
+    }
     results["bench_wall_s"] = json!(started.elapsed().as_secs_f64());
 
-    let table = report::render(&results);
+    let table = report::render(&results) + &cost::render(&results["cost"]);
     println!("{table}");
     let stamp = jiff::Timestamp::now()
         .strftime("%Y%m%dT%H%M%SZ")

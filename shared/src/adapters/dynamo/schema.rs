@@ -19,7 +19,9 @@ pub const REJECTED_AT_MS: &str = "rejectedAtMs";
 /// The lease owner that completed the item (stored or rejected it), so an SDK retry of an
 /// applied write is recognised as our own.
 pub const COMPLETED_BY: &str = "completedBy";
-/// Sparse-index key: `PROCESSING` or `REJECTED` while the item is open; removed once stored.
+/// Sparse-index key: `PROCESSING` or `REJECTED` while the item is open after a failure (a lease
+/// released, or lapsed and taken over; a rejection); removed once stored. A new invoice's first
+/// claim does not set it: two index writes per invoice for a lease that ends in a store.
 pub const OPEN_STATE: &str = "openState";
 /// When the item last changed state (ISO-8601 UTC): the sparse index's sort key.
 pub const UPDATED_AT: &str = "updatedAt";
@@ -55,7 +57,7 @@ pub const REJECTED: &str = "REJECTED";
 pub const BY_REFERENCE_INDEX: &str = "byReference";
 /// GSI: UTC purchase day → that day's invoices, in purchase order.
 pub const BY_PURCHASE_DATE_INDEX: &str = "byPurchaseDate";
-/// Sparse GSI: open items only (`PROCESSING`, `REJECTED`) → by last change, so operators find
+/// Sparse GSI: items open after a failure (`PROCESSING`, `REJECTED`) → by last change, so operators find
 /// stuck and rejected invoices without scanning the table.
 pub const BY_OPEN_STATE_INDEX: &str = "byOpenState";
 

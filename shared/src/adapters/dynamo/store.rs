@@ -81,95 +81,46 @@ impl DynamoStore {
     }
 }
 
+/// Which claim: of an invoice the table has never seen, or of one that is there already.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ClaimOf {
+    New,
+    Existing,
+}
+
 impl InvoiceStore for DynamoStore {
     async fn claim(&self, id: InvoiceId, lease: &Lease) -> Result<Claim, AdapterError> {
-        // A rejected item may be claimed again (a later fetch may succeed), after its
-        // cool-down unless the message lifts it; a re-claim clears the old rejection.
-        let rejected_ok = match lease.rejected_before_ms {
-            Some(_) => {
-                "(#state = :rejected AND (attribute_not_exists(#rejMs) OR #rejMs < :rejBefore))"
-            }
-            None => "#state = :rejected",
-        };
-        let mut update = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(INVOICE_ID, n(id))
-            .update_expression(
-                "SET #state = :processing, #owner = :owner, #until = :until, \
-                 #attempts = if_not_exists(#attempts, :zero) + :one, \
-                 #open = :processing, #updated = :nowIso \
-                 REMOVE #code, #reason, #rejAt, #rejMs, #by",
-            )
-            // Free, rejected, or leased by someone whose lease lapsed.
-            .condition_expression(format!(
-                "attribute_not_exists(#id) OR {rejected_ok} OR (#state = :processing AND #until < :now)"
-            ))
-            .expression_attribute_names("#id", INVOICE_ID)
-            .expression_attribute_names("#state", STATE)
-            .expression_attribute_names("#owner", LEASE_OWNER)
-            .expression_attribute_names("#until", LEASE_UNTIL)
-            .expression_attribute_names("#attempts", ATTEMPTS)
-            .expression_attribute_names("#open", OPEN_STATE)
-            .expression_attribute_names("#updated", UPDATED_AT)
-            .expression_attribute_names("#code", REJECTION_CODE)
-            .expression_attribute_names("#reason", REJECTION_REASON)
-            .expression_attribute_names("#rejAt", REJECTED_AT)
-            .expression_attribute_names("#rejMs", REJECTED_AT_MS)
-            .expression_attribute_names("#by", COMPLETED_BY)
-            .expression_attribute_values(":processing", s(PROCESSING))
-            .expression_attribute_values(":rejected", s(REJECTED))
-            .expression_attribute_values(":owner", s(&lease.owner))
-            .expression_attribute_values(":until", n(lease.until_ms))
-            .expression_attribute_values(":now", n(lease.now_ms))
-            .expression_attribute_values(
-                ":nowIso",
-                s(index_time(
-                    Timestamp::from_millisecond(lease.now_ms).unwrap_or(Timestamp::UNIX_EPOCH),
-                )),
-            )
-            .expression_attribute_values(":zero", n(0))
-            .expression_attribute_values(":one", n(1))
-            // The claimed item carries the window's count; a refused claim returns the
-            // current item, so no second read is needed either way.
-            .return_values(ReturnValue::AllNew)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        if let Some(before) = lease.rejected_before_ms {
-            update = update.expression_attribute_values(":rejBefore", n(before));
-        }
-        let (claimed, result) = match update.send().await {
-            Ok(out) => (out.attributes().cloned().unwrap_or_default(), Ok(())),
-            Err(e) => (Item::new(), Err(e)),
-        };
-        let old = refused_item(result, "UpdateItem (claim)", |e| {
-            match e {
-            aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item().cloned(),
-            _ => None,
-        }
-        })?;
+        // A new invoice, nearly every claim, is claimed without entering `byOpenState`: its
+        // store follows within the lease, and the entry would cost two of its six write units
+        // (an index put now, an index delete at the store). A claim that does not end in a
+        // store enters it: released (`release`), rejected, or taken over after its lease
+        // lapsed (the `Existing` claim below) — so `stuck` still lists every lease that
+        // failed or was retried, and reconcile re-queues a lapsed one whatever the index says.
+        let (claimed, old) = self.claim_once(id, lease, ClaimOf::New).await?;
         let Some(old) = old else {
             return Ok(acquired(&claimed));
         };
-        match get_s(&old, STATE)? {
-            STORED => Ok(Claim::AlreadyStored),
-            // The SDK retried a claim whose answer was lost: the first attempt applied, and
-            // the lease it took is ours (the owner is unique per attempt).
-            PROCESSING if get_s(&old, LEASE_OWNER).is_ok_and(|o| o == lease.owner) => {
-                Ok(acquired(&old))
+        let state = get_s(&old, STATE)?;
+        let by_us = get_s(&old, LEASE_OWNER).is_ok_and(|o| o == lease.owner);
+        let live = get_n::<i64>(&old, LEASE_UNTIL)
+            .ok()
+            .filter(|u| *u >= lease.now_ms);
+        match (state, live) {
+            (STORED, _) => Ok(Claim::AlreadyStored),
+            // The SDK retried a claim whose answer was lost: the lease it took is ours.
+            (PROCESSING, _) if by_us => Ok(acquired(&old)),
+            // Held by another worker: the same answer the full claim's condition would give.
+            (PROCESSING, Some(until_ms)) => Ok(Claim::InProgress { until_ms }),
+            // Rejected or lapsed: the full claim decides, under its own condition.
+            _ => {
+                let (claimed, old) = self.claim_once(id, lease, ClaimOf::Existing).await?;
+                match old {
+                    None => Ok(acquired(&claimed)),
+                    Some(old) => refused_claim(&old, lease),
+                }
             }
-            PROCESSING => Ok(Claim::InProgress {
-                until_ms: get_n(&old, LEASE_UNTIL)?,
-            }),
-            REJECTED => Ok(Claim::RecentlyRejected {
-                rejected_at_ms: get_n(&old, REJECTED_AT_MS)?,
-            }),
-            other => Err(AdapterError::msg(format!(
-                "claim refused on an item in state {other:?}"
-            ))),
         }
     }
-
     async fn store(
         &self,
         invoice: &Invoice,
@@ -275,7 +226,111 @@ impl InvoiceStore for DynamoStore {
     }
 }
 
+/// What a refused full claim found.
+fn refused_claim(old: &Item, lease: &Lease) -> Result<Claim, AdapterError> {
+    match get_s(old, STATE)? {
+        STORED => Ok(Claim::AlreadyStored),
+        // The SDK retried a claim whose answer was lost: the first attempt applied, and
+        // the lease it took is ours (the owner is unique per attempt).
+        PROCESSING if get_s(old, LEASE_OWNER).is_ok_and(|o| o == lease.owner) => Ok(acquired(old)),
+        PROCESSING => Ok(Claim::InProgress {
+            until_ms: get_n(old, LEASE_UNTIL)?,
+        }),
+        REJECTED => Ok(Claim::RecentlyRejected {
+            rejected_at_ms: get_n(old, REJECTED_AT_MS)?,
+        }),
+        other => Err(AdapterError::msg(format!(
+            "claim refused on an item in state {other:?}"
+        ))),
+    }
+}
+
 impl DynamoStore {
+    /// One conditional claim write: the item after it when it applied, or the item that
+    /// refused it. `New` only takes an absent item and leaves it out of `byOpenState`;
+    /// `Existing` takes a free, rejected or lapsed one and puts it there.
+    async fn claim_once(
+        &self,
+        id: InvoiceId,
+        lease: &Lease,
+        of: ClaimOf,
+    ) -> Result<(Item, Option<Item>), AdapterError> {
+        let now_iso = s(index_time(
+            Timestamp::from_millisecond(lease.now_ms).unwrap_or(Timestamp::UNIX_EPOCH),
+        ));
+        let mut update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(INVOICE_ID, n(id))
+            .expression_attribute_names("#id", INVOICE_ID)
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#owner", LEASE_OWNER)
+            .expression_attribute_names("#until", LEASE_UNTIL)
+            .expression_attribute_names("#attempts", ATTEMPTS)
+            .expression_attribute_names("#updated", UPDATED_AT)
+            .expression_attribute_values(":processing", s(PROCESSING))
+            .expression_attribute_values(":owner", s(&lease.owner))
+            .expression_attribute_values(":until", n(lease.until_ms))
+            .expression_attribute_values(":nowIso", now_iso)
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":one", n(1))
+            // The claimed item carries the window's count; a refused claim returns the
+            // current item, so no second read is needed either way.
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        update = match of {
+            ClaimOf::New => update
+                .update_expression(
+                    "SET #state = :processing, #owner = :owner, #until = :until, \
+                     #attempts = if_not_exists(#attempts, :zero) + :one, #updated = :nowIso",
+                )
+                .condition_expression("attribute_not_exists(#id)"),
+            ClaimOf::Existing => {
+                // A rejected item may be claimed again (a later fetch may succeed), after its
+                // cool-down unless the message lifts it; a re-claim clears the old rejection.
+                let rejected_ok = match lease.rejected_before_ms {
+                    Some(_) => "(#state = :rejected AND (attribute_not_exists(#rejMs) OR #rejMs < :rejBefore))",
+                    None => "#state = :rejected",
+                };
+                let mut update = update
+                    .update_expression(
+                        "SET #state = :processing, #owner = :owner, #until = :until, \
+                         #attempts = if_not_exists(#attempts, :zero) + :one, \
+                         #open = :processing, #updated = :nowIso \
+                         REMOVE #code, #reason, #rejAt, #rejMs, #by",
+                    )
+                    // Free, rejected, or leased by someone whose lease lapsed.
+                    .condition_expression(format!(
+                        "attribute_not_exists(#id) OR {rejected_ok} OR (#state = :processing AND #until < :now)"
+                    ))
+                    .expression_attribute_names("#open", OPEN_STATE)
+                    .expression_attribute_names("#code", REJECTION_CODE)
+                    .expression_attribute_names("#reason", REJECTION_REASON)
+                    .expression_attribute_names("#rejAt", REJECTED_AT)
+                    .expression_attribute_names("#rejMs", REJECTED_AT_MS)
+                    .expression_attribute_names("#by", COMPLETED_BY)
+                    .expression_attribute_values(":rejected", s(REJECTED))
+                    .expression_attribute_values(":now", n(lease.now_ms));
+                if let Some(before) = lease.rejected_before_ms {
+                    update = update.expression_attribute_values(":rejBefore", n(before));
+                }
+                update
+            }
+        };
+        let (claimed, result) = match update.send().await {
+            Ok(out) => (out.attributes().cloned().unwrap_or_default(), Ok(())),
+            Err(e) => (Item::new(), Err(e)),
+        };
+        let old = refused_item(result, "UpdateItem (claim)", |e| {
+            match e {
+            aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item().cloned(),
+            _ => None,
+        }
+        })?;
+        Ok((claimed, old))
+    }
+
     /// Frees our lease, noting the error; `rejectable` also counts the answer in the window.
     async fn release_counting(
         &self,
@@ -296,7 +351,8 @@ impl DynamoStore {
             .table_name(&self.table)
             .key(INVOICE_ID, n(id))
             .update_expression(format!(
-                "SET #until = :zero, #err = :err, #errAt = :at{count} REMOVE #owner"
+                "SET #until = :zero, #err = :err, #errAt = :at, #open = :processing{count} \
+                 REMOVE #owner"
             ))
             // Only the holder may release: never free a lease someone else now holds.
             .condition_expression("#state = :processing AND #owner = :owner")
@@ -305,6 +361,8 @@ impl DynamoStore {
             .expression_attribute_names("#until", LEASE_UNTIL)
             .expression_attribute_names("#err", LAST_ERROR)
             .expression_attribute_names("#errAt", LAST_ERROR_AT)
+            // A lease that failed is an open item now (a first claim was not: see `claim`).
+            .expression_attribute_names("#open", OPEN_STATE)
             .expression_attribute_values(":processing", s(PROCESSING))
             .expression_attribute_values(":owner", s(&lease.owner))
             .expression_attribute_values(":zero", n(0))
