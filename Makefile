@@ -9,7 +9,7 @@ CARGO ?= cargo
 CARGO_TOOLS := .local/cargo-tools/bin
 
 .PHONY: help deps cargo-tools deploy-tools dev demo sim test unit lint fmt deny fuzz fuzz-build \
-	check-shipped check-arm64 package cfn-lint bench bench-quick bench-build load
+	check-shipped check-arm64 package cfn-lint bench bench-quick bench-build bench-scale load
 
 help: ## This list.
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z0-9_.-]+:[^=]*## / {printf "  make %-14s %s\n", $$1, $$2}' \
@@ -177,6 +177,10 @@ bench-build: ## Build what make bench measures: the functions with cargo-lambda,
 
 bench: deps bench-build ## Cold start, per-call cost, memory and size vs a bare lambda and a Python peer (target/bench/table.md).
 	$(CARGO) run --locked $(HARNESS_PROFILE) -p glase-bench --bin glase-bench -- $(BENCH_ARGS)
+
+# No function binaries needed: the reconcile runs are the bench binary itself, in child processes.
+bench-scale: deps ## Reconcile over 10k, 100k and 1M report rows: time, memory, AWS requests, the 1M-row projection.
+	$(CARGO) run --locked $(HARNESS_PROFILE) -p glase-bench --bin glase-bench -- --only reconcile $(BENCH_ARGS)
 
 bench-quick: ## A smoke run of make bench with small counts (figures not for publishing).
 	$(MAKE) bench BENCH_ARGS="--quick $(BENCH_ARGS)"

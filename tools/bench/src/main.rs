@@ -8,6 +8,7 @@ mod e2e;
 mod lab;
 mod process;
 mod proxy;
+mod reconcile;
 mod report;
 mod size;
 mod stats;
@@ -92,7 +93,13 @@ struct Args {
     /// Small counts everywhere: a smoke run, not figures to publish.
     #[arg(long)]
     quick: bool,
-    /// Only these sections (comma-separated): size, cold, warm, priming, e2e.
+    /// Report rows per reconcile run on the in-memory ports (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
+    reconcile_rows: Vec<u64>,
+    /// Report rows per reconcile run on DynamoDB Local + moto's SQS (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "10000")]
+    reconcile_real_rows: Vec<u64>,
+    /// Only these sections (comma-separated): size, cold, warm, priming, e2e, reconcile.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Only these functions in size, cold and warm (comma-separated): bare, webhook, worker,
@@ -138,6 +145,9 @@ fn target_dir() -> PathBuf {
 
 #[tokio::main]
 async fn main() {
+    if let Some(code) = reconcile::child_main() {
+        std::process::exit(code);
+    }
     let mut args = Args::parse();
     if args.quick {
         args.cold_starts = args.cold_starts.min(3);
@@ -147,6 +157,8 @@ async fn main() {
         args.prime_runs = args.prime_runs.min(2);
         args.steady_batches = args.steady_batches.min(5);
         args.e2e_invoices = args.e2e_invoices.min(50);
+        args.reconcile_rows.retain(|&n| n <= 10_000);
+        args.reconcile_real_rows.retain(|&n| n <= 10_000);
     }
     if let Err(e) = run(args).await {
         eprintln!("[bench] failed: {e}");
@@ -176,7 +188,11 @@ async fn run(args: Args) -> Result<(), BoxError> {
     std::fs::create_dir_all(&out)?;
     let started = Instant::now();
 
-    let functions = args.functions();
+    // The reconcile section runs no function binary.
+    let functions = match args.only.as_slice() {
+        [only] if only == "reconcile" => Vec::new(),
+        _ => args.functions(),
+    };
     let mut lab = Lab::start(programs, &out, &functions).await?;
     lab.wrap = args
         .wrap
@@ -267,9 +283,16 @@ async fn run(args: Args) -> Result<(), BoxError> {
             Err(e) => json!({"error": e.to_string()}),
         };
     }
+    if args.section("reconcile") {
+        results["reconcile"] =
+            reconcile::run(&lab, &args.reconcile_rows, &args.reconcile_real_rows).await?;
+    }
     results["bench_wall_s"] = json!(started.elapsed().as_secs_f64());
 
-    let table = report::render(&results);
+    let mut table = report::render(&results);
+    if !results["reconcile"].is_null() {
+        table.push_str(&reconcile::render(&results["reconcile"]));
+    }
     println!("{table}");
     let stamp = jiff::Timestamp::now()
         .strftime("%Y%m%dT%H%M%SZ")
