@@ -145,7 +145,7 @@ fn target_dir() -> PathBuf {
 
 #[tokio::main]
 async fn main() {
-    if let Some(code) = reconcile::child_main() {
+    if let Some(code) = reconcile::child_main().await {
         std::process::exit(code);
     }
     let mut args = Args::parse();

@@ -218,22 +218,18 @@ enum Backend {
     },
 }
 
-/// If this process was started as a reconcile child, runs it and returns its exit code.
-pub fn child_main() -> Option<i32> {
+/// If this process was started as a reconcile child, runs it (on main's runtime, as the
+/// reconcile function runs on lambda_runtime's) and returns its exit code.
+pub async fn child_main() -> Option<i32> {
     let mut args = std::env::args().skip(1);
     if args.next().as_deref() != Some(CHILD) {
         return None;
     }
-    let result = args
-        .next()
-        .ok_or_else(|| BoxError::from("the child wants its task as JSON"))
-        .and_then(|task| Ok(serde_json::from_str::<ChildTask>(&task)?))
-        .and_then(|task| {
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()?
-                .block_on(child(task))
-        });
+    let result = async {
+        let task = args.next().ok_or("the child wants its task as JSON")?;
+        child(serde_json::from_str::<ChildTask>(&task)?).await
+    }
+    .await;
     Some(match result {
         Ok(figures) => {
             println!("{figures}");
@@ -442,11 +438,12 @@ async fn seed_table(lab: &Lab, rows: u64) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// The whole section: `rows` on the in-memory ports, `real_rows` on DynamoDB Local + moto.
+/// The whole section: `rows` on the in-memory ports, `real_rows` on DynamoDB Local + moto
+/// (a size of 0 is skipped, so either list can be left out).
 pub async fn run(lab: &Lab, rows: &[u64], real_rows: &[u64]) -> Result<Value, BoxError> {
     let server = ReportServer::start().await?;
     let mut memory = Vec::new();
-    for &n in rows {
+    for &n in rows.iter().filter(|&&n| n > 0) {
         eprintln!("[bench] reconcile: {n} rows on the in-memory ports…");
         let task = ChildTask {
             rows: n,
@@ -459,7 +456,7 @@ pub async fn run(lab: &Lab, rows: &[u64], real_rows: &[u64]) -> Result<Value, Bo
         memory.push(figures);
     }
     let mut local = Vec::new();
-    for &n in real_rows {
+    for &n in real_rows.iter().filter(|&&n| n > 0) {
         eprintln!("[bench] reconcile: {n} rows on DynamoDB Local + moto's SQS (seeding)…");
         seed_table(lab, n).await?;
         lab.purge_queue().await;
