@@ -9,7 +9,7 @@ CARGO ?= cargo
 CARGO_TOOLS := .local/cargo-tools/bin
 
 .PHONY: help deps cargo-tools deploy-tools dev demo sim test unit lint fmt deny fuzz fuzz-build \
-	check-shipped check-arm64 package cfn-lint bench bench-quick bench-build load
+	check-shipped check-arm64 package cfn-lint bench bench-quick bench-build bench-scale load
 
 help: ## This list.
 	@awk 'BEGIN {FS = ":[^#]*## "} /^[a-zA-Z0-9_.-]+:[^=]*## / {printf "  make %-14s %s\n", $$1, $$2}' \
@@ -175,8 +175,15 @@ bench-build: ## Build what make bench measures: the functions with cargo-lambda,
 	@$(BENCH_JITTER) bash scripts/lambda-build.sh x86_64 bench-rng -- --no-default-features
 	@bash scripts/install-bench-python.sh >/dev/null
 
-bench: deps bench-build ## Cold start, per-call cost, memory, size vs a bare lambda and a Python peer, on moto and a keep-alive SQS; a 100k backlog drain (target/bench/table.md).
+bench: deps bench-build ## Cold start, per-call cost, memory, size vs a bare lambda and a Python peer, on moto and a keep-alive SQS (target/bench/table.md).
 	$(CARGO) run --locked $(HARNESS_PROFILE) -p glase-bench --bin glase-bench -- $(BENCH_ARGS)
+
+# No function binaries needed: the reconcile runs are the bench binary itself, in child processes.
+# The scale sections, minutes each; one alone with e.g. `make bench-scale BENCH_SCALE=backlog`.
+BENCH_SCALE ?= reconcile,backlog,cost
+
+bench-scale: deps bench-build ## At issuer scale: reconcile over 10k/100k/1M report rows, a 100k backlog drain, requests and cost per invoice.
+	$(CARGO) run --locked $(HARNESS_PROFILE) -p glase-bench --bin glase-bench -- --only $(BENCH_SCALE) $(BENCH_ARGS)
 
 bench-quick: ## A smoke run of make bench with small counts (figures not for publishing).
 	$(MAKE) bench BENCH_ARGS="--quick $(BENCH_ARGS)"

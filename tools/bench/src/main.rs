@@ -12,6 +12,7 @@ mod lab;
 mod meter;
 mod process;
 mod proxy;
+mod reconcile;
 mod report;
 mod size;
 mod sqs;
@@ -109,8 +110,14 @@ struct Args {
     /// Concurrent worker invocations in the backlog drain (comma-separated).
     #[arg(long, value_delimiter = ',', default_values_t = [1, 2, 4])]
     backlog_invocations: Vec<usize>,
-    /// Only these sections (comma-separated): size, cold, warm, priming, keepalive, e2e,
-    /// backlog, cost (cost runs only when named: requests and cost per invoice, docs/cost.md).
+    /// Report rows per reconcile run on the in-memory ports (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000,1000000")]
+    reconcile_rows: Vec<u64>,
+    /// Report rows per reconcile run on DynamoDB Local + the keep-alive SQS (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+    reconcile_real_rows: Vec<u64>,
+    /// Only these sections (comma-separated): size, cold, warm, priming, keepalive, e2e; and,
+    /// only when named (`make bench-scale`): backlog, reconcile, cost (docs/cost.md).
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
     /// Only these functions in size, cold and warm (comma-separated): bare, webhook, worker,
@@ -128,7 +135,12 @@ struct Args {
 
 impl Args {
     fn section(&self, name: &str) -> bool {
-        self.only.is_empty() || self.only.iter().any(|s| s == name)
+        self.only.is_empty() || self.named(name)
+    }
+
+    /// The scale sections (minutes each) run only when named: `make bench-scale`.
+    fn named(&self, name: &str) -> bool {
+        self.only.iter().any(|s| s == name)
     }
 
     fn functions(&self) -> Vec<Function> {
@@ -156,6 +168,9 @@ fn target_dir() -> PathBuf {
 
 #[tokio::main]
 async fn main() {
+    if let Some(code) = reconcile::child_main().await {
+        std::process::exit(code);
+    }
     let mut args = Args::parse();
     if args.quick {
         args.cold_starts = args.cold_starts.min(3);
@@ -167,6 +182,8 @@ async fn main() {
         args.e2e_invoices = args.e2e_invoices.min(50);
         args.backlog = args.backlog.min(5_000);
         args.backlog_secs = args.backlog_secs.min(3);
+        args.reconcile_rows.retain(|&n| n <= 10_000);
+        args.reconcile_real_rows.retain(|&n| n <= 10_000);
     }
     if let Err(e) = run(args).await {
         eprintln!("[bench] failed: {e}");
@@ -196,12 +213,13 @@ async fn run(args: Args) -> Result<(), BoxError> {
     std::fs::create_dir_all(&out)?;
     let started = Instant::now();
 
-    // The cost count runs the functions in process: no binaries needed for it alone.
-    let functions = if args.only.iter().all(|s| s == "cost") && !args.only.is_empty() {
-        Vec::new()
-    } else {
-        args.functions()
-    };
+    // The cost count and reconcile run no function binary: none built for them alone.
+    let functions =
+        if !args.only.is_empty() && args.only.iter().all(|s| s == "cost" || s == "reconcile") {
+            Vec::new()
+        } else {
+            args.functions()
+        };
     let mut lab = Lab::start(programs, &out, &functions).await?;
     lab.wrap = args
         .wrap
@@ -281,7 +299,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
         results["keepalive"] =
             keepalive::run(&lab, &functions, args.cold_starts, args.warm_calls).await?;
     }
-    if args.section("backlog") {
+    if args.named("backlog") {
         let config =
             backlog::Config::new(args.backlog, args.backlog_secs, &args.backlog_invocations);
         results["backlog"] = backlog::run(&lab, &config).await?;
@@ -303,7 +321,7 @@ async fn run(args: Args) -> Result<(), BoxError> {
             Err(e) => json!({"error": e.to_string()}),
         };
     }
-    if args.only.iter().any(|s| s == "cost") {
+    if args.named("cost") {
         eprintln!("[bench] cost count ({} invoices)…", args.cost_invoices);
         let config = cost::CostConfig {
             invoices: args.cost_invoices,
@@ -314,9 +332,16 @@ async fn run(args: Args) -> Result<(), BoxError> {
             .await
             .unwrap_or_else(|e| json!({"error": e.to_string()}));
     }
+    if args.named("reconcile") {
+        results["reconcile"] =
+            reconcile::run(&lab, &args.reconcile_rows, &args.reconcile_real_rows).await?;
+    }
     results["bench_wall_s"] = json!(started.elapsed().as_secs_f64());
 
-    let table = report::render(&results) + &cost::render(&results["cost"]);
+    let mut table = report::render(&results) + &cost::render(&results["cost"]);
+    if !results["reconcile"].is_null() {
+        table.push_str(&reconcile::render(&results["reconcile"]));
+    }
     println!("{table}");
     let stamp = jiff::Timestamp::now()
         .strftime("%Y%m%dT%H%M%SZ")
