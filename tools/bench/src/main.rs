@@ -338,7 +338,17 @@ async fn run(args: Args) -> Result<(), BoxError> {
     }
     results["bench_wall_s"] = json!(started.elapsed().as_secs_f64());
 
-    let mut table = report::render(&results) + &cost::render(&results["cost"]);
+    // The functions' table only when one of its sections ran (not for the scale sections).
+    let functions_measured = ["size", "cold", "warm", "priming", "keepalive", "e2e"]
+        .iter()
+        .any(|s| args.section(s));
+    let mut table = if !functions_measured {
+        String::new()
+    } else {
+        report::render(&results)
+    };
+    backlog::render(&mut table, &results);
+    table.push_str(&cost::render(&results["cost"]));
     if !results["reconcile"].is_null() {
         table.push_str(&reconcile::render(&results["reconcile"]));
     }

@@ -315,7 +315,6 @@ pub fn render(r: &Value) -> String {
     }
 
     crate::keepalive::render(&mut out, r);
-    crate::backlog::render(&mut out, r);
 
     let e = &r["e2e"];
     if !e.is_null() {
