@@ -603,7 +603,10 @@ pub fn render(section: &Value) -> String {
     let num = |v: &Value, d: usize| v.as_f64().map(|x| format!("{x:.d$}")).unwrap_or_default();
     for (ports, runs) in [
         ("in-memory", &section["in_memory"]),
-        ("DynamoDB Local + keep-alive SQS", &section["local_services"]),
+        (
+            "DynamoDB Local + keep-alive SQS",
+            &section["local_services"],
+        ),
     ] {
         for r in runs.as_array().into_iter().flatten() {
             if let Some(e) = r["error"].as_str() {
