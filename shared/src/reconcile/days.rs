@@ -189,6 +189,25 @@ mod tests {
         }
     }
 
+    /// The window, every finding dropped, until `deadline` if any.
+    async fn run(
+        source: &FakeReport,
+        store: &impl InvoiceLookup,
+        queue: &MemoryQueue,
+        deadline: Option<tokio::time::Instant>,
+    ) -> Days {
+        reconcile_days(
+            source,
+            store,
+            queue,
+            window(),
+            &Options::new(now()),
+            &mut |_| {},
+            deadline,
+        )
+        .await
+    }
+
     /// What the worker does with what was re-queued: stores it.
     fn worker_stores(store: &MemoryStore, queue: &MemoryQueue, report: &[Invoice]) {
         let by_id: HashMap<InvoiceId, &Invoice> = report.iter().map(|r| (r.id, r)).collect();
@@ -214,16 +233,7 @@ mod tests {
     async fn a_window_is_read_one_glase_day_at_a_time_oldest_first() {
         let (source, store, queue) = (report(), MemoryStore::default(), MemoryQueue::default());
 
-        let days = reconcile_days(
-            &source,
-            &store,
-            &queue,
-            window(),
-            &Options::new(now()),
-            &mut |_| {},
-            None,
-        )
-        .await;
+        let days = run(&source, &store, &queue, None).await;
 
         assert_eq!(source.windows(), window().days().collect::<Vec<_>>());
         assert_eq!(
@@ -247,16 +257,7 @@ mod tests {
         // days 2 and 3 start with 260 s and 160 s left; day 4, with 60 s, does not.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(360);
 
-        let days = reconcile_days(
-            &source,
-            &slow,
-            &queue,
-            window(),
-            &Options::new(now()),
-            &mut |_| {},
-            Some(deadline),
-        )
-        .await;
+        let days = run(&source, &slow, &queue, Some(deadline)).await;
 
         assert_eq!(
             days.done,
@@ -283,16 +284,7 @@ mod tests {
         // by yet, 90 s ≥ the 60 s minimum) and is cut at the deadline.
         let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
 
-        let days = reconcile_days(
-            &source,
-            &slow,
-            &queue,
-            window(),
-            &Options::new(now()),
-            &mut |_| {},
-            Some(deadline),
-        )
-        .await;
+        let days = run(&source, &slow, &queue, Some(deadline)).await;
 
         assert!(days.done.is_empty());
         assert_eq!(
@@ -307,16 +299,7 @@ mod tests {
         let source = report().then_broken("connection reset");
         let (store, queue) = (MemoryStore::default(), MemoryQueue::default());
 
-        let days = reconcile_days(
-            &source,
-            &store,
-            &queue,
-            window(),
-            &Options::new(now()),
-            &mut |_| {},
-            None,
-        )
-        .await;
+        let days = run(&source, &store, &queue, None).await;
 
         // The break comes at the end of every day's body: each day's rows are still checked.
         assert_eq!(days.failed.len(), 4);
@@ -336,19 +319,8 @@ mod tests {
             delay: Duration::from_secs(100),
         };
         // Killed (Lambda's hard timeout) during day 3's lookup: days 1 and 2 were re-queued.
-        let killed = tokio::time::timeout(
-            Duration::from_secs(250),
-            reconcile_days(
-                &source,
-                &slow,
-                &queue,
-                window(),
-                &Options::new(now()),
-                &mut |_| {},
-                None,
-            ),
-        )
-        .await;
+        let killed =
+            tokio::time::timeout(Duration::from_secs(250), run(&source, &slow, &queue, None)).await;
         assert!(killed.is_err(), "the run was killed");
         let first = queue.sent();
         assert_eq!(first.len(), 6);
@@ -356,16 +328,7 @@ mod tests {
         worker_stores(&store, &queue, &all_rows());
 
         // Run again over the whole window, as a retried invocation does.
-        let again = reconcile_days(
-            &source,
-            &store,
-            &queue,
-            window(),
-            &Options::new(now()),
-            &mut |_| {},
-            None,
-        )
-        .await;
+        let again = run(&source, &store, &queue, None).await;
 
         let sent = queue.sent();
         let mut ids: Vec<_> = sent.iter().map(|id| id.get()).collect();
