@@ -78,7 +78,8 @@ enum Command {
         #[arg(long)]
         no_events: bool,
     },
-    /// Show the InvoicePaid events on the local bus (read once), waiting up to 15 s for `count`.
+    /// Show the InvoicePaid events on the local bus (read once), waiting up to 15 s for `count`
+    /// of the demo's.
     Events {
         #[arg(long, default_value_t = DEMO_COUNT)]
         count: u32,
@@ -87,6 +88,9 @@ enum Command {
 
 /// Invoices `make demo` pays, and events it then waits for.
 const DEMO_COUNT: u32 = 20;
+
+/// The start of every reference `make demo` pays: its events are told from others' by it.
+const DEMO_REFERENCE: &str = "DEMO-";
 
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
@@ -304,7 +308,7 @@ async fn demo(
             "amount": format!("{}.{:02}", 5 + i * 3, (i * 37) % 100),
             "currency": if i % 3 == 0 { "EUR" } else { "GBP" },
             "description": format!("Demo invoice {i}"),
-            "reference": format!("DEMO-{:04}", i),
+            "reference": format!("{DEMO_REFERENCE}{:04}", i),
         });
         let resp = http
             .post(format!("{sim}/_sim/invoices"))
@@ -406,7 +410,14 @@ async fn show_events(ports: &Ports, count: usize) {
                 d["currency"].as_str().unwrap_or(""),
                 d["reference"].as_str().unwrap_or(""),
             );
-            seen += usize::from(event["detail-type"] == "InvoicePaid");
+            // Only the demo's own count: another invoice's event (one paid before the demo)
+            // must not end the wait before the demo's last event is read.
+            seen += usize::from(
+                event["detail-type"] == "InvoicePaid"
+                    && d["reference"]
+                        .as_str()
+                        .is_some_and(|r| r.starts_with(DEMO_REFERENCE)),
+            );
             let _ = sqs
                 .delete_message()
                 .queue_url(&url)
