@@ -112,6 +112,28 @@ impl Harness {
             .found
     }
 
+    /// Pays invoice `i` at each time given; their ids.
+    async fn pay_at(&self, payments: &[(u64, Timestamp)]) -> Vec<InvoiceId> {
+        let mut ids = Vec::new();
+        for &(i, at) in payments {
+            let paid = NewInvoice {
+                purchase_time: Some(at),
+                ..payment(i)
+            };
+            ids.push(self.sim.pay(paid).await.unwrap().id);
+        }
+        ids
+    }
+
+    /// A fresh queue for the days a run hands on (visibility 300 s: a slow machine's day
+    /// stays hidden while it runs).
+    async fn days_queue(&self) -> String {
+        let (url, _) = glase_dev::aws::create_queues(&self.pipeline.sqs, &unique("days"), 300, 3)
+            .await
+            .expect("create the days queue");
+        url
+    }
+
     fn detail_fetches(&self) -> usize {
         self.sim
             .stats()
@@ -252,17 +274,10 @@ async fn days_a_scheduled_run_has_no_time_for_go_to_the_days_queue_and_each_mess
     let h = harness(TimeZone::UTC).await;
     h.sim.set_webhook_outage(true);
     let two_days_ago = Timestamp::now() - Duration::from_secs(2 * 24 * 3600);
-    let mut ids = Vec::new();
-    for (i, at) in [(1, an_hour_ago()), (2, an_hour_ago()), (3, two_days_ago)] {
-        let paid = NewInvoice {
-            purchase_time: Some(at),
-            ..payment(i)
-        };
-        ids.push(h.sim.pay(paid).await.unwrap().id);
-    }
-    let (days_queue, _) = glase_dev::aws::create_queues(&h.pipeline.sqs, &unique("days"), 300, 3)
-        .await
-        .expect("create the days queue");
+    let ids = h
+        .pay_at(&[(1, an_hour_ago()), (2, an_hour_ago()), (3, two_days_ago)])
+        .await;
+    let days_queue = h.days_queue().await;
     let scheduled = Scheduled {
         days: Some(SqsQueue::new(h.pipeline.sqs.clone(), &days_queue)),
         ..h.scheduled()
@@ -348,19 +363,10 @@ async fn a_day_glase_refuses_in_a_scheduled_run_is_handed_on_alone_and_its_messa
     let h = harness(TimeZone::UTC).await;
     h.sim.set_webhook_outage(true);
     let two_days_ago = Timestamp::now() - Duration::from_secs(2 * 24 * 3600);
-    let mut ids = Vec::new();
-    for (i, at) in [(1, an_hour_ago()), (2, two_days_ago)] {
-        let paid = NewInvoice {
-            purchase_time: Some(at),
-            ..payment(i)
-        };
-        ids.push(h.sim.pay(paid).await.unwrap().id);
-    }
+    let ids = h.pay_at(&[(1, an_hour_ago()), (2, two_days_ago)]).await;
     let refused = two_days_ago.to_zoned_datetime(TimeZone::UTC).date();
     h.sim.refuse_report_days(vec![refused]);
-    let (days_queue, _) = glase_dev::aws::create_queues(&h.pipeline.sqs, &unique("days"), 300, 3)
-        .await
-        .expect("create the days queue");
+    let days_queue = h.days_queue().await;
     let scheduled = Scheduled {
         days: Some(SqsQueue::new(h.pipeline.sqs.clone(), &days_queue)),
         ..h.scheduled()
